@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the test suite's real peers need, when they are missing:
+# thrift-compiler + python3-thrift (cross-language wire check with Apache Thrift's Python client).
+set -euo pipefail
+missing=()
+command -v thrift >/dev/null 2>&1 || missing+=(thrift-compiler)
+/usr/bin/python3 -c 'import thrift' >/dev/null 2>&1 || missing+=(python3-thrift)
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-test-deps: missing ${missing[*]}; run as root or: apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
+echo "install-test-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,119 @@
+/**
+ * Loads carrera.yaml once, at start: parse, validate against the schema, check cross-field rules,
+ * resolve paths. Any problem is a ConfigError whose message names the file, the field and the fault.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import YAML from 'yaml';
+import type { z } from 'zod';
+import { localTopicProblems, pproxyConfigProblems } from './problems';
+import { carreraYamlSchema, type PProxyConfig, type TopicConfig } from './schema';
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+export interface ProxySettings {
+  readonly configPath: string;
+  readonly zookeeperAddr: string | undefined;
+  /** IP half of the identity. */
+  readonly host: string;
+  readonly port: number;
+  readonly bindAddress: string;
+  readonly dataDir: string;
+  readonly logDir: string;
+  readonly logLevel: string;
+  readonly drainTimeoutMs: number;
+  /** Local mode (no zookeeperAddr): the proxy config and its topics, both from this file. */
+  readonly local: { readonly pproxy: PProxyConfig; readonly topics: readonly TopicConfig[] } | undefined;
+}
+
+export function loadSettings(configPath: string): ProxySettings {
+  const file = path.resolve(configPath);
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`${file}: cannot read: ${(err as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = YAML.parse(text, { prettyErrors: true }) ?? {};
+  } catch (err) {
+    throw new ConfigError(`${file}: not valid YAML: ${(err as Error).message}`);
+  }
+  const parsed = carreraYamlSchema.safeParse(raw);
+  if (!parsed.success) throw new ConfigError(describeIssues(file, parsed.error.issues));
+  const yaml = parsed.data;
+
+  let local: ProxySettings['local'];
+  if (yaml.zookeeperAddr === undefined) {
+    if (!yaml.pproxy) {
+      throw new ConfigError(`${file}: pproxy: required in local mode (there is no zookeeperAddr to read it from)`);
+    }
+    const topics = mergeTopics(
+      yaml.defaultTopicInfoConf?.topics ?? [],
+      yaml.pproxy.carreraConfiguration.defaultTopicInfoConf?.topics ?? [],
+    );
+    const problems = [
+      ...pproxyConfigProblems(yaml.pproxy, 'pproxy'),
+      ...localTopicProblems(yaml.pproxy, topics, 'defaultTopicInfoConf.topics'),
+    ];
+    if (problems.length > 0) throw new ConfigError(problems.map((p) => `${file}: ${p}`).join('\n'));
+    local = { pproxy: yaml.pproxy, topics };
+  }
+
+  const baseDir = path.dirname(file);
+  return {
+    configPath: file,
+    zookeeperAddr: yaml.zookeeperAddr,
+    host: yaml.host?.trim() || firstNonLoopbackIPv4(),
+    port: yaml.port,
+    bindAddress: yaml.bindAddress,
+    dataDir: path.resolve(baseDir, yaml.dataDir),
+    logDir: path.resolve(baseDir, yaml.logDir),
+    logLevel: yaml.logLevel,
+    drainTimeoutMs: yaml.drainTimeoutMs,
+    local,
+  };
+}
+
+/** Later definitions of a topic replace earlier ones, as DDMQ's static-topic loading does. */
+function mergeTopics(...lists: (readonly TopicConfig[])[]): TopicConfig[] {
+  const byName = new Map<string, TopicConfig>();
+  const duplicates: TopicConfig[] = [];
+  for (const list of lists) {
+    const inList = new Set<string>();
+    for (const t of list) {
+      // a name repeated within one list is a mistake; keep both so the checks report it
+      if (inList.has(t.topic)) duplicates.push(t);
+      inList.add(t.topic);
+      byName.set(t.topic, t);
+    }
+  }
+  return [...byName.values(), ...duplicates];
+}
+
+export function describeIssues(file: string, issues: readonly z.core.$ZodIssue[]): string {
+  return issues.map((issue) => `${file}: ${formatPath(issue.path) || '(top level)'}: ${issue.message}`).join('\n');
+}
+
+function formatPath(segments: readonly PropertyKey[]): string {
+  let out = '';
+  for (const s of segments) {
+    if (typeof s === 'number') out += `[${s}]`;
+    else out += out ? `.${String(s)}` : String(s);
+  }
+  return out;
+}
+
+/** DDMQ's CommonUtils.getHostAddress: the first non-loopback IPv4 of the NICs. */
+function firstNonLoopbackIPv4(): string {
+  for (const addresses of Object.values(os.networkInterfaces())) {
+    for (const a of addresses ?? []) {
+      if (a.family === 'IPv4' && !a.internal) return a.address;
+    }
+  }
+  return '127.0.0.1';
+}

@@ -1,0 +1,54 @@
+/**
+ * Consistency rules across a PProxyConfig and its topics that a per-field schema cannot express.
+ * Each problem names the field path and what is wrong.
+ */
+import type { PProxyConfig, TopicConfig } from './schema';
+
+export const CLUSTER_MAPS = ['kafkaConfigurationMap', 'rocketmqConfigurationMap', 'localConfigurationMap'] as const;
+export type ClusterMapName = (typeof CLUSTER_MAPS)[number];
+
+/** DDMQ's checkProxyConfig, plus: every broker cluster has exactly one type. */
+export function pproxyConfigProblems(pproxy: PProxyConfig, path: string): string[] {
+  const problems: string[] = [];
+  const conf = pproxy.carreraConfiguration;
+  const typeOf = new Map<string, ClusterMapName>();
+  for (const map of CLUSTER_MAPS) {
+    for (const cluster of Object.keys(conf[map])) {
+      const other = typeOf.get(cluster);
+      if (other) problems.push(`${path}.carreraConfiguration: cluster "${cluster}" is in both ${other} and ${map}`);
+      typeOf.set(cluster, map);
+      if (!pproxy.brokerClusters.includes(cluster)) {
+        problems.push(`${path}.carreraConfiguration.${map}.${cluster}: cluster is not listed in brokerClusters`);
+      }
+    }
+  }
+  pproxy.brokerClusters.forEach((cluster, i) => {
+    if (!typeOf.has(cluster)) {
+      problems.push(
+        `${path}.brokerClusters[${i}]: unknown cluster type: "${cluster}" has no entry in ${CLUSTER_MAPS.join(', ')}`,
+      );
+    }
+  });
+  return problems;
+}
+
+/** Topics defined by hand next to their PProxyConfig (local mode) must all be usable. */
+export function localTopicProblems(pproxy: PProxyConfig, topics: readonly TopicConfig[], path: string): string[] {
+  const problems: string[] = [];
+  const seen = new Set<string>();
+  topics.forEach((topic, i) => {
+    if (seen.has(topic.topic)) problems.push(`${path}[${i}].topic: "${topic.topic}" is defined twice`);
+    seen.add(topic.topic);
+    topic.topicUnits.forEach((unit, j) => {
+      if (!pproxy.brokerClusters.includes(unit.brokerCluster)) {
+        problems.push(
+          `${path}[${i}].topicUnits[${j}].brokerCluster: "${unit.brokerCluster}" is not one of pproxy.brokerClusters`,
+        );
+      }
+    });
+  });
+  (pproxy.topics ?? []).forEach((name, i) => {
+    if (!seen.has(name)) problems.push(`pproxy.topics[${i}]: topic "${name}" has no config in ${path}`);
+  });
+  return problems;
+}

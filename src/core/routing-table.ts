@@ -1,0 +1,82 @@
+/**
+ * The immutable snapshot of what this proxy serves: topic -> clusters and flags. A configuration
+ * change builds a new table and swaps it in whole, so a request sees one consistent view.
+ */
+import type { PProxyConfig, TopicConfig } from '../config/schema';
+import type { ClusterStorage } from '../storage/storage';
+import { DEFAULT_MAX_MESSAGE_SIZE } from './validate';
+
+/** One broker cluster of a topic. `storage` is undefined when the cluster has no producer (21). */
+export interface ClusterRoute {
+  readonly name: string;
+  readonly storage: ClusterStorage | undefined;
+  /** This proxy's share of the topic's limit on this cluster. */
+  readonly maxTps: number;
+}
+
+export interface ServedTopic {
+  readonly name: string;
+  /** Sorted by name: DDMQ's cluster-choice rule indexes into this order. */
+  readonly clusters: readonly ClusterRoute[];
+  readonly delayTopic: boolean;
+  readonly autoBatch: boolean;
+  readonly strongOrder: boolean;
+  readonly limiterFailureRetryInterval: number;
+  /** The smallest body limit among the topic's clusters, or DDMQ's 2 MiB default. */
+  readonly maxMessageSize: number;
+}
+
+export interface RoutingTable {
+  readonly topics: ReadonlyMap<string, ServedTopic>;
+  /** Delay inner-topic prefix (carreraConfiguration.delay); such topics cannot be produced to directly. */
+  readonly innerTopicPrefix: string | undefined;
+}
+
+export interface Identity {
+  /** host:port of this proxy. */
+  readonly instance: string;
+  /**
+   * Whether a unit must list this instance in its `proxies` to be served. ZooKeeper mode: yes, as
+   * in DDMQ. Local mode: no (DDMQ's local mode takes units as they are), unless a unit names proxies.
+   */
+  readonly requireBinding: boolean;
+}
+
+export function buildRoutingTable(
+  pproxy: PProxyConfig,
+  topicConfigs: readonly TopicConfig[],
+  storages: ReadonlyMap<string, ClusterStorage>,
+  identity: Identity,
+): RoutingTable {
+  const listed = pproxy.topics ? new Set(pproxy.topics) : undefined;
+  const brokerClusters = new Set(pproxy.brokerClusters);
+  const topics = new Map<string, ServedTopic>();
+  for (const config of topicConfigs) {
+    if (listed && !listed.has(config.topic)) continue;
+    const clusters: ClusterRoute[] = [];
+    for (const unit of config.topicUnits) {
+      if (!brokerClusters.has(unit.brokerCluster)) continue;
+      if (!isBound(unit.proxies, identity)) continue;
+      clusters.push({ name: unit.brokerCluster, storage: storages.get(unit.brokerCluster), maxTps: unit.maxTps });
+    }
+    if (clusters.length === 0) continue;
+    clusters.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const limits = clusters.map((c) => c.storage?.maxMessageSize).filter((n): n is number => n !== undefined);
+    topics.set(config.topic, {
+      name: config.topic,
+      clusters,
+      delayTopic: config.delayTopic,
+      autoBatch: config.autoBatch,
+      strongOrder: config.strongOrder,
+      limiterFailureRetryInterval: config.limiterFailureRetryInterval,
+      maxMessageSize: limits.length > 0 ? Math.min(...limits) : DEFAULT_MAX_MESSAGE_SIZE,
+    });
+  }
+  return { topics, innerTopicPrefix: pproxy.carreraConfiguration.delay?.chronosInnerTopicPrefix };
+}
+
+function isBound(proxies: Readonly<Record<string, readonly string[]>>, identity: Identity): boolean {
+  const groups = Object.values(proxies);
+  if (!identity.requireBinding && groups.every((g) => g.length === 0)) return true;
+  return groups.some((g) => g.includes(identity.instance));
+}

@@ -1,0 +1,42 @@
+/**
+ * Structured logging (pino). The proxy logs lifecycle, configuration and failures; it never logs a
+ * line per message (the original's per-message INFO line is its biggest log cost).
+ */
+import path from 'node:path';
+import pino from 'pino';
+
+export type Logger = pino.Logger;
+
+export interface LogOptions {
+  /** Directory of pproxy.log; undefined logs to stdout (foreground runs, tests). */
+  readonly dir: string | undefined;
+  readonly level: string;
+}
+
+export interface LogHandle {
+  readonly logger: Logger;
+  /** Reopens the log file after an external rotation (SIGHUP). */
+  reopen(): void;
+  /** Writes out what is buffered; call before exit. */
+  flush(): void;
+}
+
+export function createLogger(options: LogOptions): LogHandle {
+  const destination = options.dir
+    ? pino.destination({ dest: path.join(options.dir, 'pproxy.log'), mkdir: true, sync: false })
+    : pino.destination({ dest: 1, sync: true });
+  const logger = pino(
+    { level: options.level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime },
+    destination,
+  );
+  return {
+    logger,
+    reopen: () => destination.reopen(),
+    flush: () => destination.flushSync(),
+  };
+}
+
+/** A logger that discards everything, for unit tests that do not look at logs. */
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' });
+}

@@ -1,0 +1,70 @@
+/**
+ * Proxy entry point: `node dist/src/main.js [path/to/carrera.yaml] [--foreground]`.
+ * The config path defaults to the carrera.yaml next to package.json, as DDMQ's main class takes
+ * conf/carrera.yaml. Exit codes: 0 after a clean stop, 1 on a bad configuration, 2 when the proxy
+ * cannot start (port taken, storage unusable), 3 after a fatal error at run time.
+ */
+import path from 'node:path';
+import { ProxyApp } from './app';
+import { ConfigError, loadSettings } from './config/load';
+import { createLogger } from './log';
+
+const EXIT_CONFIG = 1;
+const EXIT_START = 2;
+const EXIT_FATAL = 3;
+
+async function main(argv: string[]): Promise<void> {
+  const foreground = argv.includes('--foreground');
+  const configPath = argv.find((a) => !a.startsWith('--')) ?? path.resolve(__dirname, '../../carrera.yaml');
+
+  let settings;
+  try {
+    settings = loadSettings(configPath);
+  } catch (err) {
+    process.stderr.write(`pproxy: invalid configuration\n${(err as Error).message}\n`);
+    process.exit(err instanceof ConfigError ? EXIT_CONFIG : EXIT_START);
+  }
+
+  const log = createLogger({ dir: foreground ? undefined : settings.logDir, level: settings.logLevel });
+  const logger = log.logger;
+  const exit = (code: number) => {
+    log.flush();
+    process.exit(code);
+  };
+
+  let app: ProxyApp;
+  try {
+    app = await ProxyApp.start(settings, logger);
+  } catch (err) {
+    logger.fatal({ err }, 'pproxy failed to start');
+    process.stderr.write(`pproxy: failed to start: ${(err as Error).message}\n`);
+    exit(EXIT_START);
+    return;
+  }
+  const address = app.address();
+  process.stdout.write(`pproxy ${app.instance} listening on ${address.address}:${address.port} (config ${settings.configPath})\n`);
+
+  const stop = (signal: string) => {
+    logger.info({ signal }, 'stop requested');
+    app.stop().then(
+      () => exit(0),
+      (err: unknown) => {
+        logger.fatal({ err }, 'stop failed');
+        exit(EXIT_FATAL);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGHUP', () => log.reopen());
+  process.on('uncaughtException', (err) => {
+    logger.fatal({ err }, 'uncaught exception');
+    exit(EXIT_FATAL);
+  });
+  process.on('unhandledRejection', (err) => {
+    logger.fatal({ err }, 'unhandled rejection');
+    exit(EXIT_FATAL);
+  });
+}
+
+void main(process.argv.slice(2));

@@ -1,0 +1,274 @@
+/**
+ * TCP server for Thrift's framed transport: a 4-byte big-endian length, then the message.
+ *
+ * Frames are checked against `maxFrameBytes` from their length prefix, before any of the frame is
+ * buffered (the original buffers up to maxReadBufferBytes first). Requests pipelined on one
+ * connection are handled concurrently and answered as they complete; clients match replies by
+ * seqid (synchronous SDKs send one request at a time anyway). Reading from a connection pauses while
+ * it has `maxInFlightPerConnection` requests unanswered, which bounds what one client can queue.
+ */
+import net from 'node:net';
+import type { Logger } from '../log';
+
+export interface FrameServerOptions {
+  readonly bindAddress: string;
+  readonly port: number;
+  readonly backlog: number;
+  readonly maxFrameBytes: number;
+  readonly maxInFlightPerConnection: number;
+  /** Closes a connection idle (nothing in flight) this long; 0 = never. */
+  readonly idleTimeoutMs: number;
+}
+
+/**
+ * Handles one complete frame. Returns the reply frame, a promise of it, or null for no reply
+ * (oneway). Throwing closes the connection: the frame could not be understood well enough to reply.
+ */
+export type FrameHandler = (frame: Buffer) => Buffer | Promise<Buffer> | null;
+
+export class FrameServer {
+  private readonly server: net.Server;
+  private readonly connections = new Set<FrameConnection>();
+  private draining = false;
+
+  constructor(
+    private readonly options: FrameServerOptions,
+    private readonly handler: FrameHandler,
+    private readonly logger: Logger,
+  ) {
+    this.server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
+  }
+
+  listen(): Promise<net.AddressInfo> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen({ host: this.options.bindAddress, port: this.options.port, backlog: this.options.backlog }, () => {
+        this.server.off('error', reject);
+        this.server.on('error', (err) => this.logger.error({ err }, 'thrift server error'));
+        resolve(this.address());
+      });
+    });
+  }
+
+  address(): net.AddressInfo {
+    return this.server.address() as net.AddressInfo;
+  }
+
+  connectionCount(): number {
+    return this.connections.size;
+  }
+
+  /**
+   * Stops accepting, stops reading new requests, waits until every request already received has
+   * been answered (or `timeoutMs` passes), then closes all connections. Resolves with the number of
+   * requests still unanswered at the end (0 after a complete drain).
+   */
+  async drain(timeoutMs: number): Promise<number> {
+    this.draining = true;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const c of this.connections) c.stopReading();
+    const deadline = Date.now() + timeoutMs;
+    while (this.inFlight() > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const unanswered = this.inFlight();
+    for (const c of this.connections) c.close();
+    await closed;
+    return unanswered;
+  }
+
+  private inFlight(): number {
+    let n = 0;
+    for (const c of this.connections) n += c.inFlight;
+    return n;
+  }
+
+  private accept(socket: net.Socket): void {
+    if (this.draining) {
+      socket.destroy();
+      return;
+    }
+    const connection = new FrameConnection(socket, this.options, this.handler, this.logger, () =>
+      this.connections.delete(connection),
+    );
+    this.connections.add(connection);
+  }
+}
+
+class FrameConnection {
+  inFlight = 0;
+  private readonly chunks: Buffer[] = [];
+  private buffered = 0;
+  /** Length of the frame being received, or -1 while waiting for a length prefix. */
+  private frameLength = -1;
+  private paused = false;
+  private reading = true;
+  private closed = false;
+  private readonly peer: string;
+
+  constructor(
+    private readonly socket: net.Socket,
+    private readonly options: FrameServerOptions,
+    private readonly handler: FrameHandler,
+    private readonly logger: Logger,
+    private readonly onClose: () => void,
+  ) {
+    this.peer = `${socket.remoteAddress}:${socket.remotePort}`;
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (err) => this.logger.debug({ err, peer: this.peer }, 'client connection error'));
+    socket.on('close', () => {
+      this.closed = true;
+      this.chunks.length = 0;
+      this.onClose();
+    });
+    if (options.idleTimeoutMs > 0) {
+      socket.setTimeout(options.idleTimeoutMs, () => {
+        if (this.inFlight === 0) this.close();
+      });
+    }
+  }
+
+  stopReading(): void {
+    this.reading = false;
+    this.chunks.length = 0;
+    this.buffered = 0;
+    this.socket.pause();
+    if (this.inFlight === 0) this.close();
+  }
+
+  close(): void {
+    if (!this.closed) this.socket.destroy();
+  }
+
+  private onData(chunk: Buffer): void {
+    if (!this.reading) return;
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    for (;;) {
+      if (this.frameLength < 0) {
+        if (this.buffered < 4) return;
+        const length = this.readLengthPrefix();
+        if (length === 0 || length > this.options.maxFrameBytes) {
+          this.refuse(length);
+          return;
+        }
+        this.frameLength = length;
+      }
+      if (this.buffered < this.frameLength) return;
+      const frame = this.take(this.frameLength);
+      this.frameLength = -1;
+      this.dispatch(frame);
+      if (this.closed || !this.reading) return;
+    }
+  }
+
+  private refuse(length: number): void {
+    // A length this large is usually not a frame at all: an unframed client, HTTP, or garbage.
+    this.logger.warn(
+      { peer: this.peer, frameLength: length, maxFrameBytes: this.options.maxFrameBytes },
+      length === 0 ? 'empty frame; closing connection' : 'frame larger than maxReadBufferBytes; closing connection',
+    );
+    this.chunks.length = 0;
+    this.buffered = 0;
+    this.reading = false;
+    this.socket.destroy();
+  }
+
+  private dispatch(frame: Buffer): void {
+    let reply: Buffer | Promise<Buffer> | null;
+    try {
+      reply = this.handler(frame);
+    } catch (err) {
+      this.logger.warn({ peer: this.peer, err: (err as Error).message }, 'unreadable request; closing connection');
+      this.socket.destroy();
+      return;
+    }
+    if (reply === null) return;
+    if (Buffer.isBuffer(reply)) {
+      this.write(reply);
+      return;
+    }
+    this.inFlight++;
+    if (this.inFlight >= this.options.maxInFlightPerConnection && !this.paused) {
+      this.paused = true;
+      this.socket.pause();
+    }
+    reply.then(
+      (buf) => this.complete(buf),
+      (err: unknown) => {
+        // Handlers answer failures as result codes; reaching this is a bug, and the client would
+        // otherwise wait for its timeout.
+        this.logger.error({ err, peer: this.peer }, 'request handler failed; closing connection');
+        this.inFlight--;
+        this.socket.destroy();
+      },
+    );
+  }
+
+  private complete(reply: Buffer): void {
+    this.inFlight--;
+    this.write(reply);
+    if (this.paused && this.inFlight < this.options.maxInFlightPerConnection && this.reading) {
+      this.paused = false;
+      this.socket.resume();
+    }
+    if (!this.reading && this.inFlight === 0) this.socket.end();
+  }
+
+  private write(reply: Buffer): void {
+    if (!this.closed) this.socket.write(reply);
+  }
+
+  private readLengthPrefix(): number {
+    let length: number;
+    const first = this.chunks[0]!;
+    if (first.length >= 4) {
+      length = first.readUInt32BE(0);
+    } else {
+      length = Buffer.concat(this.chunks, 4).readUInt32BE(0);
+    }
+    this.skip(4);
+    return length;
+  }
+
+  /** Removes and returns the next n buffered bytes; no copy when they lie in one chunk. */
+  private take(n: number): Buffer {
+    const first = this.chunks[0]!;
+    if (first.length >= n) {
+      const out = first.subarray(0, n);
+      this.skip(n);
+      return out;
+    }
+    const out = Buffer.allocUnsafe(n);
+    let filled = 0;
+    while (filled < n) {
+      const chunk = this.chunks[0]!;
+      const want = n - filled;
+      if (chunk.length <= want) {
+        chunk.copy(out, filled);
+        filled += chunk.length;
+        this.chunks.shift();
+      } else {
+        chunk.copy(out, filled, 0, want);
+        this.chunks[0] = chunk.subarray(want);
+        filled += want;
+      }
+    }
+    this.buffered -= n;
+    return out;
+  }
+
+  private skip(n: number): void {
+    this.buffered -= n;
+    while (n > 0) {
+      const chunk = this.chunks[0]!;
+      if (chunk.length <= n) {
+        n -= chunk.length;
+        this.chunks.shift();
+      } else {
+        this.chunks[0] = chunk.subarray(n);
+        n = 0;
+      }
+    }
+  }
+}

@@ -1,0 +1,333 @@
+/**
+ * Decoding of ProducerService calls and encoding of their replies, field ids as in
+ * idl/producer.thrift. Unknown fields and fields of an unexpected type are skipped, as generated
+ * Thrift readers do, so newer clients with extra fields keep working.
+ */
+import {
+  emptyDelayMessage,
+  emptyProducerMessage,
+  type DelayMessage,
+  type ProducerMessage,
+} from '../core/message';
+import { RESULT_MESSAGES, type ResultCode } from '../protocol/result-codes';
+import {
+  CType,
+  CompactReader,
+  CompactWriter,
+  MessageType,
+  PROTOCOL_ID,
+  ThriftDecodeError,
+  VERSION,
+} from './compact';
+
+export type MethodName = 'sendSync' | 'sendBatchSync' | 'sendAsync' | 'sendDelaySync';
+
+export interface CallHeader {
+  readonly name: string;
+  readonly type: MessageType;
+  readonly seqid: number;
+}
+
+/**
+ * Reads the message header. A frame whose header is not compact protocol cannot be answered (the
+ * reply would need its name and seqid), so the caller closes the connection on this error.
+ */
+export function readCallHeader(reader: CompactReader): CallHeader {
+  const protocolId = reader.readByte();
+  if (protocolId !== PROTOCOL_ID) {
+    throw new ThriftDecodeError(`not a compact-protocol message (first byte 0x${protocolId.toString(16)})`);
+  }
+  const versionAndType = reader.readByte();
+  const version = versionAndType & 0x1f;
+  if (version !== VERSION) throw new ThriftDecodeError(`unsupported compact protocol version ${version}`);
+  const type = (versionAndType >> 5) & 0x07;
+  if (type !== MessageType.CALL && type !== MessageType.ONEWAY) {
+    throw new ThriftDecodeError(`message type ${type} is not a call`);
+  }
+  const seqid = reader.readVarint32() | 0;
+  const name = reader.readString();
+  return { name, type, seqid };
+}
+
+export function isProducerMethod(name: string): name is MethodName {
+  return name === 'sendSync' || name === 'sendBatchSync' || name === 'sendAsync' || name === 'sendDelaySync';
+}
+
+/** Arguments of sendSync / sendAsync / sendBatchSync / sendDelaySync (args struct field ids). */
+export interface SendArgs {
+  message: ProducerMessage | undefined;
+  timeout: bigint;
+}
+export interface BatchArgs {
+  messages: ProducerMessage[] | undefined;
+}
+export interface DelayArgs {
+  message: DelayMessage | undefined;
+  timeout: bigint;
+}
+
+export function readSendArgs(reader: CompactReader): SendArgs {
+  const args: SendArgs = { message: undefined, timeout: 0n };
+  readStruct(reader, (id, type) => {
+    if (id === 1 && type === CType.STRUCT) args.message = readMessage(reader);
+    else if (id === 2 && type === CType.I64) args.timeout = reader.readI64();
+    else return false;
+    return true;
+  });
+  return args;
+}
+
+export function readBatchArgs(reader: CompactReader): BatchArgs {
+  const args: BatchArgs = { messages: undefined };
+  readStruct(reader, (id, type) => {
+    if (id !== 1 || type !== CType.LIST) return false;
+    const { elemType, size } = reader.readListHeader();
+    const messages: ProducerMessage[] = [];
+    for (let i = 0; i < size; i++) {
+      if (elemType === CType.STRUCT) messages.push(readMessage(reader));
+      else reader.skipElement(elemType, 1);
+    }
+    args.messages = messages;
+    return true;
+  });
+  return args;
+}
+
+export function readDelayArgs(reader: CompactReader): DelayArgs {
+  const args: DelayArgs = { message: undefined, timeout: 0n };
+  readStruct(reader, (id, type) => {
+    if (id === 1 && type === CType.STRUCT) args.message = readDelayMessage(reader);
+    else if (id === 2 && type === CType.I64) args.timeout = reader.readI64();
+    else return false;
+    return true;
+  });
+  return args;
+}
+
+/** Skips the arguments of a call the server does not know. */
+export function skipArgs(reader: CompactReader): void {
+  reader.skip(CType.STRUCT);
+}
+
+function readMessage(reader: CompactReader): ProducerMessage {
+  const m = emptyProducerMessage();
+  readStruct(reader, (id, type) => {
+    switch (id) {
+      case 1:
+        if (type !== CType.BINARY) return false;
+        m.topic = reader.readString();
+        return true;
+      case 2:
+        if (type !== CType.BINARY) return false;
+        m.key = reader.readString();
+        return true;
+      case 3:
+        if (type !== CType.BINARY) return false;
+        m.value = reader.readBinary();
+        return true;
+      case 4:
+        if (type !== CType.I64) return false;
+        m.hashId = reader.readI64();
+        return true;
+      case 5:
+        if (type !== CType.BINARY) return false;
+        m.tags = reader.readString();
+        return true;
+      case 6:
+        if (type !== CType.I32) return false;
+        m.partitionId = reader.readI32();
+        return true;
+      case 7:
+        if (type !== CType.BINARY) return false;
+        m.body = reader.readBinary();
+        return true;
+      case 8:
+        if (type !== CType.BINARY) return false;
+        m.version = reader.readString();
+        return true;
+      case 9:
+        if (type !== CType.MAP) return false;
+        m.properties = readStringMap(reader);
+        return true;
+      default:
+        return false;
+    }
+  });
+  return m;
+}
+
+function readDelayMessage(reader: CompactReader): DelayMessage {
+  const m = emptyDelayMessage();
+  readStruct(reader, (id, type) => {
+    switch (id) {
+      case 1:
+        if (type !== CType.BINARY) return false;
+        m.topic = reader.readString();
+        return true;
+      case 2:
+        if (type !== CType.BINARY) return false;
+        m.uniqDelayMsgId = reader.readString();
+        return true;
+      case 3:
+        if (type !== CType.BINARY) return false;
+        m.body = reader.readBinary();
+        return true;
+      case 4:
+        if (type !== CType.BINARY) return false;
+        m.tags = reader.readString();
+        return true;
+      case 5:
+        if (type !== CType.I32) return false;
+        m.action = reader.readI32();
+        return true;
+      case 6:
+        if (type !== CType.I64) return false;
+        m.timestamp = reader.readI64();
+        return true;
+      case 7:
+        if (type !== CType.I32) return false;
+        m.dmsgtype = reader.readI32();
+        return true;
+      case 8:
+        if (type !== CType.I64) return false;
+        m.interval = reader.readI64();
+        return true;
+      case 9:
+        if (type !== CType.I64) return false;
+        m.expire = reader.readI64();
+        return true;
+      case 10:
+        if (type !== CType.I64) return false;
+        m.times = reader.readI64();
+        return true;
+      case 11:
+        if (type !== CType.BINARY) return false;
+        m.uuid = reader.readString();
+        return true;
+      case 13:
+        if (type !== CType.BINARY) return false;
+        m.version = reader.readString();
+        return true;
+      case 14:
+        if (type !== CType.MAP) return false;
+        m.properties = readStringMap(reader);
+        return true;
+      default:
+        return false;
+    }
+  });
+  return m;
+}
+
+/** Map<string,string>; entries of other types are skipped. */
+function readStringMap(reader: CompactReader): Map<string, string> {
+  const { keyType, valueType, size } = reader.readMapHeader();
+  const map = new Map<string, string>();
+  const strings = keyType === CType.BINARY && valueType === CType.BINARY;
+  for (let i = 0; i < size; i++) {
+    if (strings) {
+      const k = reader.readString();
+      map.set(k, reader.readString());
+    } else {
+      reader.skipElement(keyType, 1);
+      reader.skipElement(valueType, 1);
+    }
+  }
+  return map;
+}
+
+/**
+ * Walks a struct's fields; `onField` reads the value and returns true, or returns false to have
+ * the field skipped.
+ */
+function readStruct(reader: CompactReader, onField: (id: number, type: number) => boolean): void {
+  let lastId = 0;
+  for (;;) {
+    reader.readFieldHeader(lastId);
+    const type = reader.fieldType;
+    if (type === CType.STOP) return;
+    const id = reader.fieldId;
+    lastId = id;
+    if (!onField(id, type)) reader.skip(type, 1);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Replies. Each reply is a complete frame: 4-byte length prefix included.
+
+/** TApplicationException types used by the server (Thrift's numbering). */
+export const enum AppExceptionType {
+  UNKNOWN_METHOD = 1,
+  INTERNAL_ERROR = 6,
+  PROTOCOL_ERROR = 7,
+}
+
+/**
+ * Encoded `{0: success}` bodies of each Result code, computed once: a reply is then a header and a
+ * copy of these bytes.
+ */
+const RESULT_BODIES = new Map<number, Buffer>(
+  Object.entries(RESULT_MESSAGES).map(([code, msg]) => [Number(code), encodeResultBody(Number(code), msg)]),
+);
+
+function encodeResultBody(code: number, msg: string): Buffer {
+  const w = new CompactWriter(96);
+  w.writeFieldHeader(CType.STRUCT, 0, 0); // success, field 0
+  w.writeFieldHeader(CType.I32, 1, 0); // Result.code
+  w.writeI32(code);
+  w.writeFieldHeader(CType.BINARY, 2, 1); // Result.msg; Result.key is never set
+  w.writeString(msg);
+  w.writeStop(); // end of Result
+  w.writeStop(); // end of <method>_result
+  return w.toBuffer();
+}
+
+export function encodeResultReply(name: string, seqid: number, code: ResultCode): Buffer {
+  const body = RESULT_BODIES.get(code)!;
+  const w = new CompactWriter(16 + name.length + body.length);
+  w.writeBytes(FRAME_PLACEHOLDER);
+  w.writeMessageBegin(name, MessageType.REPLY, seqid);
+  w.writeBytes(body);
+  return sealFrame(w);
+}
+
+export function encodeDelayResultReply(name: string, seqid: number, code: ResultCode, uniqDelayMsgId: string): Buffer {
+  const w = new CompactWriter(128);
+  w.writeBytes(FRAME_PLACEHOLDER);
+  w.writeMessageBegin(name, MessageType.REPLY, seqid);
+  w.writeFieldHeader(CType.STRUCT, 0, 0);
+  w.writeFieldHeader(CType.I32, 1, 0);
+  w.writeI32(code);
+  w.writeFieldHeader(CType.BINARY, 2, 1);
+  w.writeString(RESULT_MESSAGES[code]);
+  w.writeFieldHeader(CType.BINARY, 3, 2);
+  w.writeString(uniqDelayMsgId);
+  w.writeStop();
+  w.writeStop();
+  return sealFrame(w);
+}
+
+export function encodeApplicationException(
+  name: string,
+  seqid: number,
+  type: AppExceptionType,
+  message: string,
+): Buffer {
+  const w = new CompactWriter(64 + message.length);
+  w.writeBytes(FRAME_PLACEHOLDER);
+  w.writeMessageBegin(name, MessageType.EXCEPTION, seqid);
+  w.writeFieldHeader(CType.BINARY, 1, 0); // TApplicationException.message
+  w.writeString(message);
+  w.writeFieldHeader(CType.I32, 2, 1); // TApplicationException.type
+  w.writeI32(type);
+  w.writeStop();
+  return sealFrame(w);
+}
+
+const FRAME_PLACEHOLDER = Buffer.alloc(4);
+
+function sealFrame(w: CompactWriter): Buffer {
+  const frame = w.toBuffer();
+  frame.writeUInt32BE(frame.length - 4, 0);
+  return frame;
+}

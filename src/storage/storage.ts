@@ -1,0 +1,74 @@
+/**
+ * The storage contract the core owns. Each broker cluster of the configuration (local, Kafka,
+ * RocketMQ) is one ClusterStorage. Nothing above this layer knows a broker client's types.
+ */
+
+export type StorageKind = 'local' | 'kafka' | 'rocketmq';
+
+/** A validated message on its way to a cluster. Routing hints are resolved by the adapter. */
+export interface OutgoingMessage {
+  readonly topic: string;
+  readonly key: string | undefined;
+  readonly tags: string | undefined;
+  readonly body: Buffer;
+  readonly properties: ReadonlyMap<string, string> | undefined;
+  /** DDMQ's partition hint: >= 0 explicit, -1 by hashId, < -1 random. */
+  readonly partitionId: number;
+  readonly hashId: bigint;
+  /** Milliseconds since the epoch, taken when the proxy received the message. */
+  readonly timestamp: number;
+}
+
+/**
+ * Storage failures by kind, not by client library. The mapping to DDMQ result codes lives in
+ * core/result-mapping.ts; retry decisions read only `retriable`.
+ */
+export type StorageErrorCode =
+  | 'TOPIC_NOT_FOUND'
+  | 'PARTITION_OUT_OF_RANGE'
+  | 'MESSAGE_TOO_LARGE'
+  | 'MESSAGE_ILLEGAL'
+  | 'TIMEOUT'
+  | 'UNAVAILABLE'
+  | 'THROTTLED'
+  | 'CLOSED'
+  | 'UNKNOWN';
+
+export class StorageError extends Error {
+  override readonly name = 'StorageError';
+  constructor(
+    readonly code: StorageErrorCode,
+    message: string,
+    readonly retriable: boolean,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** Where a stored message landed. `offset` is the partition offset where the broker reports one. */
+export type SendOutcome =
+  | { readonly ok: true; readonly partition: number; readonly offset: bigint | undefined }
+  | { readonly ok: false; readonly error: StorageError };
+
+export interface ClusterStorage {
+  readonly cluster: string;
+  readonly kind: StorageKind;
+  /** Largest body this cluster accepts, when its configuration sets one. */
+  readonly maxMessageSize: number | undefined;
+  /**
+   * Makes the cluster ready before the proxy serves: recovers what is on disk, or connects. Rejects
+   * when the cluster cannot be used at all, which stops the proxy from starting.
+   */
+  start(): Promise<void>;
+  /**
+   * Stores the messages and resolves with one outcome per message, in input order. Never rejects:
+   * failures are outcomes, so one bad message cannot hide the fate of the others. Messages that
+   * land on the same partition are stored in input order.
+   */
+  send(messages: readonly OutgoingMessage[]): Promise<SendOutcome[]>;
+  /** Makes everything acknowledged so far durable to the degree the cluster's policy promises. */
+  flush(): Promise<void>;
+  /** Flushes, then releases files and connections. Later sends fail with CLOSED. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,63 @@
+/**
+ * Test configurations: a carrera.yaml in a fresh temp directory, removed when the test ends.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { TestContext } from 'node:test';
+import YAML from 'yaml';
+
+export function tempDir(t: TestContext, prefix = 'pproxy-test-'): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+export interface LocalConfigOptions {
+  topics?: { topic: string; delayTopic?: boolean; clusters?: string[] }[];
+  clusters?: Record<string, Record<string, unknown>>;
+  /** Kafka clusters, added to brokerClusters (useKafka stays false unless set in carreraConfiguration). */
+  kafkaClusters?: Record<string, Record<string, unknown>>;
+  carreraConfiguration?: Record<string, unknown>;
+  thriftServer?: Record<string, unknown>;
+  port?: number;
+  extra?: Record<string, unknown>;
+}
+
+/** A local-mode carrera.yaml object: by default cluster L_local with topics "test" and "other". */
+export function localConfig(options: LocalConfigOptions = {}): Record<string, unknown> {
+  const clusters = options.clusters ?? { L_local: { partitions: 4 } };
+  const kafkaClusters = options.kafkaClusters ?? {};
+  const topics = options.topics ?? [{ topic: 'test' }, { topic: 'other' }];
+  return {
+    host: '127.0.0.1',
+    port: options.port ?? 0,
+    bindAddress: '127.0.0.1',
+    logLevel: 'warn',
+    pproxy: {
+      proxyCluster: 'P_test',
+      brokerClusters: [...Object.keys(clusters), ...Object.keys(kafkaClusters)],
+      carreraConfiguration: {
+        localConfigurationMap: clusters,
+        kafkaConfigurationMap: kafkaClusters,
+        thriftServer: options.thriftServer ?? {},
+        delay: { chronosInnerTopicPrefix: 'R_test_chronos_inner_', innerTopicNum: 1 },
+        ...options.carreraConfiguration,
+      },
+    },
+    defaultTopicInfoConf: {
+      topics: topics.map((t) => ({
+        topic: t.topic,
+        delayTopic: t.delayTopic ?? false,
+        topicUnits: (t.clusters ?? Object.keys(clusters)).map((c) => ({ brokerCluster: c })),
+      })),
+    },
+    ...options.extra,
+  };
+}
+
+export function writeConfig(dir: string, config: unknown, name = 'carrera.yaml'): string {
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, typeof config === 'string' ? config : YAML.stringify(config));
+  return file;
+}

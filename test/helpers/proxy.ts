@@ -1,0 +1,77 @@
+/**
+ * Running proxies for tests: in-process (ProxyApp on port 0) or as a child process of the real
+ * entry point. Both are stopped when the test ends.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import type { TestContext } from 'node:test';
+import { ProxyApp } from '../../src/app';
+import { ProducerClient } from '../../src/client/producer-client';
+import { loadSettings } from '../../src/config/load';
+import { silentLogger } from '../../src/log';
+import { localConfig, tempDir, writeConfig, type LocalConfigOptions } from './config';
+
+export const REPO_ROOT = path.resolve(__dirname, '../../..');
+export const MAIN_JS = path.join(REPO_ROOT, 'dist/src/main.js');
+export const CLI_JS = path.join(REPO_ROOT, 'dist/src/cli/pproxy.js');
+
+export interface InProcessProxy {
+  app: ProxyApp;
+  port: number;
+  dataDir: string;
+  client(): Promise<ProducerClient>;
+}
+
+export async function startProxy(t: TestContext, options: LocalConfigOptions = {}): Promise<InProcessProxy> {
+  const dir = tempDir(t);
+  const file = writeConfig(dir, localConfig(options));
+  const settings = loadSettings(file);
+  const app = await ProxyApp.start(settings, silentLogger());
+  t.after(() => app.stop());
+  const port = app.address().port;
+  return {
+    app,
+    port,
+    dataDir: settings.dataDir,
+    client: async () => {
+      const c = await ProducerClient.connect('127.0.0.1', port);
+      t.after(() => c.close());
+      return c;
+    },
+  };
+}
+
+export interface ChildProxy {
+  proc: ChildProcess;
+  port: number;
+  output(): string;
+  exited: Promise<number | null>;
+}
+
+/** Starts dist/src/main.js on a config file and waits for its "listening on" line. */
+export async function startProxyProcess(t: TestContext, configFile: string): Promise<ChildProxy> {
+  const proc = spawn(process.execPath, [MAIN_JS, configFile, '--foreground'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  proc.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+  t.after(() => {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`proxy did not start:\n${output}`)), 15_000);
+    const check = () => {
+      const m = / listening on [^ ]+:(\d+) /.exec(output);
+      if (m) {
+        clearTimeout(timer);
+        resolve(Number(m[1]));
+      }
+    };
+    proc.stdout!.on('data', check);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`proxy exited with ${code}:\n${output}`));
+    });
+  });
+  return { proc, port, output: () => output, exited };
+}

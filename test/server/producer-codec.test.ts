@@ -1,0 +1,211 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import thrift from 'thrift';
+import { int64 } from '../../src/client/producer-client';
+import { DelayMessage, Message } from '../../src/gen/producer_types';
+import { ResultCode, RESULT_MESSAGES } from '../../src/protocol/result-codes';
+import { CompactReader, MessageType, ThriftDecodeError } from '../../src/server/compact';
+import {
+  AppExceptionType,
+  encodeApplicationException,
+  encodeDelayResultReply,
+  encodeResultReply,
+  readBatchArgs,
+  readCallHeader,
+  readDelayArgs,
+  readSendArgs,
+} from '../../src/server/producer-codec';
+import { callThroughStockClient, encodeWithStockClient, T, writeRawCall } from '../helpers/stock-thrift';
+
+const ALL_BYTES = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+const I64_EDGES = [
+  0n, 1n, -1n, 63n, 64n, -64n, -65n, 2n ** 48n, 2n ** 49n - 1n, 2n ** 49n, -(2n ** 49n), 2n ** 53n + 1n,
+  2n ** 63n - 1n, -(2n ** 63n),
+];
+
+function fullMessage(hashId: bigint): Message {
+  const m = new Message();
+  m.topic = 'topic-é';
+  m.key = 'key-1';
+  m.value = 'legacy value';
+  m.hashId = int64(hashId);
+  m.tags = 'a||b';
+  m.partitionId = -2;
+  m.body = ALL_BYTES;
+  m.version = 'java-3.0';
+  m.properties = { traceId: 't-1', isPressureTraffic: 'false' };
+  return m;
+}
+
+test('sendSync arguments written by the stock client decode field by field, i64 edges exact', () => {
+  for (const hashId of I64_EDGES) {
+    const frame = encodeWithStockClient((c) => c.sendSync(fullMessage(hashId), int64(-5n)));
+    const reader = new CompactReader(frame);
+    const header = readCallHeader(reader);
+    assert.deepEqual({ ...header }, { name: 'sendSync', type: MessageType.CALL, seqid: 1 });
+    const args = readSendArgs(reader);
+    assert.equal(args.timeout, -5n);
+    const m = args.message!;
+    assert.equal(m.hashId, hashId, `hashId ${hashId}`);
+    assert.equal(m.topic, 'topic-é');
+    assert.equal(m.key, 'key-1');
+    assert.deepEqual(m.value, Buffer.from('legacy value'));
+    assert.equal(m.tags, 'a||b');
+    assert.equal(m.partitionId, -2);
+    assert.deepEqual(m.body, ALL_BYTES);
+    assert.equal(m.version, 'java-3.0');
+    assert.deepEqual(m.properties, new Map([['traceId', 't-1'], ['isPressureTraffic', 'false']]));
+    assert.equal(reader.remaining(), 0);
+  }
+});
+
+test('absent optional fields decode as undefined, partitionId keeps the IDL default -1', () => {
+  const m = new Message();
+  m.topic = 't';
+  const frame = encodeWithStockClient((c) => c.sendAsync(m));
+  const reader = new CompactReader(frame);
+  assert.equal(readCallHeader(reader).name, 'sendAsync');
+  const decoded = readSendArgs(reader).message!;
+  assert.equal(decoded.topic, 't');
+  assert.equal(decoded.partitionId, -1);
+  assert.equal(decoded.body, undefined);
+  assert.equal(decoded.key, undefined);
+  assert.equal(decoded.properties, undefined);
+  assert.equal(decoded.hashId, 0n);
+});
+
+test('sendBatchSync and sendDelaySync arguments decode', () => {
+  const batchFrame = encodeWithStockClient((c) => c.sendBatchSync([fullMessage(1n), fullMessage(-2n), fullMessage(3n)]));
+  const r1 = new CompactReader(batchFrame);
+  assert.equal(readCallHeader(r1).name, 'sendBatchSync');
+  assert.deepEqual(readBatchArgs(r1).messages!.map((m) => m.hashId), [1n, -2n, 3n]);
+
+  const d = new DelayMessage();
+  d.topic = 'delay';
+  d.uniqDelayMsgId = 'id';
+  d.body = ALL_BYTES;
+  d.tags = 'tag';
+  d.action = 1;
+  d.timestamp = int64(1_700_000_000n);
+  d.dmsgtype = 3;
+  d.interval = int64(5n);
+  d.expire = int64(1_700_000_100n);
+  d.times = int64(4n);
+  d.uuid = '14f22520-ad72-11e7-91be-6ee54da579e3';
+  d.version = 'go-1';
+  d.properties = { a: 'b' };
+  const delayFrame = encodeWithStockClient((c) => c.sendDelaySync(d, int64(200n)));
+  const r2 = new CompactReader(delayFrame);
+  assert.equal(readCallHeader(r2).name, 'sendDelaySync');
+  const args = readDelayArgs(r2);
+  assert.equal(args.timeout, 200n);
+  assert.deepEqual(
+    { ...args.message!, body: args.message!.body!.toString('hex') },
+    {
+      topic: 'delay', uniqDelayMsgId: 'id', body: ALL_BYTES.toString('hex'), tags: 'tag', action: 1,
+      timestamp: 1_700_000_000n, dmsgtype: 3, interval: 5n, expire: 1_700_000_100n, times: 4n,
+      uuid: '14f22520-ad72-11e7-91be-6ee54da579e3', version: 'go-1', properties: new Map([['a', 'b']]),
+    },
+  );
+});
+
+test('unknown fields are skipped and a known field of the wrong type is ignored', () => {
+  const frame = writeRawCall('sendSync', (p) => {
+    p.writeFieldBegin('message', T.STRUCT, 1);
+    p.writeStructBegin('Message');
+    p.writeFieldBegin('topic', T.I32, 1); // wrong type: skipped, topic stays absent
+    p.writeI32(42);
+    p.writeFieldBegin('future', T.MAP, 40);
+    p.writeMapBegin(T.STRING, T.LIST, 1);
+    p.writeString('k');
+    p.writeListBegin(T.BOOL, 2);
+    p.writeBool(true);
+    p.writeBool(false);
+    p.writeListEnd();
+    p.writeMapEnd();
+    p.writeFieldEnd();
+    p.writeFieldBegin('flag', T.BOOL, 41);
+    p.writeBool(true);
+    p.writeFieldEnd();
+    p.writeFieldBegin('key', T.STRING, 2);
+    p.writeString('still-read');
+    p.writeFieldEnd();
+    p.writeFieldStop();
+    p.writeStructEnd();
+    p.writeFieldEnd();
+  }).subarray(4);
+  const reader = new CompactReader(frame);
+  readCallHeader(reader);
+  const m = readSendArgs(reader).message!;
+  assert.equal(m.topic, undefined);
+  assert.equal(m.key, 'still-read');
+});
+
+test('malformed input is a ThriftDecodeError, never a crash or a huge allocation', () => {
+  const good = encodeWithStockClient((c) => c.sendSync(fullMessage(7n), int64(100n)));
+  for (let cut = 1; cut < good.length; cut += 7) {
+    const reader = new CompactReader(good.subarray(0, cut));
+    assert.throws(() => {
+      readCallHeader(reader);
+      readSendArgs(reader);
+    }, ThriftDecodeError);
+  }
+  const hugeList = writeRawCall('sendBatchSync', (p) => {
+    p.writeFieldBegin('messages', T.LIST, 1);
+    p.writeListBegin(T.STRUCT, 2 ** 30);
+  }).subarray(4);
+  const r = new CompactReader(hugeList);
+  readCallHeader(r);
+  assert.throws(() => readBatchArgs(r), /exceeds the frame/);
+
+  const deep = writeRawCall('sendSync', (p) => {
+    for (let i = 0; i < 100; i++) {
+      p.writeFieldBegin('nested', T.STRUCT, 30);
+      p.writeStructBegin('S');
+    }
+  }).subarray(4);
+  const rd = new CompactReader(deep);
+  readCallHeader(rd);
+  assert.throws(() => readSendArgs(rd), /nesting too deep/);
+
+  assert.throws(() => readCallHeader(new CompactReader(Buffer.from('GET / HTTP/1.1'))), /not a compact-protocol message/);
+});
+
+test('every Result reply decodes in the stock client with the exact code and message, key unset', async () => {
+  for (const code of Object.values(ResultCode)) {
+    const result = await callThroughStockClient(
+      (c) => c.sendSync(fullMessage(1n), int64(10n)),
+      (frame) => encodeResultReply('sendSync', readCallHeader(new CompactReader(frame)).seqid, code),
+    );
+    assert.equal(result.code, code);
+    assert.equal(result.msg, RESULT_MESSAGES[code]);
+    assert.equal(result.key ?? undefined, undefined);
+  }
+});
+
+test('DelayResult and TApplicationException replies decode in the stock client', async () => {
+  const delay = await callThroughStockClient(
+    (c) => c.sendDelaySync(new DelayMessage(), int64(10n)),
+    (frame) => encodeDelayResultReply('sendDelaySync', readCallHeader(new CompactReader(frame)).seqid, 0, 'the-id'),
+  );
+  assert.deepEqual([delay.code, delay.msg, delay.uniqDelayMsgId], [0, 'OK', 'the-id']);
+
+  await assert.rejects(
+    callThroughStockClient(
+      (c) => c.sendAsync(new Message()),
+      (frame) =>
+        encodeApplicationException(
+          'sendAsync',
+          readCallHeader(new CompactReader(frame)).seqid,
+          AppExceptionType.UNKNOWN_METHOD,
+          "Invalid method name: 'sendAsync'",
+        ),
+    ),
+    (err: unknown) => {
+      assert.ok(err instanceof thrift.Thrift.TApplicationException);
+      assert.equal((err as unknown as { type: number }).type, AppExceptionType.UNKNOWN_METHOD);
+      assert.equal((err as Error).message, "Invalid method name: 'sendAsync'");
+      return true;
+    },
+  );
+});
