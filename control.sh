@@ -113,7 +113,7 @@ status() {
   host=${addr%:*}
   port=${addr##*:}
   [ "$host" = "0.0.0.0" ] && host=127.0.0.1
-  if [ -n "$addr" ] && "$NODE" "$CLI" send --host "$host" --port "$port" --topic carrera_heartbeat --body ping >/dev/null 2>&1; then
+  if [ -n "$addr" ] && "$NODE" "$CLI" send --host "$host" --port "$port" --timeout 1000 --topic carrera_heartbeat --body ping >/dev/null 2>&1; then
     say "running (pid $pid), answering on $addr"
     return 0
   fi

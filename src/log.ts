@@ -32,7 +32,13 @@ export function createLogger(options: LogOptions): LogHandle {
   return {
     logger,
     reopen: () => destination.reopen(),
-    flush: () => destination.flushSync(),
+    flush: () => {
+      try {
+        destination.flushSync();
+      } catch {
+        // not open yet: nothing was buffered
+      }
+    },
   };
 }
 

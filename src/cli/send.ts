@@ -36,7 +36,10 @@ export async function runSend(options: SendOptions, out: NodeJS.WritableStream):
     ...(options.tags !== undefined && { tags: options.tags }),
   };
   const clients = await Promise.all(
-    Array.from({ length: Math.max(1, options.connections) }, () => ProducerClient.connect(options.host, options.port)),
+    Array.from({ length: Math.max(1, options.connections) }, () =>
+      // the proxy answers within the timeout argument; past it plus a margin, it is not answering
+      ProducerClient.connect(options.host, options.port, { callTimeoutMs: options.timeout + 2000, connectTimeoutMs: 3000 }),
+    ),
   );
   const counts = new Map<string, number>();
   const record = (r: CallResult, messages: number) => {

@@ -96,8 +96,10 @@ export class ProducerClient {
     return this.call(() => this.client.sendDelaySync(toDelayMessage(spec), int64(BigInt(timeoutMs))));
   }
 
+  /** Closes at once: ending gracefully would wait on a peer that may never answer. */
   close(): void {
-    this.connection.end();
+    this.connection.end(); // marks the close as intended, so the library does not reconnect
+    this.connection.destroy();
   }
 
   private call<T>(invoke: () => Promise<T>): Promise<T> {

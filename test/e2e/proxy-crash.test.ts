@@ -8,20 +8,24 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { ProducerClient } from '../../src/client/producer-client';
 import { localConfig, tempDir, writeConfig } from '../helpers/config';
-import { startProxyProcess } from '../helpers/proxy';
+import { startProxyProcess, type ChildProxy } from '../helpers/proxy';
 import { storedMessages } from '../helpers/storage';
 
 const CONNECTIONS = 8;
 
-/** Sends unique messages on every connection until stopped; returns the bodies answered OK. */
-function loadUntil(clients: ProducerClient[], stop: Promise<void>): Promise<Set<string>> {
+/**
+ * Sends unique messages on CONNECTIONS connections (8 calls in flight on each), signals the proxy
+ * after `afterMs`, and returns the bodies answered OK once the proxy has exited.
+ */
+async function loadThenSignal(proxy: ChildProxy, signal: NodeJS.Signals, afterMs: number) {
+  const clients = await Promise.all(
+    Array.from({ length: CONNECTIONS }, () => ProducerClient.connect('127.0.0.1', proxy.port, { callTimeoutMs: 5000 })),
+  );
   const acknowledged = new Set<string>();
   let stopped = false;
-  void stop.then(() => (stopped = true));
   let seq = 0;
-  const workers = clients.map(async (client, c) => {
-    // several calls in flight per connection, so the kill lands between writes and answers
-    await Promise.all(
+  const load = Promise.all(
+    clients.flatMap((client, c) =>
       Array.from({ length: 8 }, async () => {
         while (!stopped) {
           const body = `c${c}-${seq++}`;
@@ -33,27 +37,22 @@ function loadUntil(clients: ProducerClient[], stop: Promise<void>): Promise<Set<
           }
         }
       }),
-    );
-  });
-  return Promise.all(workers).then(() => acknowledged);
+    ),
+  );
+  await new Promise((r) => setTimeout(r, afterMs));
+  proxy.proc.kill(signal);
+  const exitCode = await proxy.exited;
+  stopped = true;
+  await load;
+  for (const c of clients) c.close();
+  return { acknowledged, exitCode };
 }
 
 test('kill -9 under load: every acknowledged message survives, a torn tail is cut, the proxy restarts', { timeout: 60_000 }, async (t) => {
   const dir = tempDir(t);
   const config = writeConfig(dir, localConfig({ topics: [{ topic: 'test' }] }));
   const first = await startProxyProcess(t, config);
-  const clients = await Promise.all(
-    Array.from({ length: CONNECTIONS }, () => ProducerClient.connect('127.0.0.1', first.port, { callTimeoutMs: 3000 })),
-  );
-  let kill!: () => void;
-  const killed = new Promise<void>((resolve) => (kill = resolve));
-  const load = loadUntil(clients, killed);
-  await new Promise((r) => setTimeout(r, 700));
-  first.proc.kill('SIGKILL');
-  await first.exited;
-  kill();
-  const acknowledged = await load;
-  for (const c of clients) c.close();
+  const { acknowledged } = await loadThenSignal(first, 'SIGKILL', 700);
   assert.ok(acknowledged.size > 500, `load reached the proxy (${acknowledged.size} acknowledged)`);
 
   // A torn record at the tail, as a crash in the middle of a write leaves it.
@@ -92,18 +91,7 @@ test('SIGTERM drains: requests already received are answered and stored, then th
     }),
   );
   const proxy = await startProxyProcess(t, config);
-  const clients = await Promise.all(
-    Array.from({ length: CONNECTIONS }, () => ProducerClient.connect('127.0.0.1', proxy.port, { callTimeoutMs: 5000 })),
-  );
-  let stop!: () => void;
-  const stopping = new Promise<void>((resolve) => (stop = resolve));
-  const load = loadUntil(clients, stopping);
-  await new Promise((r) => setTimeout(r, 500));
-  proxy.proc.kill('SIGTERM');
-  const exitCode = await proxy.exited;
-  stop();
-  const acknowledged = await load;
-  for (const c of clients) c.close();
+  const { acknowledged, exitCode } = await loadThenSignal(proxy, 'SIGTERM', 500);
 
   assert.equal(exitCode, 0);
   assert.match(proxy.output(), /"msg":"draining"/);

@@ -72,6 +72,7 @@ test('build.sh, control.sh start|status|stop|restart, pproxy send and tail', { t
   // a proxy that does not stop on SIGTERM (here: frozen) is killed after the timeout, and stop says so
   const frozen = Number(fs.readFileSync(path.join(output, 'run/pproxy.pid'), 'utf8'));
   process.kill(frozen, 'SIGSTOP');
+  expectExit(await control('status'), 4, /running \(pid \d+\), but not answering/);
   const killed = await run(controlScript, ['stop'], {
     env: { ...process.env, PPROXY_STOP_TIMEOUT: '1' },
     timeoutMs: 30_000,
