@@ -3,8 +3,9 @@
 #   control.sh start [config]    start in the background (config: default carrera.yaml next to this script)
 #   control.sh stop              SIGTERM, wait for the drain, SIGKILL after PPROXY_STOP_TIMEOUT s
 #   control.sh restart [config]
+#   control.sh reload            apply the changed config file live (SIGHUP; also reopens the log)
 #   control.sh status            is it running, and does it answer a heartbeat
-# Exit codes: start 0 started, 1 already running, 2 failed to start;
+# Exit codes: start 0 started, 1 already running, 2 failed to start; reload 0 signalled, 3 not running;
 #             stop 0 stopped (or was not running), 2 had to be killed;
 #             status 0 running and answering, 1 dead with a stale pid file, 3 not running,
 #                    4 running but not answering.
@@ -98,6 +99,17 @@ stop() {
   return 0
 }
 
+reload() {
+  local pid
+  if ! pid=$(running_pid); then
+    say "not running"
+    return 3
+  fi
+  kill -HUP "$pid"
+  say "reload signalled (pid $pid); the outcome is in the proxy's log"
+  return 0
+}
+
 status() {
   local pid
   if ! pid=$(running_pid); then
@@ -125,6 +137,7 @@ case "${1:-}" in
   start) start "${2:-}" ;;
   stop) stop ;;
   restart) stop; start "${2:-}" ;;
+  reload) reload ;;
   status) status ;;
-  *) echo "usage: $0 start [config] | stop | restart [config] | status" >&2; exit 64 ;;
+  *) echo "usage: $0 start [config] | stop | restart [config] | reload | status" >&2; exit 64 ;;
 esac

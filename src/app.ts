@@ -1,47 +1,43 @@
 /**
  * Wires a loaded configuration into a running proxy: storages -> routing table -> pipeline ->
- * Thrift server, and takes it down in the reverse order with a drain.
+ * Thrift server; applies a changed configuration live; takes it all down with a drain.
  */
 import type { AddressInfo } from 'node:net';
-import type { ProxySettings } from './config/load';
+import { loadSettings, type ProxySettings } from './config/load';
 import { ProducerPipeline } from './core/pipeline';
 import { buildRoutingTable, type RoutingTable } from './core/routing-table';
 import type { Logger } from './log';
 import { FrameServer } from './server/frame-server';
 import { createProducerFrameHandler } from './server/producer-service';
-import { createStorages } from './storage/registry';
+import { ClusterSet } from './storage/cluster-set';
+import { clusterSpecs } from './storage/registry';
 import type { ClusterStorage } from './storage/storage';
+
+type LocalConfig = NonNullable<ProxySettings['local']>;
 
 export class ProxyApp {
   private stopping: Promise<void> | undefined;
+  private reloading: Promise<boolean> = Promise.resolve(true);
 
   private constructor(
+    private settings: ProxySettings,
+    private readonly clusters: ClusterSet,
+    private readonly pipeline: ProducerPipeline,
     private readonly server: FrameServer,
-    private readonly storages: ReadonlyMap<string, ClusterStorage>,
     private readonly logger: Logger,
-    private readonly drainTimeoutMs: number,
     readonly instance: string,
   ) {}
 
   static async start(settings: ProxySettings, logger: Logger): Promise<ProxyApp> {
-    const local = settings.local;
-    if (!local) {
-      throw new Error(`zookeeperAddr is set (${settings.zookeeperAddr}), but this build supports local mode only`);
-    }
-    const conf = local.pproxy.carreraConfiguration;
-    const storages = createStorages(conf, settings.dataDir, logger);
-    await startStorages(storages);
-    const routingFor = (port: number): RoutingTable =>
-      buildRoutingTable(local.pproxy, local.topics, storages, {
-        instance: `${settings.host}:${port}`,
-        requireBinding: false,
-      });
-    const pipeline = new ProducerPipeline(routingFor(settings.port), {
+    const local = localConfig(settings);
+    const clusters = new ClusterSet(logger);
+    const { storages } = await clusters.apply(clusterSpecs(local.pproxy.carreraConfiguration, settings.dataDir, logger));
+    const pipeline = new ProducerPipeline(routingTable(local, storages, `${settings.host}:${settings.port}`), {
       logger,
       clock: Date.now,
       random: Math.random,
     });
-    const thrift = conf.thriftServer;
+    const thrift = local.pproxy.carreraConfiguration.thriftServer;
     const server = new FrameServer(
       {
         bindAddress: settings.bindAddress,
@@ -54,26 +50,37 @@ export class ProxyApp {
       createProducerFrameHandler(pipeline, logger),
       logger,
     );
-    const address = await server.listen();
+    let address: AddressInfo;
+    try {
+      address = await server.listen();
+    } catch (error) {
+      await clusters.close();
+      throw error;
+    }
     const instance = `${settings.host}:${address.port}`;
     // port 0 (tests) is known only now; units may name this instance in their proxies
-    const routing = routingFor(address.port);
+    const routing = routingTable(local, storages, instance);
     if (address.port !== settings.port) pipeline.setRouting(routing);
     logger.info(
-      {
-        instance,
-        bind: `${address.address}:${address.port}`,
-        mode: 'local',
-        topics: [...routing.topics.keys()],
-        clusters: [...storages.keys()],
-      },
+      { instance, bind: `${address.address}:${address.port}`, mode: 'local', topics: [...routing.topics.keys()], clusters: [...storages.keys()] },
       'pproxy started',
     );
-    return new ProxyApp(server, storages, logger, settings.drainTimeoutMs, instance);
+    return new ProxyApp(settings, clusters, pipeline, server, logger, instance);
   }
 
   address(): AddressInfo {
     return this.server.address();
+  }
+
+  /**
+   * Re-reads the configuration file and applies it without dropping connections: topics and
+   * clusters are added, changed and removed. An invalid file is refused whole and the running
+   * configuration stays. Server settings (port, bind address, thriftServer) need a restart.
+   * Resolves with whether the new configuration was applied.
+   */
+  reload(): Promise<boolean> {
+    this.reloading = this.reloading.then(() => this.applyReload());
+    return this.reloading;
   }
 
   /** Stops accepting, answers every request already received, then flushes and closes storage. */
@@ -82,25 +89,57 @@ export class ProxyApp {
     return this.stopping;
   }
 
+  private async applyReload(): Promise<boolean> {
+    if (this.stopping) return false;
+    let next: ProxySettings;
+    let local: LocalConfig;
+    try {
+      next = loadSettings(this.settings.configPath);
+      local = localConfig(next);
+    } catch (err) {
+      this.logger.error({ err: (err as Error).message }, 'configuration reload refused; the running configuration stays');
+      return false;
+    }
+    if (restartNeeded(this.settings, next)) {
+      this.logger.warn('server settings (port, bind address, thriftServer, dataDir) changed: they apply after a restart');
+    }
+    try {
+      const change = await this.clusters.apply(clusterSpecs(local.pproxy.carreraConfiguration, next.dataDir, this.logger));
+      const routing = routingTable(local, change.storages, this.instance);
+      this.pipeline.setRouting(routing);
+      this.settings = next;
+      await change.retire();
+      this.logger.info({ topics: [...routing.topics.keys()], clusters: [...change.storages.keys()] }, 'configuration reloaded');
+      return true;
+    } catch (err) {
+      this.logger.error({ err }, 'configuration reload failed; the running configuration stays');
+      return false;
+    }
+  }
+
   private async shutdown(): Promise<void> {
     const started = Date.now();
     this.logger.info({ connections: this.server.connectionCount() }, 'draining');
-    const unanswered = await this.server.drain(this.drainTimeoutMs);
+    const unanswered = await this.server.drain(this.settings.drainTimeoutMs);
     if (unanswered > 0) this.logger.warn({ unanswered }, 'drain timed out; requests left unanswered');
-    const results = await Promise.allSettled([...this.storages.values()].map((s) => s.close()));
-    results.forEach((r, i) => {
-      if (r.status === 'rejected') this.logger.error({ err: r.reason, cluster: [...this.storages.keys()][i] }, 'closing storage failed');
-    });
+    await this.clusters.close();
     this.logger.info({ ms: Date.now() - started }, 'pproxy stopped');
   }
 }
 
-/** Starts every storage; if one fails, closes those started and rethrows. */
-async function startStorages(storages: ReadonlyMap<string, ClusterStorage>): Promise<void> {
-  const results = await Promise.allSettled([...storages.values()].map((s) => s.start()));
-  const failed = results.findIndex((r) => r.status === 'rejected');
-  if (failed < 0) return;
-  await Promise.allSettled([...storages.values()].map((s) => s.close()));
-  const cluster = [...storages.keys()][failed];
-  throw new Error(`storage ${cluster} cannot start: ${String((results[failed] as PromiseRejectedResult).reason?.message ?? results[failed])}`);
+function localConfig(settings: ProxySettings): LocalConfig {
+  if (!settings.local) {
+    throw new Error(`zookeeperAddr is set (${settings.zookeeperAddr}), but this build supports local mode only`);
+  }
+  return settings.local;
+}
+
+function routingTable(local: LocalConfig, storages: ReadonlyMap<string, ClusterStorage>, instance: string): RoutingTable {
+  return buildRoutingTable(local.pproxy, local.topics, storages, { instance, requireBinding: false });
+}
+
+function restartNeeded(before: ProxySettings, after: ProxySettings): boolean {
+  const server = (s: ProxySettings) =>
+    JSON.stringify([s.host, s.port, s.bindAddress, s.dataDir, s.logDir, s.local?.pproxy.carreraConfiguration.thriftServer]);
+  return server(before) !== server(after);
 }

@@ -46,3 +46,28 @@ export function createLogger(options: LogOptions): LogHandle {
 export function silentLogger(): Logger {
   return pino({ level: 'silent' });
 }
+
+/**
+ * Logs a warning at most once per `intervalMs` per key, with the number of occurrences folded into
+ * it: a broker outage fails every message, and one line per message would flood the log.
+ */
+export class ThrottledWarning {
+  private readonly last = new Map<string, { at: number; suppressed: number }>();
+
+  constructor(
+    private readonly logger: Logger,
+    private readonly intervalMs: number,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  warn(key: string, fields: Record<string, unknown>, message: string): void {
+    const now = this.clock();
+    const entry = this.last.get(key);
+    if (entry && now - entry.at < this.intervalMs) {
+      entry.suppressed++;
+      return;
+    }
+    this.logger.warn({ ...fields, ...(entry?.suppressed ? { suppressedSinceLast: entry.suppressed } : {}) }, message);
+    this.last.set(key, { at: now, suppressed: 0 });
+  }
+}

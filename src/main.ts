@@ -56,7 +56,11 @@ async function main(argv: string[]): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGHUP', () => log.reopen());
+  // SIGHUP: reopen the log file (logrotate) and apply the configuration file again
+  process.on('SIGHUP', () => {
+    log.reopen();
+    void app.reload();
+  });
   process.on('uncaughtException', (err) => {
     logger.fatal({ err }, 'uncaught exception');
     exit(EXIT_FATAL);

@@ -10,6 +10,7 @@
  * refuses them.
  */
 import { z } from 'zod';
+import { kafkaClusterSchema } from '../storage/kafka/kafka-config';
 
 export type Strictness = 'strict' | 'loose';
 
@@ -78,8 +79,8 @@ export function buildSchemas(mode: Strictness) {
     maxMessageSize: positiveInt().optional(),
   });
 
-  // Kafka and RocketMQ cluster settings keep DDMQ's field names; their adapters validate them.
-  const kafkaCluster = z.looseObject({ bootstrapServers: z.array(z.string()).optional() });
+  // Broker cluster settings keep DDMQ's field names; each adapter owns its schema.
+  const kafkaCluster = kafkaClusterSchema;
   const rocketmqCluster = z.looseObject({
     namesrvAddrs: z.array(z.string()).optional(),
     maxMessageSize: positiveInt().optional(),

@@ -3,7 +3,7 @@
  * guard -> cluster choice -> storage. Results are DDMQ result codes; a synchronous answer (invalid
  * message, unknown topic, heartbeat) is returned as a plain value so it costs no promise.
  */
-import type { Logger } from '../log';
+import { ThrottledWarning, type Logger } from '../log';
 import { ResultCode } from '../protocol/result-codes';
 import { chooseCluster } from '../routing/cluster';
 import type { ClusterStorage, OutgoingMessage, SendOutcome } from '../storage/storage';
@@ -30,31 +30,44 @@ export interface PipelineDeps {
   readonly random: () => number;
 }
 
+/**
+ * Bound of requests without a caller deadline (sendAsync, sendBatchSync, sendSync with timeout 0):
+ * DDMQ's DEFAULT_MQ_ASYNC_REQUEST_TIMEOUT_MS.
+ */
+export const ASYNC_REQUEST_TIMEOUT_MS = 10_000;
+
 interface Prepared {
   readonly cluster: ClusterRoute;
   readonly outgoing: OutgoingMessage;
 }
 
 export class ProducerPipeline {
+  private readonly failures: ThrottledWarning;
+
   constructor(
     private routing: RoutingTable,
     private readonly deps: PipelineDeps,
-  ) {}
+  ) {
+    this.failures = new ThrottledWarning(deps.logger, 1000, deps.clock);
+  }
 
   /** Swaps in a new configuration; requests already routed finish on the old one. */
   setRouting(routing: RoutingTable): void {
     this.routing = routing;
   }
 
-  /** `timeoutMs` is the caller's deadline; deadline handling arrives with the retry logic. */
-  sendSync(message: ProducerMessage | undefined, _timeoutMs: number): ResultCode | Promise<ResultCode> {
+  /**
+   * Answers by the caller's `timeoutMs` at the latest: a storage that has not acknowledged by then
+   * gets 12 (the write may still complete, as in the original).
+   */
+  sendSync(message: ProducerMessage | undefined, timeoutMs: number): ResultCode | Promise<ResultCode> {
     if (message?.topic === HEARTBEAT_TOPIC) return ResultCode.OK;
-    return this.sendOne(message);
+    return this.sendOne(message, timeoutMs > 0 ? timeoutMs : ASYNC_REQUEST_TIMEOUT_MS);
   }
 
   /** Answers after the storage acknowledges, like the original: "async" is not fire-and-forget. */
   sendAsync(message: ProducerMessage | undefined): ResultCode | Promise<ResultCode> {
-    return this.sendOne(message);
+    return this.sendOne(message, ASYNC_REQUEST_TIMEOUT_MS);
   }
 
   /**
@@ -81,12 +94,13 @@ export class ProducerPipeline {
         results.forEach((outcome, j) => (outcomes[group.indices[j]!] = outcome));
       }),
     );
-    return Promise.all(sends).then(() => {
+    const stored = Promise.all(sends).then(() => {
       for (const outcome of outcomes) {
         if (!outcome.ok) return this.failed(outcome);
       }
       return ResultCode.OK;
     });
+    return withDeadline(stored, ASYNC_REQUEST_TIMEOUT_MS);
   }
 
   /**
@@ -100,12 +114,13 @@ export class ProducerPipeline {
     };
   }
 
-  private sendOne(message: ProducerMessage | undefined): ResultCode | Promise<ResultCode> {
+  private sendOne(message: ProducerMessage | undefined, timeoutMs: number): ResultCode | Promise<ResultCode> {
     const prepared = this.prepare(message);
     if (typeof prepared === 'number') return prepared;
     const storage = prepared.cluster.storage;
     if (!storage) return this.noProducer(prepared.cluster);
-    return storage.send([prepared.outgoing]).then(([outcome]) => (outcome!.ok ? ResultCode.OK : this.failed(outcome!)));
+    const stored = storage.send([prepared.outgoing]).then(([outcome]) => (outcome!.ok ? ResultCode.OK : this.failed(outcome!)));
+    return withDeadline(stored, timeoutMs);
   }
 
   /** Checks in DDMQ's order: validity (11), then the topic (13), then the delay guard (19). */
@@ -147,12 +162,24 @@ export class ProducerPipeline {
   }
 
   private noProducer(cluster: ClusterRoute): ResultCode {
-    this.deps.logger.warn({ cluster: cluster.name }, 'no producer for cluster');
+    this.failures.warn(`no-producer:${cluster.name}`, { cluster: cluster.name }, 'no producer for cluster');
     return ResultCode.FAIL_NO_PRODUCER_FOR_CLUSTER;
   }
 
   private failed(outcome: Extract<SendOutcome, { ok: false }>): ResultCode {
-    this.deps.logger.warn({ code: outcome.error.code, err: outcome.error.message }, 'storage send failed');
-    return resultForStorageError(outcome.error.code);
+    const { code, message } = outcome.error;
+    this.failures.warn(`storage:${code}`, { code, err: message }, 'storage send failed');
+    return resultForStorageError(code);
   }
+}
+
+/** The stored result, or FAIL_TIMEOUT when it is not there within `timeoutMs`. */
+function withDeadline(stored: Promise<ResultCode>, timeoutMs: number): Promise<ResultCode> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(ResultCode.FAIL_TIMEOUT), timeoutMs);
+    void stored.then((code) => {
+      clearTimeout(timer);
+      resolve(code);
+    });
+  });
 }

@@ -1,48 +1,57 @@
 /**
- * Creates one ClusterStorage per configured broker cluster. A cluster without a storage answers
- * FAIL_NO_PRODUCER_FOR_CLUSTER (21), as DDMQ does for a cluster with no producer.
+ * What each configured broker cluster needs: its storage factory, and a key that changes exactly
+ * when its client must be rebuilt. A cluster without a storage answers FAIL_NO_PRODUCER_FOR_CLUSTER
+ * (21), as DDMQ does for a cluster with no producer.
  */
 import path from 'node:path';
 import type { CarreraConfiguration, LocalClusterConfig } from '../config/schema';
 import type { Logger } from '../log';
+import { KafkaStorage } from './kafka/kafka-storage';
 import { LocalStorage } from './local/local-storage';
-import type { ClusterStorage } from './storage';
+import type { ClusterStorage, StorageKind } from './storage';
 
-export function createStorages(
-  conf: CarreraConfiguration,
-  dataDir: string,
-  logger: Logger,
-): Map<string, ClusterStorage> {
-  const storages = new Map<string, ClusterStorage>();
-  for (const [cluster, local] of Object.entries(conf.localConfigurationMap)) {
-    const dir = localClusterDir(dataDir, cluster, local);
-    storages.set(
-      cluster,
-      new LocalStorage(
-        cluster,
-        {
-          dataDir: dir,
-          partitions: local.partitions,
-          flushPolicy: local.flushPolicy,
-          flushIntervalMs: local.flushIntervalMs,
-          segmentBytes: local.segmentBytes,
-          retentionBytes: local.retentionBytes,
-          maxMessageSize: local.maxMessageSize,
-        },
-        logger.child({ cluster }),
-      ),
-    );
+export interface ClusterSpec {
+  readonly name: string;
+  readonly kind: StorageKind;
+  /** Equal keys mean the running storage can stay. */
+  readonly key: string;
+  create(): ClusterStorage;
+}
+
+export function clusterSpecs(conf: CarreraConfiguration, dataDir: string, logger: Logger): ClusterSpec[] {
+  const specs: ClusterSpec[] = [];
+  for (const [name, local] of Object.entries(conf.localConfigurationMap)) {
+    const options = {
+      dataDir: localClusterDir(dataDir, name, local),
+      partitions: local.partitions,
+      flushPolicy: local.flushPolicy,
+      flushIntervalMs: local.flushIntervalMs,
+      segmentBytes: local.segmentBytes,
+      retentionBytes: local.retentionBytes,
+      maxMessageSize: local.maxMessageSize,
+    };
+    specs.push({ name, kind: 'local', key: JSON.stringify(options), create: () => new LocalStorage(name, options, logger) });
   }
-  // DDMQ treats a cluster of a switched-off type as having no producer; so does this build for the
-  // Kafka and RocketMQ types, whose adapters are not in it yet.
+  if (conf.useKafka) {
+    for (const [name, kafka] of Object.entries(conf.kafkaConfigurationMap)) {
+      specs.push({
+        name,
+        kind: 'kafka',
+        key: JSON.stringify([kafka, conf.kafkaProducers]),
+        create: () => new KafkaStorage(name, kafka, conf.kafkaProducers, logger),
+      });
+    }
+  }
+  // DDMQ treats a cluster of a switched-off type as having no producer; so does this build for
+  // RocketMQ, whose adapter is not in it yet.
   const withoutProducer = [
-    ...Object.keys(conf.kafkaConfigurationMap).map((c) => `${c} (kafka${conf.useKafka ? '' : ', useKafka is false'})`),
+    ...(conf.useKafka ? [] : Object.keys(conf.kafkaConfigurationMap).map((c) => `${c} (kafka, useKafka is false)`)),
     ...Object.keys(conf.rocketmqConfigurationMap).map((c) => `${c} (rocketmq${conf.useRocketmq ? '' : ', useRocketmq is false'})`),
   ];
   if (withoutProducer.length > 0) {
     logger.warn({ clusters: withoutProducer }, 'clusters without a producer; their topics answer 21');
   }
-  return storages;
+  return specs;
 }
 
 /** Where a local cluster keeps its logs: its `dir`, relative to dataDir, or dataDir/local/<cluster>. */

@@ -67,7 +67,7 @@ test('bad configurations are refused with the field and the fault', (t) => {
     ['a typo at the top level', (c) => void (c.prot = 9613), /: \(top level\): Unrecognized key: "prot"/],
     ['unknown cluster type (a map pproxy does not know)', (c) => void (c.pproxy.carreraConfiguration.memcacheConfigurationMap = { M: {} }), /: pproxy\.carreraConfiguration: Unrecognized key: "memcacheConfigurationMap"/],
     ['unknown cluster type (a cluster in no map)', (c) => void c.pproxy.brokerClusters.push('X_mystery'), /: pproxy\.brokerClusters\[1\]: unknown cluster type: "X_mystery" has no entry in kafkaConfigurationMap, rocketmqConfigurationMap, localConfigurationMap/],
-    ['a cluster in two maps', (c) => void (c.pproxy.carreraConfiguration.kafkaConfigurationMap = { L_local: {} }), /cluster "L_local" is in both kafkaConfigurationMap and localConfigurationMap/],
+    ['a cluster in two maps', (c) => void (c.pproxy.carreraConfiguration.kafkaConfigurationMap = { L_local: { bootstrapServers: ['127.0.0.1:9092'] } }), /cluster "L_local" is in both kafkaConfigurationMap and localConfigurationMap/],
     ['a configured cluster missing from brokerClusters', (c) => void (c.pproxy.carreraConfiguration.localConfigurationMap.L_other = {}), /pproxy\.carreraConfiguration\.localConfigurationMap\.L_other: cluster is not listed in brokerClusters/],
     ['a wrong nested type', (c) => void (c.pproxy.carreraConfiguration.localConfigurationMap.L_local.partitions = 'four'), /: pproxy\.carreraConfiguration\.localConfigurationMap\.L_local\.partitions: Invalid input: expected number, received string/],
     ['a bad enum value', (c) => void (c.pproxy.carreraConfiguration.localConfigurationMap.L_local.flushPolicy = 'sometimes'), /localConfigurationMap\.L_local\.flushPolicy: Invalid option: expected one of "write"\|"fsync"\|"interval"/],
@@ -79,6 +79,8 @@ test('bad configurations are refused with the field and the fault', (t) => {
     ['a listed topic without config', (c) => void (c.pproxy.topics = ['test', 'ghost']), /pproxy\.topics\[1\]: topic "ghost" has no config/],
     ['no pproxy in local mode', (c) => void delete c.pproxy, /pproxy: required in local mode/],
     ['empty brokerClusters', (c) => void (c.pproxy.brokerClusters = []), /pproxy\.brokerClusters: must name at least one broker cluster/],
+    ['a kafka cluster without brokers', (c) => { c.pproxy.brokerClusters.push('K1'); c.pproxy.carreraConfiguration.kafkaConfigurationMap = { K1: { acks: 'all' } }; }, /pproxy\.carreraConfiguration\.kafkaConfigurationMap\.K1\.bootstrapServers: Invalid input: expected array, received undefined/],
+    ['a bad kafka acks', (c) => { c.pproxy.brokerClusters.push('K1'); c.pproxy.carreraConfiguration.kafkaConfigurationMap = { K1: { bootstrapServers: ['h:1'], acks: 'some' } }; }, /kafkaConfigurationMap\.K1\.acks: Invalid option: expected one of "0"\|"1"\|"all"\|"-1"/],
     ['not YAML', () => 'port: [1, 2\n', /not valid YAML/],
   ];
   for (const [name, mutate, expected] of cases) {

@@ -11,7 +11,7 @@ const pproxy = schemas.strict.pproxyConfig.parse({
   topics: ['t1', 't2', 't3', 't4'],
   carreraConfiguration: {
     localConfigurationMap: { L_a: {}, L_b: {} },
-    kafkaConfigurationMap: { K_x: {} },
+    kafkaConfigurationMap: { K_x: { bootstrapServers: ['127.0.0.1:9092'] } },
     delay: { chronosInnerTopicPrefix: 'inner_', innerTopicNum: 1 },
   },
 });

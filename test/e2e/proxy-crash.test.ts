@@ -108,7 +108,7 @@ test('a second proxy on the same data directory refuses to start and says why', 
   const first = await startProxyProcess(t, config);
   await assert.rejects(startProxyProcess(t, config), (err: Error) => {
     assert.match(err.message, /exited with 2/);
-    assert.match(err.message, new RegExp(`storage L_local cannot start: .* is in use by process ${first.proc.pid}`));
+    assert.match(err.message, new RegExp(`cluster L_local \\(local\\) cannot start: .* is in use by process ${first.proc.pid}`));
     return true;
   });
 });

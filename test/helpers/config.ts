@@ -49,7 +49,7 @@ export function localConfig(options: LocalConfigOptions = {}): Record<string, un
       topics: topics.map((t) => ({
         topic: t.topic,
         delayTopic: t.delayTopic ?? false,
-        topicUnits: (t.clusters ?? Object.keys(clusters)).map((c) => ({ brokerCluster: c })),
+        topicUnits: (t.clusters ?? [...Object.keys(clusters), ...Object.keys(kafkaClusters)]).map((c) => ({ brokerCluster: c })),
       })),
     },
     ...options.extra,

@@ -19,6 +19,7 @@ export interface InProcessProxy {
   app: ProxyApp;
   port: number;
   dataDir: string;
+  configFile: string;
   client(): Promise<ProducerClient>;
 }
 
@@ -33,6 +34,7 @@ export async function startProxy(t: TestContext, options: LocalConfigOptions = {
     app,
     port,
     dataDir: settings.dataDir,
+    configFile: file,
     client: async () => {
       const c = await ProducerClient.connect('127.0.0.1', port);
       t.after(() => c.close());

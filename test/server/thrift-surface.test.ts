@@ -56,7 +56,11 @@ test('every validation rule answers 11, and nothing of an illegal message is sto
 
 test('topic, heartbeat, delay-guard, batch, delay and no-producer codes', async (t) => {
   const proxy = await startProxy(t, {
-    topics: [{ topic: 'test' }, { topic: 'delayed', delayTopic: true }, { topic: 'on_kafka', clusters: ['K_off'] }],
+    topics: [
+      { topic: 'test', clusters: ['L_local'] },
+      { topic: 'delayed', delayTopic: true, clusters: ['L_local'] },
+      { topic: 'on_kafka', clusters: ['K_off'] },
+    ],
     kafkaClusters: { K_off: { bootstrapServers: ['127.0.0.1:1'] } },
   });
   const client = await proxy.client();

@@ -1,0 +1,46 @@
+/**
+ * A Kafka cluster's settings: DDMQ's KafkaConfiguration keys (all optional here, with defaults), a
+ * few of pproxy's own, and how each maps to kafkajs. DDMQ keys without a kafkajs equivalent are
+ * accepted and listed in the README.
+ */
+import os from 'node:os';
+import { z } from 'zod';
+
+export const kafkaClusterSchema = z.looseObject({
+  /** host:port list; required. */
+  bootstrapServers: z.array(z.string().min(1)).min(1, 'must list at least one broker'),
+  /** "all" / "-1", "1" or "0". */
+  acks: z.enum(['all', '-1', '1', '0']).default('all'),
+  /** kafkajs retries of a failed request, within the request's deadline. */
+  retries: z.number().int().min(0).default(2),
+  /** kafkajs initialRetryTime, ms. */
+  retryBackoff: z.number().int().positive().default(100),
+  clientId: z.string().min(1).default('pproxy'),
+  /** How long a topic's partition count is trusted before it is fetched again, ms. */
+  metadataMaxAge: z.number().int().positive().default(300_000),
+  /** Bound of one metadata fetch, ms. */
+  metadataFetchTimeout: z.number().int().positive().default(5000),
+  /** Broker-side acknowledgement timeout (Kafka's timeout.ms), ms. */
+  ackTimeout: z.number().int().positive().default(30_000),
+  /** pproxy: bound of one request to a broker, ms (kafkajs requestTimeout). */
+  requestTimeout: z.number().int().positive().default(30_000),
+  /** pproxy: record batch compression. kafkajs ships gzip; the other codecs need plugins. */
+  compression: z.enum(['none', 'gzip']).default('none'),
+  // DDMQ keys with no kafkajs equivalent: kafkajs neither buffers nor batches on its own.
+  batchSize: z.unknown().optional(),
+  bufferMemory: z.unknown().optional(),
+});
+
+export type KafkaClusterConfig = z.output<typeof kafkaClusterSchema>;
+
+/** acks as kafkajs takes it. */
+export function kafkaAcks(acks: KafkaClusterConfig['acks']): -1 | 0 | 1 {
+  if (acks === '1') return 1;
+  if (acks === '0') return 0;
+  return -1;
+}
+
+/** DDMQ's client id: `<clientId>-<startMs>-<hostname><index>`, unique per producer instance. */
+export function kafkaClientId(config: KafkaClusterConfig, startedAt: number, index: number): string {
+  return `${config.clientId}-${startedAt}-${os.hostname()}${index}`;
+}

@@ -1,0 +1,42 @@
+/**
+ * kafkajs failures as StorageErrors (reference section 5.6, with properties the original lacks:
+ * every error says whether it may be retried). kafkajs wraps the last failure of its retries, so the
+ * cause chain is followed to the broker's own error.
+ */
+import { KafkaJSError, KafkaJSProtocolError, KafkaJSRequestTimeoutError } from 'kafkajs';
+import { StorageError, type StorageErrorCode } from '../storage';
+
+const PROTOCOL_ERRORS: Readonly<Record<string, StorageErrorCode>> = {
+  UNKNOWN_TOPIC_OR_PARTITION: 'TOPIC_NOT_FOUND',
+  MESSAGE_TOO_LARGE: 'MESSAGE_TOO_LARGE',
+  RECORD_LIST_TOO_LARGE: 'MESSAGE_TOO_LARGE',
+  INVALID_RECORD: 'MESSAGE_ILLEGAL',
+  CORRUPT_MESSAGE: 'MESSAGE_ILLEGAL',
+  REQUEST_TIMED_OUT: 'TIMEOUT',
+  THROTTLING_QUOTA_EXCEEDED: 'THROTTLED',
+};
+
+export function toStorageError(error: unknown, cluster: string): StorageError {
+  if (error instanceof StorageError) return error;
+  const root = rootCause(error);
+  const message = `kafka ${cluster}: ${(root as Error)?.message ?? String(root)}`;
+  if (root instanceof KafkaJSProtocolError) {
+    const code = PROTOCOL_ERRORS[root.type] ?? 'UNKNOWN';
+    return new StorageError(code, message, root.retriable, { cause: error });
+  }
+  if (root instanceof KafkaJSRequestTimeoutError) return new StorageError('TIMEOUT', message, true, { cause: error });
+  if (root instanceof KafkaJSError) return new StorageError('UNAVAILABLE', message, root.retriable, { cause: error });
+  return new StorageError('UNKNOWN', message, false, { cause: error });
+}
+
+/** The innermost error: kafkajs keeps the last attempt's failure in `originalError` or `cause`. */
+function rootCause(error: unknown): unknown {
+  let current = error;
+  for (let depth = 0; depth < 10; depth++) {
+    const next = (current as { originalError?: unknown; cause?: unknown } | undefined)?.originalError
+      ?? (current as { cause?: unknown } | undefined)?.cause;
+    if (next === undefined || next === current) return current;
+    current = next;
+  }
+  return current;
+}

@@ -1,0 +1,222 @@
+/**
+ * A Kafka cluster as a ClusterStorage, on kafkajs: `kafkaProducers` producers (one picked at random
+ * per send, as DDMQ does) and an admin client for partition metadata.
+ *
+ * Record mapping: key -> record key, body -> value (bytes as they are), properties -> headers of the
+ * same names, non-empty tags -> header `TAGS` (a name no property can take: RocketMQ reserves it).
+ * The partition is chosen here from DDMQ's hints against the topic's real partition count, because
+ * kafkajs silently drops a record sent to a partition that does not exist.
+ */
+import { CompressionTypes, Kafka, Partitioners, logLevel, type Admin, type IHeaders, type LogEntry, type Producer } from 'kafkajs';
+import type { Logger } from '../../log';
+import { choosePartition } from '../../routing/partition';
+import { StorageError, type ClusterStorage, type OutgoingMessage, type SendOutcome, type StorageKind } from '../storage';
+import { kafkaAcks, kafkaClientId, type KafkaClusterConfig } from './kafka-config';
+import { toStorageError } from './kafka-errors';
+import { PartitionCounts } from './partition-counts';
+
+/** Kafka header carrying DDMQ's tags. */
+export const TAGS_HEADER = 'TAGS';
+
+/** How long close() lets sends under way finish before disconnecting. */
+const CLOSE_GRACE_MS = 10_000;
+
+interface KafkaRecord {
+  partition: number;
+  key: string | null;
+  value: Buffer;
+  headers: IHeaders;
+  timestamp: string;
+}
+
+export class KafkaStorage implements ClusterStorage {
+  readonly kind: StorageKind = 'kafka';
+  readonly maxMessageSize = undefined;
+  private readonly producers: Producer[];
+  private readonly admin: Admin;
+  private readonly counts: PartitionCounts;
+  private readonly acks: -1 | 0 | 1;
+  private readonly compression: CompressionTypes;
+  private readonly logger: Logger;
+  private connecting: Promise<void> | undefined;
+  private closing: Promise<void> | undefined;
+  private readonly inFlight = new Set<Promise<unknown>>();
+
+  constructor(
+    readonly cluster: string,
+    private readonly config: KafkaClusterConfig,
+    producerCount: number,
+    logger: Logger,
+    private readonly random: () => number = Math.random,
+  ) {
+    this.logger = logger.child({ cluster, storage: 'kafka' });
+    const startedAt = Date.now();
+    const client = (index: number) =>
+      new Kafka({
+        clientId: kafkaClientId(config, startedAt, index),
+        brokers: config.bootstrapServers,
+        requestTimeout: config.requestTimeout,
+        retry: { retries: config.retries, initialRetryTime: config.retryBackoff },
+        logLevel: logLevel.WARN,
+        logCreator: () => (entry) => this.logKafkaJs(entry),
+      });
+    this.producers = Array.from({ length: producerCount }, (_, i) =>
+      client(i).producer({
+        allowAutoTopicCreation: false,
+        metadataMaxAge: config.metadataMaxAge,
+        // partitions are always explicit; this only silences kafkajs' partitioner notice
+        createPartitioner: Partitioners.DefaultPartitioner,
+      }),
+    );
+    this.admin = client(producerCount).admin();
+    this.counts = new PartitionCounts((topic) => this.fetchPartitionCount(topic), config.metadataMaxAge);
+    this.acks = kafkaAcks(config.acks);
+    this.compression = config.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
+  }
+
+  /**
+   * Connects in the background: an unreachable cluster must not keep the proxy from serving its
+   * other clusters. Sends meanwhile wait for the connection within their deadline.
+   */
+  start(): Promise<void> {
+    this.connect().catch((error: unknown) =>
+      this.logger.warn({ err: toStorageError(error, this.cluster).message }, 'kafka cluster not reachable yet'),
+    );
+    return Promise.resolve();
+  }
+
+  send(messages: readonly OutgoingMessage[]): Promise<SendOutcome[]> {
+    const outcomes = new Array<SendOutcome>(messages.length);
+    if (this.closing) {
+      outcomes.fill({ ok: false, error: new StorageError('CLOSED', `kafka cluster ${this.cluster} is closed`, false) });
+      return Promise.resolve(outcomes);
+    }
+    const byTopic = new Map<string, number[]>();
+    messages.forEach((m, i) => {
+      const indices = byTopic.get(m.topic);
+      if (indices) indices.push(i);
+      else byTopic.set(m.topic, [i]);
+    });
+    const sent = Promise.all([...byTopic].map(([topic, indices]) => this.sendTopic(topic, indices, messages, outcomes)));
+    this.inFlight.add(sent);
+    return sent.then(() => {
+      this.inFlight.delete(sent);
+      return outcomes;
+    });
+  }
+
+  /** kafkajs acknowledges each send itself; nothing is buffered here. */
+  flush(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      const grace = new Promise((r) => setTimeout(r, CLOSE_GRACE_MS).unref());
+      await Promise.race([Promise.allSettled(this.inFlight), grace]);
+      await Promise.allSettled([...this.producers.map((p) => p.disconnect()), this.admin.disconnect()]);
+    })();
+    return this.closing;
+  }
+
+  private async sendTopic(topic: string, indices: number[], messages: readonly OutgoingMessage[], outcomes: SendOutcome[]): Promise<void> {
+    const fail = (at: readonly number[], error: unknown) => {
+      const failure = toStorageError(error, this.cluster);
+      for (const i of at) outcomes[i] = { ok: false, error: failure };
+      return failure;
+    };
+    let partitions: number;
+    try {
+      await this.connect();
+      partitions = await this.counts.get(topic);
+      // an explicit partition past the cached count: the topic may have grown since
+      if (indices.some((i) => messages[i]!.partitionId >= partitions)) partitions = await this.counts.refresh(topic);
+    } catch (error) {
+      fail(indices, error);
+      return;
+    }
+    const records: KafkaRecord[] = [];
+    const recordIndices: number[] = [];
+    for (const i of indices) {
+      const m = messages[i]!;
+      const partition = choosePartition(m.partitionId, m.hashId, partitions, this.random);
+      if (partition === undefined) {
+        const reason = `partition ${m.partitionId} does not exist: topic ${topic} has ${partitions} on kafka ${this.cluster}`;
+        outcomes[i] = { ok: false, error: new StorageError('PARTITION_OUT_OF_RANGE', reason, false) };
+        continue;
+      }
+      records.push(toRecord(m, partition));
+      recordIndices.push(i);
+    }
+    if (records.length === 0) return;
+    const producer = this.producers[Math.floor(this.random() * this.producers.length)]!;
+    try {
+      const metadata = await producer.send({
+        topic,
+        messages: records,
+        acks: this.acks,
+        timeout: this.config.ackTimeout,
+        compression: this.compression,
+      });
+      const baseOffsets = new Map(metadata.map((m) => [m.partition, m.baseOffset]));
+      const nth = new Map<number, bigint>();
+      records.forEach((record, j) => {
+        const n = nth.get(record.partition) ?? 0n;
+        nth.set(record.partition, n + 1n);
+        const base = baseOffsets.get(record.partition);
+        outcomes[recordIndices[j]!] = {
+          ok: true,
+          partition: record.partition,
+          offset: base !== undefined && base !== '-1' ? BigInt(base) + n : undefined,
+        };
+      });
+    } catch (error) {
+      const failure = fail(recordIndices, error);
+      if (failure.code === 'TOPIC_NOT_FOUND') void this.counts.refresh(topic).catch(() => undefined);
+    }
+  }
+
+  /** Connects every client once; after a failure the next caller tries again. */
+  private connect(): Promise<void> {
+    this.connecting ??= Promise.all([this.admin.connect(), ...this.producers.map((p) => p.connect())]).then(
+      () => this.logger.info({ brokers: this.config.bootstrapServers }, 'kafka cluster connected'),
+      (error: unknown) => {
+        this.connecting = undefined;
+        throw error;
+      },
+    );
+    return this.connecting;
+  }
+
+  private async fetchPartitionCount(topic: string): Promise<number> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new StorageError('TIMEOUT', `kafka ${this.cluster}: no metadata for ${topic} within ${this.config.metadataFetchTimeout} ms`, true)),
+        this.config.metadataFetchTimeout,
+      );
+    });
+    try {
+      const metadata = await Promise.race([this.admin.fetchTopicMetadata({ topics: [topic] }), timeout]);
+      const count = metadata.topics.find((t) => t.name === topic)?.partitions.length ?? 0;
+      if (count === 0) throw new StorageError('TOPIC_NOT_FOUND', `kafka ${this.cluster}: topic ${topic} has no partitions`, false);
+      return count;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** kafkajs logs through the proxy's logger; its errors are per attempt, so they stay at warn. */
+  private logKafkaJs(entry: LogEntry): void {
+    const { message, ...fields } = entry.log;
+    const level = entry.level <= logLevel.ERROR ? 'warn' : entry.level === logLevel.WARN ? 'info' : 'debug';
+    this.logger[level]({ kafkajs: entry.namespace, ...fields }, message);
+  }
+}
+
+function toRecord(m: OutgoingMessage, partition: number): KafkaRecord {
+  const headers: IHeaders = {};
+  if (m.properties) for (const [name, value] of m.properties) headers[name] = value;
+  if (m.tags) headers[TAGS_HEADER] = m.tags;
+  return { partition, key: m.key ?? null, value: m.body, headers, timestamp: String(m.timestamp) };
+}
