@@ -11,11 +11,16 @@ import { ApiKey, KafkaError, MockKafka, consumeAll } from '../helpers/kafka';
 import { startProxy, type InProcessProxy } from '../helpers/proxy';
 import { eventually } from '../helpers/wait';
 
-async function kafkaProxy(t: TestContext, mock: MockKafka, topics: string[]): Promise<{ proxy: InProcessProxy; client: ProducerClient }> {
+async function kafkaProxy(
+  t: TestContext,
+  mock: MockKafka,
+  topics: string[],
+  options: { cluster?: Record<string, unknown>; producers?: number } = {},
+): Promise<{ proxy: InProcessProxy; client: ProducerClient }> {
   const proxy = await startProxy(t, {
     clusters: {},
-    kafkaClusters: { K1: { bootstrapServers: mock.bootstraps, retries: 2, retryBackoff: 50, requestTimeout: 30_000 } },
-    carreraConfiguration: { useKafka: true },
+    kafkaClusters: { K1: { bootstrapServers: mock.bootstraps, retries: 2, retryBackoff: 50, ...options.cluster } },
+    carreraConfiguration: { useKafka: true, kafkaProducers: options.producers ?? 1 },
     topics: topics.map((topic) => ({ topic })),
   });
   return { proxy, client: await proxy.client() };
@@ -61,10 +66,10 @@ test('routing matrix on an 8-partition topic, read back from the broker', { time
   await assertAllStored(mock, 'route8', acknowledged);
 });
 
-test('key, headers from properties, tags and a 1 MiB binary body arrive exactly', { timeout: 60_000 }, async (t) => {
+test('key, headers from properties, tags and a 1 MiB binary body arrive exactly (gzip)', { timeout: 60_000 }, async (t) => {
   const mock = await MockKafka.start(t);
   await mock.createTopic('mapping', 2);
-  const { client } = await kafkaProxy(t, mock, ['mapping']);
+  const { client } = await kafkaProxy(t, mock, ['mapping'], { cluster: { compression: 'gzip' } });
   const body = Buffer.alloc(1024 * 1024);
   for (let i = 0; i < body.length; i++) body[i] = (i * 31 + (i >> 8)) & 0xff;
   const r = await client.sendSync({ topic: 'mapping', body, key: 'order-7', tags: 'TagA', partitionId: 1, properties: { traceId: 't-1', spanId: 's-2' } }, 10_000);
@@ -83,7 +88,7 @@ test('key, headers from properties, tags and a 1 MiB binary body arrive exactly'
 test('injected broker errors map to result codes; a moved leader is followed', { timeout: 60_000 }, async (t) => {
   const mock = await MockKafka.start(t);
   await mock.createTopic('errs', 4);
-  const { client } = await kafkaProxy(t, mock, ['errs', 'ghost']);
+  const { client } = await kafkaProxy(t, mock, ['errs', 'ghost'], { producers: 3 });
   const acknowledged = new Set<string>();
   const send = sender(client, acknowledged);
   assert.equal(await send({ topic: 'errs', body: 'warm-up', partitionId: 0 }), 0); // metadata cached
