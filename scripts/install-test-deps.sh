@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite's real peers need, when they are missing:
 # thrift-compiler + python3-thrift (cross-language wire check with Apache Thrift's Python client),
-# kcat, whose librdkafka1 holds the mock Kafka cluster the Kafka tests drive (and kcat reads back).
+# kcat, whose librdkafka1 holds the mock Kafka cluster the Kafka tests drive (and kcat reads back),
+# zookeeper, the real ZooKeeper server (it brings a Java runtime).
 set -euo pipefail
 missing=()
 command -v thrift >/dev/null 2>&1 || missing+=(thrift-compiler)
 /usr/bin/python3 -c 'import thrift' >/dev/null 2>&1 || missing+=(python3-thrift)
 command -v kcat >/dev/null 2>&1 || missing+=(kcat)
+{ [ -f /usr/share/java/zookeeper.jar ] && command -v java >/dev/null 2>&1; } || missing+=(zookeeper)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
   echo "install-test-deps: missing ${missing[*]}; run as root or: apt-get install -y ${missing[*]}" >&2

@@ -1,9 +1,14 @@
 /**
- * Wires a loaded configuration into a running proxy: storages -> routing table -> pipeline ->
- * Thrift server; applies a changed configuration live; takes it all down with a drain.
+ * Wires the configuration into a running proxy: storages -> routing table -> pipeline -> Thrift
+ * server. The configuration comes from carrera.yaml (local mode) or ZooKeeper; either way a new
+ * version is applied live through one path, and the proxy goes down with a drain.
  */
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { loadSettings, type ProxySettings } from './config/load';
+import { schemas, type CarreraConfiguration } from './config/schema';
+import { loadSnapshot, saveSnapshot } from './config/zookeeper/snapshot-cache';
+import { ZkConfigSource, type ConfigSnapshot } from './config/zookeeper/zk-source';
 import { ProducerPipeline } from './core/pipeline';
 import { buildRoutingTable, type RoutingTable } from './core/routing-table';
 import type { Logger } from './log';
@@ -13,31 +18,85 @@ import { ClusterSet } from './storage/cluster-set';
 import { clusterSpecs } from './storage/registry';
 import type { ClusterStorage } from './storage/storage';
 
-type LocalConfig = NonNullable<ProxySettings['local']>;
+/** Where the configuration being served came from. */
+export type ConfigOrigin = 'file' | 'zookeeper' | 'cache' | 'none';
+
+export interface ProxyStatus {
+  readonly instance: string;
+  readonly mode: 'local' | 'zookeeper';
+  readonly configOrigin: ConfigOrigin;
+  /** ZooKeeper mode without this proxy's node: the node it waits for. */
+  readonly waitingFor: string | undefined;
+  readonly topics: readonly string[];
+  readonly clusters: readonly string[];
+}
+
+export interface ProxyHooks {
+  /** Called whenever the status changes (configuration applied, binding appeared). */
+  readonly onStatus?: (status: ProxyStatus) => void;
+}
+
+/** Defaults of every carreraConfiguration key: what an unbound proxy runs with. */
+const UNBOUND_CONFIGURATION: CarreraConfiguration = schemas.strict.carreraConfiguration.parse({});
 
 export class ProxyApp {
   private stopping: Promise<void> | undefined;
-  private reloading: Promise<boolean> = Promise.resolve(true);
+  private applying: Promise<boolean> = Promise.resolve(true);
+  private pending: { snapshot: ConfigSnapshot; origin: ConfigOrigin } | undefined;
+  private status: ProxyStatus;
 
   private constructor(
     private settings: ProxySettings,
+    private readonly source: ZkConfigSource | undefined,
     private readonly clusters: ClusterSet,
     private readonly pipeline: ProducerPipeline,
     private readonly server: FrameServer,
     private readonly logger: Logger,
+    private readonly hooks: ProxyHooks,
     readonly instance: string,
-  ) {}
+    status: ProxyStatus,
+  ) {
+    this.status = status;
+  }
 
-  static async start(settings: ProxySettings, logger: Logger): Promise<ProxyApp> {
-    const local = localConfig(settings);
+  static async start(settings: ProxySettings, logger: Logger, hooks: ProxyHooks = {}): Promise<ProxyApp> {
+    const mode = settings.local ? 'local' : 'zookeeper';
+    const configuredInstance = `${settings.host}:${settings.port}`;
+    let source: ZkConfigSource | undefined;
+    let initial: ConfigSnapshot;
+    let origin: ConfigOrigin;
+    if (settings.local) {
+      initial = settings.local;
+      origin = 'file';
+    } else {
+      source = new ZkConfigSource({ connectString: settings.zookeeperAddr!, instance: configuredInstance }, logger);
+      try {
+        initial = await source.start(settings.zookeeperConnectTimeoutMs);
+        origin = 'zookeeper';
+      } catch (err) {
+        logger.warn({ err: (err as Error).message }, 'ZooKeeper unreachable at start; trying the configuration cache');
+        const cached = loadSnapshot(cacheFile(settings), configuredInstance, logger);
+        initial = cached ?? { pproxy: undefined, topics: [] };
+        origin = cached ? 'cache' : 'none';
+      }
+    }
+
     const clusters = new ClusterSet(logger);
-    const { storages } = await clusters.apply(clusterSpecs(local.pproxy.carreraConfiguration, settings.dataDir, logger));
-    const pipeline = new ProducerPipeline(routingTable(local, storages, `${settings.host}:${settings.port}`), {
+    const conf = initial.pproxy?.carreraConfiguration ?? UNBOUND_CONFIGURATION;
+    let storages: ReadonlyMap<string, ClusterStorage>;
+    try {
+      ({ storages } = await clusters.apply(clusterSpecs(conf, settings.dataDir, logger)));
+    } catch (error) {
+      source?.close();
+      throw error;
+    }
+    const requireBinding = mode === 'zookeeper';
+    const pipeline = new ProducerPipeline(routingTable(initial, storages, configuredInstance, requireBinding), {
       logger,
       clock: Date.now,
       random: Math.random,
     });
-    const thrift = local.pproxy.carreraConfiguration.thriftServer;
+    const thrift = conf.thriftServer;
     const server = new FrameServer(
       {
         bindAddress: settings.bindAddress,
@@ -54,33 +113,56 @@ export class ProxyApp {
     try {
       address = await server.listen();
     } catch (error) {
+      source?.close();
       await clusters.close();
       throw error;
     }
     const instance = `${settings.host}:${address.port}`;
-    // port 0 (tests) is known only now; units may name this instance in their proxies
-    const routing = routingTable(local, storages, instance);
+    // port 0 (tests, local mode) is known only now; units may name this instance in their proxies
+    const routing = routingTable(initial, storages, instance, requireBinding);
     if (address.port !== settings.port) pipeline.setRouting(routing);
-    logger.info(
-      { instance, bind: `${address.address}:${address.port}`, mode: 'local', topics: [...routing.topics.keys()], clusters: [...storages.keys()] },
-      'pproxy started',
-    );
-    return new ProxyApp(settings, clusters, pipeline, server, logger, instance);
+    const status = describe(instance, mode, origin, source, initial, routing, storages);
+    const app = new ProxyApp(settings, source, clusters, pipeline, server, logger, hooks, instance, status);
+    logger.info({ ...status, bind: `${address.address}:${address.port}` }, 'pproxy started');
+    hooks.onStatus?.(status);
+    source?.onChange((snapshot) => void app.apply(snapshot, 'zookeeper'));
+    if (origin === 'zookeeper') saveSnapshot(cacheFile(settings), instance, initial);
+    return app;
   }
 
   address(): AddressInfo {
     return this.server.address();
   }
 
+  currentStatus(): ProxyStatus {
+    return this.status;
+  }
+
   /**
-   * Re-reads the configuration file and applies it without dropping connections: topics and
-   * clusters are added, changed and removed. An invalid file is refused whole and the running
-   * configuration stays. Server settings (port, bind address, thriftServer) need a restart.
-   * Resolves with whether the new configuration was applied.
+   * Local mode: re-reads carrera.yaml and applies it. A file that fails validation is refused whole
+   * and the running configuration stays. Resolves with whether it was applied. (ZooKeeper mode
+   * applies changes as they happen; there this only reports the current state.)
    */
-  reload(): Promise<boolean> {
-    this.reloading = this.reloading.then(() => this.applyReload());
-    return this.reloading;
+  async reload(): Promise<boolean> {
+    if (!this.settings.local) return true;
+    let next: ProxySettings;
+    try {
+      next = loadSettings(this.settings.configPath);
+    } catch (err) {
+      this.logger.error({ err: (err as Error).message }, 'configuration reload refused; the running configuration stays');
+      return false;
+    }
+    if (!next.local) {
+      this.logger.error('configuration reload refused: switching to ZooKeeper mode needs a restart');
+      return false;
+    }
+    if (restartNeeded(this.settings, next)) {
+      this.logger.warn('server settings (port, bind address, thriftServer, dataDir, logDir) changed: they apply after a restart');
+    }
+    const applied = await this.apply(next.local, 'file');
+    // server settings stay as started; the rest of the file is now the running configuration
+    if (applied) this.settings = { ...this.settings, local: next.local, drainTimeoutMs: next.drainTimeoutMs };
+    return applied;
   }
 
   /** Stops accepting, answers every request already received, then flushes and closes storage. */
@@ -89,57 +171,88 @@ export class ProxyApp {
     return this.stopping;
   }
 
-  private async applyReload(): Promise<boolean> {
+  /** Applies configuration versions one at a time; of versions waiting, only the newest is applied. */
+  private apply(snapshot: ConfigSnapshot, origin: ConfigOrigin): Promise<boolean> {
+    this.pending = { snapshot, origin };
+    this.applying = this.applying.then(() => {
+      const next = this.pending;
+      this.pending = undefined;
+      return next ? this.applyNow(next.snapshot, next.origin) : true;
+    });
+    return this.applying;
+  }
+
+  private async applyNow(snapshot: ConfigSnapshot, origin: ConfigOrigin): Promise<boolean> {
     if (this.stopping) return false;
-    let next: ProxySettings;
-    let local: LocalConfig;
+    const started = Date.now();
+    const conf = snapshot.pproxy?.carreraConfiguration ?? UNBOUND_CONFIGURATION;
     try {
-      next = loadSettings(this.settings.configPath);
-      local = localConfig(next);
-    } catch (err) {
-      this.logger.error({ err: (err as Error).message }, 'configuration reload refused; the running configuration stays');
-      return false;
-    }
-    if (restartNeeded(this.settings, next)) {
-      this.logger.warn('server settings (port, bind address, thriftServer, dataDir) changed: they apply after a restart');
-    }
-    try {
-      const change = await this.clusters.apply(clusterSpecs(local.pproxy.carreraConfiguration, next.dataDir, this.logger));
-      const routing = routingTable(local, change.storages, this.instance);
+      const change = await this.clusters.apply(clusterSpecs(conf, this.settings.dataDir, this.logger));
+      const routing = routingTable(snapshot, change.storages, this.instance, this.status.mode === 'zookeeper');
       this.pipeline.setRouting(routing);
-      this.settings = next;
+      this.server.setLimits({
+        maxFrameBytes: conf.thriftServer.maxReadBufferBytes,
+        maxInFlightPerConnection: conf.thriftServer.maxInFlightPerConnection,
+        idleTimeoutMs: conf.thriftServer.clientTimeout,
+      });
+      this.status = describe(this.instance, this.status.mode, origin, this.source, snapshot, routing, change.storages);
+      if (origin === 'zookeeper') saveSnapshot(cacheFile(this.settings), this.instance, snapshot);
+      this.logger.info({ ...this.status, ms: Date.now() - started }, 'configuration applied');
+      this.hooks.onStatus?.(this.status);
       await change.retire();
-      this.logger.info({ topics: [...routing.topics.keys()], clusters: [...change.storages.keys()] }, 'configuration reloaded');
       return true;
     } catch (err) {
-      this.logger.error({ err }, 'configuration reload failed; the running configuration stays');
+      this.logger.error({ err }, 'configuration not applied; the running configuration stays');
       return false;
     }
   }
 
   private async shutdown(): Promise<void> {
     const started = Date.now();
+    this.source?.close();
     this.logger.info({ connections: this.server.connectionCount() }, 'draining');
     const unanswered = await this.server.drain(this.settings.drainTimeoutMs);
     if (unanswered > 0) this.logger.warn({ unanswered }, 'drain timed out; requests left unanswered');
+    await this.applying;
     await this.clusters.close();
     this.logger.info({ ms: Date.now() - started }, 'pproxy stopped');
   }
 }
 
-function localConfig(settings: ProxySettings): LocalConfig {
-  if (!settings.local) {
-    throw new Error(`zookeeperAddr is set (${settings.zookeeperAddr}), but this build supports local mode only`);
-  }
-  return settings.local;
+function routingTable(
+  snapshot: ConfigSnapshot,
+  storages: ReadonlyMap<string, ClusterStorage>,
+  instance: string,
+  requireBinding: boolean,
+): RoutingTable {
+  if (!snapshot.pproxy) return { topics: new Map(), innerTopicPrefix: undefined };
+  return buildRoutingTable(snapshot.pproxy, snapshot.topics, storages, { instance, requireBinding });
 }
 
-function routingTable(local: LocalConfig, storages: ReadonlyMap<string, ClusterStorage>, instance: string): RoutingTable {
-  return buildRoutingTable(local.pproxy, local.topics, storages, { instance, requireBinding: false });
+function describe(
+  instance: string,
+  mode: ProxyStatus['mode'],
+  origin: ConfigOrigin,
+  source: ZkConfigSource | undefined,
+  snapshot: ConfigSnapshot,
+  routing: RoutingTable,
+  storages: ReadonlyMap<string, ClusterStorage>,
+): ProxyStatus {
+  return {
+    instance,
+    mode,
+    configOrigin: origin,
+    waitingFor: source && !snapshot.pproxy ? source.fullPath(source.pproxyPath) : undefined,
+    topics: [...routing.topics.keys()],
+    clusters: [...storages.keys()],
+  };
+}
+
+function cacheFile(settings: ProxySettings): string {
+  return path.join(settings.dataDir, 'zookeeper-config.json');
 }
 
 function restartNeeded(before: ProxySettings, after: ProxySettings): boolean {
-  const server = (s: ProxySettings) =>
-    JSON.stringify([s.host, s.port, s.bindAddress, s.dataDir, s.logDir, s.local?.pproxy.carreraConfiguration.thriftServer]);
+  const server = (s: ProxySettings) => JSON.stringify([s.host, s.port, s.bindAddress, s.dataDir, s.logDir, s.local?.pproxy.carreraConfiguration.thriftServer.backlog]);
   return server(before) !== server(after);
 }

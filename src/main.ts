@@ -4,8 +4,9 @@
  * conf/carrera.yaml. Exit codes: 0 after a clean stop, 1 on a bad configuration, 2 when the proxy
  * cannot start (port taken, storage unusable), 3 after a fatal error at run time.
  */
+import fs from 'node:fs';
 import path from 'node:path';
-import { ProxyApp } from './app';
+import { ProxyApp, type ProxyStatus } from './app';
 import { ConfigError, loadSettings } from './config/load';
 import { createLogger } from './log';
 
@@ -34,7 +35,7 @@ async function main(argv: string[]): Promise<void> {
 
   let app: ProxyApp;
   try {
-    app = await ProxyApp.start(settings, logger);
+    app = await ProxyApp.start(settings, logger, { onStatus: statusWriter(process.env['PPROXY_STATUS_FILE']) });
   } catch (err) {
     logger.fatal({ err }, 'pproxy failed to start');
     process.stderr.write(`pproxy: failed to start: ${(err as Error).message}\n`);
@@ -69,6 +70,19 @@ async function main(argv: string[]): Promise<void> {
     logger.fatal({ err }, 'unhandled rejection');
     exit(EXIT_FATAL);
   });
+}
+
+/**
+ * Writes the status where control.sh reads it (PPROXY_STATUS_FILE), atomically. Without the
+ * variable, nothing is written.
+ */
+function statusWriter(file: string | undefined): ((status: ProxyStatus) => void) | undefined {
+  if (!file) return undefined;
+  return (status) => {
+    const temp = `${file}.tmp`;
+    fs.writeFileSync(temp, `${JSON.stringify(status)}\n`);
+    fs.renameSync(temp, file);
+  };
 }
 
 void main(process.argv.slice(2));

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { runSend } from './send';
 import { runTail } from './tail';
+import { runZk, type ZkCommand } from './zk';
 
 const DEFAULT_CONFIG = path.resolve(__dirname, '../../../carrera.yaml');
 
@@ -75,6 +76,39 @@ program
   .action(async (options) => {
     process.exitCode = await runTail(options, process.stdout);
   });
+
+const zk = program
+  .command('zk')
+  .description("write DDMQ's ZooKeeper layout as its console does (bind proxies and topics)")
+  .requiredOption('-z, --zk <connect>', 'ZooKeeper connect string; /carrera/v4/config is appended when absent');
+const zkAction = (toCommand: (options: Record<string, string>) => ZkCommand) => async (options: Record<string, string>) => {
+  process.exitCode = await runZk(zk.opts()['zk'] as string, toCommand(options), process.stdout);
+};
+zk.command('init').description('create the parent nodes, as the console initZkPath').action(zkAction(() => ({ kind: 'init' })));
+zk.command('put-cluster')
+  .description('create or replace a proxy cluster: its carreraConfiguration (YAML/JSON file); its proxies are re-pushed')
+  .requiredOption('--cluster <name>', 'cluster name (its proxies form P_<name>)')
+  .requiredOption('--file <path>', 'carreraConfiguration, or {carreraConfiguration: ...}')
+  .action(zkAction((o) => ({ kind: 'put-cluster', cluster: o['cluster']!, file: o['file']! })));
+zk.command('put-topic')
+  .description("create or replace a topic (DDMQ's TopicConfig, YAML/JSON file)")
+  .requiredOption('--file <path>', 'TopicConfig')
+  .action(zkAction((o) => ({ kind: 'put-topic', file: o['file']! })));
+for (const [name, description] of [['add-pproxy', 'bind a proxy to the cluster and all its topics'], ['remove-pproxy', 'unbind a proxy everywhere']] as const) {
+  zk.command(name)
+    .description(description)
+    .requiredOption('--cluster <name>', 'cluster name')
+    .requiredOption('--host <ip[:port]>', 'the proxy (port 9613 when omitted)')
+    .action(zkAction((o) => ({ kind: name, cluster: o['cluster']!, host: o['host']! })));
+}
+for (const [name, description] of [['bind', 'bind one topic to one proxy'], ['unbind', 'unbind one topic from one proxy']] as const) {
+  zk.command(name)
+    .description(description)
+    .requiredOption('--topic <topic>', 'topic')
+    .requiredOption('--host <ip[:port]>', 'the proxy (port 9613 when omitted)')
+    .action(zkAction((o) => ({ kind: name, topic: o['topic']!, host: o['host']! })));
+}
+zk.command('show').description('print clusters, topics and proxy nodes').action(zkAction(() => ({ kind: 'show' })));
 
 program.parseAsync(process.argv).catch((err: Error) => {
   process.stderr.write(`pproxy: ${err.message}\n`);

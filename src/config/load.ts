@@ -17,6 +17,7 @@ export class ConfigError extends Error {
 export interface ProxySettings {
   readonly configPath: string;
   readonly zookeeperAddr: string | undefined;
+  readonly zookeeperConnectTimeoutMs: number;
   /** IP half of the identity. */
   readonly host: string;
   readonly port: number;
@@ -68,6 +69,7 @@ export function loadSettings(configPath: string): ProxySettings {
   return {
     configPath: file,
     zookeeperAddr: yaml.zookeeperAddr,
+    zookeeperConnectTimeoutMs: yaml.zookeeperConnectTimeoutMs,
     host: yaml.host?.trim() || firstNonLoopbackIPv4(),
     port: yaml.port,
     bindAddress: yaml.bindAddress,

@@ -144,6 +144,8 @@ export type LocalClusterConfig = CarreraConfiguration['localConfigurationMap'][s
 export const carreraYamlSchema = z.strictObject({
   /** ZooKeeper connect string; absent = local mode, configured entirely by this file. */
   zookeeperAddr: z.string().min(1).optional(),
+  /** ZooKeeper mode: how long the start waits for ZooKeeper before serving its cached config. */
+  zookeeperConnectTimeoutMs: positiveInt().default(5000),
   /** IP half of the proxy's identity (host:port); blank = first non-loopback IPv4 of this machine. */
   host: z.string().optional(),
   /** Thrift port; 0 picks a free port (tests). */

@@ -26,17 +26,28 @@ export interface FrameServerOptions {
  */
 export type FrameHandler = (frame: Buffer) => Buffer | Promise<Buffer> | null;
 
+/** The options a configuration change can update on a running server. */
+export type FrameLimits = Pick<FrameServerOptions, 'maxFrameBytes' | 'maxInFlightPerConnection' | 'idleTimeoutMs'>;
+
 export class FrameServer {
   private readonly server: net.Server;
   private readonly connections = new Set<FrameConnection>();
   private draining = false;
 
+  private options: FrameServerOptions;
+
   constructor(
-    private readonly options: FrameServerOptions,
+    options: FrameServerOptions,
     private readonly handler: FrameHandler,
     private readonly logger: Logger,
   ) {
+    this.options = options;
     this.server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
+  }
+
+  /** New limits apply to connections accepted from now on. */
+  setLimits(limits: FrameLimits): void {
+    this.options = { ...this.options, ...limits };
   }
 
   listen(): Promise<net.AddressInfo> {

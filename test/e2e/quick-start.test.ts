@@ -6,12 +6,12 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
 import { tempDir } from '../helpers/config';
 import { REPO_ROOT } from '../helpers/proxy';
 import { run, type RunResult } from '../helpers/run';
+import { freePort } from '../helpers/ports';
 
 test('build.sh, control.sh start|status|stop|restart, pproxy send and tail', { timeout: 300_000 }, async (t) => {
   // Registered before the copy's own cleanup, so it runs first (after-hooks run in order).
@@ -102,17 +102,6 @@ function copyRepository(t: import('node:test').TestContext): string {
     fs.chmodSync(path.join(dir, f), fs.statSync(path.join(REPO_ROOT, f)).mode);
   }
   return dir;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
 }
 
 /** Waits until pid is gone or a zombie (an orphan may wait for a reaper that never comes). */

@@ -1,0 +1,138 @@
+/**
+ * node-zookeeper-client behind promises, with the few operations the proxy and the binding
+ * command use. Data is UTF-8 JSON, as DDMQ's console writes it.
+ */
+import zookeeper, { type Client, type Event } from 'node-zookeeper-client';
+
+/** DDMQ's root, appended to a connect string that does not contain it (CC/biz/ZkServiceImpl). */
+export const CARRERA_ROOT = '/carrera/v4/config';
+
+/** `host:port[,host:port][/chroot]` with DDMQ's root appended when absent. */
+export function withCarreraRoot(connectString: string): string {
+  if (connectString.includes(CARRERA_ROOT)) return connectString;
+  const slash = connectString.indexOf('/');
+  const hosts = slash < 0 ? connectString : connectString.slice(0, slash);
+  const chroot = slash < 0 ? '' : connectString.slice(slash).replace(/\/+$/, '');
+  return `${hosts}${chroot}${CARRERA_ROOT}`;
+}
+
+export type Watcher = (event: Event) => void;
+
+/**
+ * Creates the chroot of a connect string (DDMQ's root included), which must exist before a client
+ * chrooted there can create anything in it.
+ */
+export async function ensureChroot(connectString: string, timeoutMs: number): Promise<void> {
+  const rooted = withCarreraRoot(connectString);
+  const slash = rooted.indexOf('/');
+  const plain = new ZkClient(rooted.slice(0, slash), { raw: true });
+  plain.connect();
+  try {
+    await plain.waitConnected(timeoutMs);
+    await plain.ensure(rooted.slice(slash), '');
+  } finally {
+    plain.close();
+  }
+}
+
+export class ZkClient {
+  readonly client: Client;
+
+  /** `raw`: use the connect string as given, without DDMQ's root. */
+  constructor(connectString: string, options: { sessionTimeout?: number; raw?: boolean } = {}) {
+    // DDMQ's session timeout; spinDelay bounds the reconnect pace.
+    this.client = zookeeper.createClient(options.raw ? connectString : withCarreraRoot(connectString), {
+      sessionTimeout: options.sessionTimeout ?? 30_000,
+      spinDelay: 500,
+      retries: 0,
+    });
+  }
+
+  connect(): void {
+    this.client.connect();
+  }
+
+  /** Resolves once connected, or rejects after `timeoutMs` (the client keeps trying). */
+  waitConnected(timeoutMs: number): Promise<void> {
+    if (this.client.getState() === zookeeper.State.SYNC_CONNECTED) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.client.removeListener('connected', onConnected);
+        reject(new Error(`no ZooKeeper connection within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const onConnected = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.client.once('connected', onConnected);
+    });
+  }
+
+  close(): void {
+    this.client.close();
+  }
+
+  /** The node's data, or undefined when it does not exist. A watcher is set either way. */
+  getData(path: string, watcher?: Watcher): Promise<Buffer | undefined> {
+    return new Promise((resolve, reject) => {
+      const done = (error: Error | zookeeper.Exception | null, data?: Buffer) => {
+        if (!error) resolve(data ?? Buffer.alloc(0));
+        else if (isNoNode(error)) resolve(undefined);
+        else reject(error);
+      };
+      if (!watcher) {
+        this.client.getData(path, done);
+        return;
+      }
+      // getData cannot watch a node that does not exist; exists can, and fires on its creation.
+      this.client.getData(path, watcher, (error, data) => {
+        if (error && isNoNode(error)) {
+          this.client.exists(path, watcher, (existsError, stat) => {
+            if (existsError) reject(existsError);
+            else if (stat) this.getData(path, watcher).then(resolve, reject); // created meanwhile
+            else resolve(undefined);
+          });
+        } else done(error, data);
+      });
+    });
+  }
+
+  /** Creates the node with its parents, or replaces its data. */
+  put(path: string, data: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.client.setData(path, Buffer.from(data, 'utf8'), -1, (error) => {
+        if (!error) resolve();
+        else if (isNoNode(error)) {
+          this.client.mkdirp(path, Buffer.from(data, 'utf8'), (mkError) => (mkError ? reject(mkError) : resolve()));
+        } else reject(error);
+      });
+    });
+  }
+
+  /** Creates the node with `data` unless it exists (parents included). */
+  ensure(path: string, data: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.client.mkdirp(path, Buffer.from(data, 'utf8'), (error) => (error ? reject(error) : resolve()));
+    });
+  }
+
+  children(path: string): Promise<string[]> {
+    return new Promise((resolve, reject) => {
+      this.client.getChildren(path, (error, children) => {
+        if (!error) resolve(children);
+        else if (isNoNode(error)) resolve([]);
+        else reject(error);
+      });
+    });
+  }
+
+  remove(path: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.client.remove(path, -1, (error) => (!error || isNoNode(error) ? resolve() : reject(error)));
+    });
+  }
+}
+
+function isNoNode(error: unknown): boolean {
+  return error instanceof zookeeper.Exception && error.getCode() === zookeeper.Exception.NO_NODE;
+}

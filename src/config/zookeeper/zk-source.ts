@@ -1,0 +1,222 @@
+/**
+ * The proxy's configuration from ZooKeeper in DDMQ's layout (reference section 4): this proxy's
+ * `/pproxy/<host:port>` and `/topic/<name>` of every topic it lists, watched and re-read.
+ *
+ * Every node keeps its last good value: an update that does not parse or validate is refused whole
+ * and logged with the reason. A missing pproxy node means "not bound yet" (DDMQ exits; this proxy
+ * serves the heartbeat and waits for the node). A deleted topic node keeps the topic's last config
+ * until the pproxy node stops listing it, as in DDMQ.
+ *
+ * Watches are one-shot and can be lost with a connection, so every (re)connection re-reads
+ * everything, and so does a timer (DDMQ: every 300 s).
+ */
+import type { z } from 'zod';
+import type { Logger } from '../../log';
+import { describeIssues } from '../load';
+import { pproxyConfigProblems } from '../problems';
+import { schemas, type PProxyConfig, type TopicConfig } from '../schema';
+import { ZkClient, withCarreraRoot } from './zk-client';
+
+export interface ConfigSnapshot {
+  /** undefined: the pproxy node does not exist (not bound). */
+  readonly pproxy: PProxyConfig | undefined;
+  readonly topics: readonly TopicConfig[];
+}
+
+export interface ZkSourceOptions {
+  readonly connectString: string;
+  /** host:port: the pproxy node's name. */
+  readonly instance: string;
+  readonly rereadIntervalMs?: number;
+  readonly sessionTimeoutMs?: number;
+}
+
+const REREAD_INTERVAL_MS = 300_000;
+
+export class ZkConfigSource {
+  private zk: ZkClient;
+  private pproxy: PProxyConfig | undefined;
+  private readonly topics = new Map<string, TopicConfig>();
+  private readonly reportedUnknown = new Set<string>();
+  private listener: ((snapshot: ConfigSnapshot) => void) | undefined;
+  private rereadTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private waitingLogged = false;
+  /** Serialises reads, so an old read cannot overwrite a newer one. */
+  private reading: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly options: ZkSourceOptions,
+    private readonly logger: Logger,
+  ) {
+    this.zk = this.newClient();
+  }
+
+  get pproxyPath(): string {
+    return `/pproxy/${this.options.instance}`;
+  }
+
+  /** Starts connecting; resolves with the first snapshot, or rejects after `timeoutMs` without ZooKeeper. */
+  async start(timeoutMs: number): Promise<ConfigSnapshot> {
+    this.rereadTimer = setInterval(() => void this.rereadAll(), this.options.rereadIntervalMs ?? REREAD_INTERVAL_MS);
+    this.rereadTimer.unref();
+    await this.zk.waitConnected(timeoutMs);
+    await this.rereadAll();
+    return this.snapshot();
+  }
+
+  /** Receives every snapshot after a change, from now on. */
+  onChange(listener: (snapshot: ConfigSnapshot) => void): void {
+    this.listener = listener;
+  }
+
+  close(): void {
+    this.closed = true;
+    clearInterval(this.rereadTimer);
+    this.zk.close();
+  }
+
+  snapshot(): ConfigSnapshot {
+    const listed = this.pproxy?.topics ?? [];
+    return {
+      pproxy: this.pproxy,
+      topics: listed.map((name) => this.topics.get(name)).filter((t): t is TopicConfig => t !== undefined),
+    };
+  }
+
+  private newClient(): ZkClient {
+    const zk = new ZkClient(this.options.connectString, { sessionTimeout: this.options.sessionTimeoutMs });
+    zk.client.on('connected', () => {
+      this.logger.info({ zookeeper: this.options.connectString }, 'zookeeper connected');
+      void this.rereadAll();
+    });
+    zk.client.on('disconnected', () => this.logger.warn('zookeeper disconnected; serving the last good configuration'));
+    zk.client.on('expired', () => {
+      // an expired session never comes back: start a new one (its connect re-reads everything)
+      this.logger.warn('zookeeper session expired; opening a new session');
+      zk.close();
+      if (!this.closed) this.zk = this.newClient();
+    });
+    zk.connect();
+    return zk;
+  }
+
+  private rereadAll(): Promise<void> {
+    return this.serial(async () => {
+      const changed = await this.readPProxy();
+      const topicChanges = await Promise.all((this.pproxy?.topics ?? []).map((name) => this.readTopic(name)));
+      if (changed || topicChanges.some(Boolean)) this.publish();
+    });
+  }
+
+  private serial(read: () => Promise<void>): Promise<void> {
+    this.reading = this.reading.then(read).catch((err: unknown) => {
+      if (!this.closed) this.logger.warn({ err: (err as Error).message }, 'zookeeper read failed; will retry on reconnect');
+    });
+    return this.reading;
+  }
+
+  /** Reads the pproxy node (and watches it); returns whether the accepted config changed. */
+  private async readPProxy(): Promise<boolean> {
+    const zk = this.zk;
+    const data = await zk.getData(this.pproxyPath, () => {
+      if (zk === this.zk && !this.closed) void this.serial(() => this.onPProxyEvent());
+    });
+    if (data === undefined) {
+      if (this.pproxy !== undefined || !this.waitingLogged) {
+        this.logger.warn({ node: this.fullPath(this.pproxyPath) }, 'not bound: waiting for this proxy\'s node in ZooKeeper');
+        this.waitingLogged = true;
+      }
+      const changed = this.pproxy !== undefined;
+      this.pproxy = undefined;
+      return changed;
+    }
+    this.waitingLogged = false;
+    const parsed = this.parse(this.pproxyPath, data, schemas.strict.pproxyConfig, schemas.loose.pproxyConfig);
+    if (!parsed) return false;
+    const problems = pproxyConfigProblems(parsed, this.pproxyPath);
+    if (problems.length > 0) {
+      this.logger.error({ node: this.pproxyPath, problems }, 'pproxy config refused; the last good one stays');
+      return false;
+    }
+    const changed = JSON.stringify(parsed) !== JSON.stringify(this.pproxy);
+    this.pproxy = parsed;
+    return changed;
+  }
+
+  private async onPProxyEvent(): Promise<void> {
+    const before = new Set(this.pproxy?.topics ?? []);
+    const changed = await this.readPProxy();
+    const added = (this.pproxy?.topics ?? []).filter((t) => !before.has(t));
+    const topicChanges = await Promise.all(added.map((name) => this.readTopic(name)));
+    for (const name of this.topics.keys()) {
+      if (!(this.pproxy?.topics ?? []).includes(name)) this.topics.delete(name); // unwatched: its events are ignored
+    }
+    if (changed || topicChanges.some(Boolean)) this.publish();
+  }
+
+  /** Reads a topic node (and watches it); returns whether the accepted config changed. */
+  private async readTopic(name: string): Promise<boolean> {
+    const zk = this.zk;
+    const path = `/topic/${name}`;
+    const data = await zk.getData(path, () => {
+      if (zk !== this.zk || this.closed || !(this.pproxy?.topics ?? []).includes(name)) return;
+      void this.serial(async () => {
+        if (await this.readTopic(name)) this.publish();
+      });
+    });
+    if (data === undefined) {
+      if (this.topics.has(name)) this.logger.warn({ node: path }, 'topic node deleted; the topic stays until the pproxy node drops it');
+      return false;
+    }
+    const parsed = this.parse(path, data, schemas.strict.topicConfig, schemas.loose.topicConfig);
+    if (!parsed) return false;
+    if (parsed.topic !== name) {
+      this.logger.error({ node: path, topic: parsed.topic }, 'topic config names another topic; refused');
+      return false;
+    }
+    const changed = JSON.stringify(parsed) !== JSON.stringify(this.topics.get(name));
+    this.topics.set(name, parsed);
+    return changed;
+  }
+
+  /**
+   * JSON through the schema. Unknown fields (DDMQ's console writes some this proxy does not use)
+   * are accepted and reported once per node and field set; anything else invalid is refused.
+   */
+  private parse<T>(path: string, data: Buffer, strict: z.ZodType<T>, loose: z.ZodType<T>): T | undefined {
+    let json: unknown;
+    try {
+      json = JSON.parse(data.toString('utf8'));
+    } catch (err) {
+      this.logger.error({ node: path, err: (err as Error).message }, 'node is not JSON; the last good config stays');
+      return undefined;
+    }
+    const exact = strict.safeParse(json);
+    if (exact.success) return exact.data;
+    const tolerant = loose.safeParse(json);
+    if (!tolerant.success) {
+      this.logger.error({ node: path, problems: describeIssues(path, tolerant.error.issues) }, 'node refused; the last good config stays');
+      return undefined;
+    }
+    const unknown = exact.error.issues
+      .filter((i) => i.code === 'unrecognized_keys')
+      .map((i) => `${i.path.join('.')}${i.path.length ? '.' : ''}{${(i as { keys: string[] }).keys.join(',')}}`)
+      .join(' ');
+    if (!this.reportedUnknown.has(`${path} ${unknown}`)) {
+      this.reportedUnknown.add(`${path} ${unknown}`);
+      this.logger.info({ node: path, unknownFields: unknown }, 'fields this proxy does not use are ignored');
+    }
+    return tolerant.data;
+  }
+
+  private publish(): void {
+    this.listener?.(this.snapshot());
+  }
+
+  /** The node's path with the chroot, as an operator finds it in ZooKeeper. */
+  fullPath(path: string): string {
+    const rooted = withCarreraRoot(this.options.connectString);
+    return `${rooted.slice(rooted.indexOf('/'))}${path}`;
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * The real Apache ZooKeeper server (Debian package `zookeeper`) for a test: a fresh data dir, a
+ * free loopback port, ready when it answers `ruok` with `imok`. It can be killed and started again
+ * on the same port and data, as an outage.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import type { TestContext } from 'node:test';
+import { tempDir } from './config';
+import { freePort } from './ports';
+
+const CLASSPATH = '/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar';
+
+export class ZooKeeperServer {
+  private proc: ChildProcess | undefined;
+
+  private constructor(
+    readonly port: number,
+    private readonly dir: string,
+  ) {}
+
+  /** host:port for clients (no chroot). */
+  get address(): string {
+    return `127.0.0.1:${this.port}`;
+  }
+
+  static async start(t: TestContext): Promise<ZooKeeperServer> {
+    const dir = tempDir(t, 'pproxy-zk-');
+    const server = new ZooKeeperServer(await freePort(), dir);
+    fs.writeFileSync(
+      path.join(dir, 'zoo.cfg'),
+      [
+        'tickTime=500',
+        `dataDir=${path.join(dir, 'data')}`,
+        `clientPort=${server.port}`,
+        'clientPortAddress=127.0.0.1',
+        'maxClientCnxns=0',
+        'admin.enableServer=false',
+        '4lw.commands.whitelist=ruok,srvr,stat,mntr',
+        '',
+      ].join('\n'),
+    );
+    t.after(() => server.kill());
+    await server.run();
+    return server;
+  }
+
+  /** Starts (again) on the same port and data. */
+  async run(): Promise<void> {
+    let output = '';
+    const proc = spawn(
+      'java',
+      ['-Xmx256m', '-XX:+UseSerialGC', '-cp', CLASSPATH, '-Dorg.slf4j.simpleLogger.defaultLogLevel=warn', 'org.apache.zookeeper.server.ZooKeeperServerMain', path.join(this.dir, 'zoo.cfg')],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    proc.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+    proc.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+    this.proc = proc;
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline) {
+      if (proc.exitCode !== null) throw new Error(`zookeeper exited (${proc.exitCode}):\n${output}`);
+      if ((await fourLetterWord(this.port, 'ruok').catch(() => '')) === 'imok') return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`zookeeper did not answer ruok within 20 s:\n${output}`);
+  }
+
+  /** SIGKILL: an outage, not a clean stop. */
+  async kill(): Promise<void> {
+    const proc = this.proc;
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+    const exited = new Promise((r) => proc.once('exit', r));
+    proc.kill('SIGKILL');
+    await exited;
+  }
+}
+
+function fourLetterWord(port: number, word: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.write(word));
+    let answer = '';
+    socket.on('data', (d) => (answer += d.toString()));
+    socket.on('end', () => resolve(answer.trim()));
+    socket.on('error', reject);
+    socket.setTimeout(1000, () => socket.destroy(new Error('timeout')));
+  });
+}
