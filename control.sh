@@ -18,6 +18,7 @@ RUN_DIR=${PPROXY_RUN_DIR:-$HOME_DIR/run}
 LOG_DIR=${PPROXY_LOG_DIR:-$HOME_DIR/logs}
 PID_FILE=$RUN_DIR/pproxy.pid
 ADDR_FILE=$RUN_DIR/pproxy.addr
+STATUS_FILE=$RUN_DIR/pproxy.status
 CONSOLE_LOG=$LOG_DIR/console.log
 STOP_TIMEOUT=${PPROXY_STOP_TIMEOUT:-30}
 START_TIMEOUT=${PPROXY_START_TIMEOUT:-20}
@@ -48,8 +49,8 @@ start() {
   [ -f "$MAIN" ] || { say "not built: $MAIN is missing (run build.sh)"; return 2; }
   mkdir -p "$RUN_DIR" "$LOG_DIR"
   [ -f "$CONSOLE_LOG" ] && mv "$CONSOLE_LOG" "$CONSOLE_LOG.$(date +%Y%m%d-%H%M%S)"
-  rm -f "$ADDR_FILE"
-  nohup "$NODE" "$MAIN" "$config" >"$CONSOLE_LOG" 2>&1 </dev/null &
+  rm -f "$ADDR_FILE" "$STATUS_FILE"
+  PPROXY_STATUS_FILE=$STATUS_FILE nohup "$NODE" "$MAIN" "$config" >"$CONSOLE_LOG" 2>&1 </dev/null &
   pid=$!
   echo "$pid" >"$PID_FILE"
   local waited=0
@@ -77,7 +78,7 @@ start() {
 stop() {
   local pid
   if ! pid=$(running_pid); then
-    rm -f "$PID_FILE" "$ADDR_FILE"
+    rm -f "$PID_FILE" "$ADDR_FILE" "$STATUS_FILE"
     say "not running"
     return 0
   fi
@@ -88,13 +89,13 @@ stop() {
     if [ "$waited" -ge $((STOP_TIMEOUT * 10)) ]; then
       kill -KILL "$pid" 2>/dev/null
       say "still running after ${STOP_TIMEOUT}s: killed with SIGKILL (pid $pid)"
-      rm -f "$PID_FILE" "$ADDR_FILE"
+      rm -f "$PID_FILE" "$ADDR_FILE" "$STATUS_FILE"
       return 2
     fi
     sleep 0.1
     waited=$((waited + 1))
   done
-  rm -f "$PID_FILE" "$ADDR_FILE"
+  rm -f "$PID_FILE" "$ADDR_FILE" "$STATUS_FILE"
   say "stopped"
   return 0
 }
@@ -108,6 +109,18 @@ reload() {
   kill -HUP "$pid"
   say "reload signalled (pid $pid); the outcome is in the proxy's log"
   return 0
+}
+
+# What the proxy reports about its configuration (written by it to $STATUS_FILE).
+describe_status() {
+  [ -f "$STATUS_FILE" ] || return 0
+  "$NODE" -e '
+    const s = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+    const origin = { file: "config file", zookeeper: "ZooKeeper", cache: "cached ZooKeeper config (ZooKeeper unreachable)", none: "no config" }[s.configOrigin];
+    process.stdout.write(s.waitingFor
+      ? `; not bound: waiting for ZooKeeper node ${s.waitingFor}`
+      : `; ${s.topics.length} topic(s) from ${origin}`);
+  ' "$STATUS_FILE" 2>/dev/null
 }
 
 status() {
@@ -126,7 +139,7 @@ status() {
   port=${addr##*:}
   [ "$host" = "0.0.0.0" ] && host=127.0.0.1
   if [ -n "$addr" ] && "$NODE" "$CLI" send --host "$host" --port "$port" --timeout 1000 --topic carrera_heartbeat --body ping >/dev/null 2>&1; then
-    say "running (pid $pid), answering on $addr"
+    say "running (pid $pid), answering on $addr$(describe_status)"
     return 0
   fi
   say "running (pid $pid), but not answering${addr:+ on $addr}"

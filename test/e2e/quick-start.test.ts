@@ -39,7 +39,7 @@ test('build.sh, control.sh start|status|stop|restart, pproxy send and tail', { t
   expectExit(await control('status'), 3, /not running/);
   expectExit(await control('start'), 0, new RegExp(`started \\(pid \\d+\\): .*listening on 127\\.0\\.0\\.1:${port}`));
   expectExit(await control('start'), 1, /already running/);
-  expectExit(await control('status'), 0, new RegExp(`running \\(pid \\d+\\), answering on 127\\.0\\.0\\.1:${port}`));
+  expectExit(await control('status'), 0, new RegExp(`running \\(pid \\d+\\), answering on 127\\.0\\.0\\.1:${port}; 1 topic\\(s\\) from config file`));
 
   const body = Buffer.from([0, 1, 2, 255, 254, 10, 13, 0x80, 0xc3, 0x28]);
   const bodyFile = path.join(output, 'body.bin');

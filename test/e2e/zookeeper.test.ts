@@ -3,6 +3,8 @@
  * live changes, refused updates, an unbound start, outages and the on-disk cache.
  */
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import YAML from 'yaml';
 import { ProxyApp, type ProxyStatus } from '../../src/app';
@@ -13,7 +15,7 @@ import { silentLogger } from '../../src/log';
 import { tempDir, writeConfig } from '../helpers/config';
 import { MockKafka, consumeAll } from '../helpers/kafka';
 import { freePort } from '../helpers/ports';
-import { CLI_JS } from '../helpers/proxy';
+import { CLI_JS, REPO_ROOT } from '../helpers/proxy';
 import { run } from '../helpers/run';
 import { ZooKeeperServer } from '../helpers/zookeeper';
 import { eventually } from '../helpers/wait';
@@ -222,4 +224,21 @@ test('ZooKeeper down: keeps serving, applies changes after it returns; a restart
   await zk.run();
   await zkCli(zk, 'unbind', '--topic', 'events', '--host', instance);
   await untilCode(second.client, 'events', 13, 30_000);
+});
+
+test('control.sh status and the log name the node an unbound proxy waits for', { timeout: 60_000 }, async (t) => {
+  const zk = await ZooKeeperServer.start(t);
+  const port = await freePort();
+  const dir = tempDir(t);
+  const config = writeConfig(dir, { zookeeperAddr: `${zk.address}/carrera/v4/config`, host: '127.0.0.1', port, bindAddress: '127.0.0.1' });
+  const env = { ...process.env, PPROXY_RUN_DIR: `${dir}/run`, PPROXY_LOG_DIR: `${dir}/logs` };
+  const control = (...args: string[]) => run(path.join(REPO_ROOT, 'control.sh'), args, { env, timeoutMs: 60_000 });
+  t.after(() => control('stop'));
+  assert.equal((await control('start', config)).status, 0);
+  const status = await control('status');
+  assert.equal(status.status, 0, status.stdout);
+  assert.match(status.stdout, new RegExp(`answering on 127\\.0\\.0\\.1:${port}; not bound: waiting for ZooKeeper node /carrera/v4/config/pproxy/127\\.0\\.0\\.1:${port}`));
+  const log = fs.readFileSync(path.join(dir, 'logs/pproxy.log'), 'utf8');
+  assert.match(log, new RegExp(`"node":"/carrera/v4/config/pproxy/127\\.0\\.0\\.1:${port}","msg":"not bound: waiting for this proxy's node in ZooKeeper"`));
+  assert.equal((await control('stop')).status, 0);
 });

@@ -27,8 +27,15 @@ export class ZooKeeperServer {
   }
 
   static async start(t: TestContext): Promise<ZooKeeperServer> {
-    const dir = tempDir(t, 'pproxy-zk-');
+    const server = await ZooKeeperServer.launch(tempDir(t, 'pproxy-zk-'));
+    t.after(() => server.kill());
+    return server;
+  }
+
+  /** Starts a server with its data in `dir` (the caller kills it and removes `dir`). */
+  static async launch(dir: string): Promise<ZooKeeperServer> {
     const server = new ZooKeeperServer(await freePort(), dir);
+    fs.mkdirSync(dir, { recursive: true });
     fs.writeFileSync(
       path.join(dir, 'zoo.cfg'),
       [
@@ -42,7 +49,6 @@ export class ZooKeeperServer {
         '',
       ].join('\n'),
     );
-    t.after(() => server.kill());
     await server.run();
     return server;
   }
