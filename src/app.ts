@@ -9,7 +9,10 @@ import { loadSettings, type ProxySettings } from './config/load';
 import { schemas, type CarreraConfiguration } from './config/schema';
 import { loadSnapshot, saveSnapshot } from './config/zookeeper/snapshot-cache';
 import { ZkConfigSource, type ConfigSnapshot } from './config/zookeeper/zk-source';
+import { AutoBatcher } from './batch/auto-batcher';
+import { realTimers } from './batch/batch-queue';
 import { ProducerPipeline } from './core/pipeline';
+import { batchSettings, buildPolicy, type BuiltPolicy } from './core/policy';
 import { buildRoutingTable, type RoutingTable } from './core/routing-table';
 import type { Logger } from './log';
 import { FrameServer } from './server/frame-server';
@@ -36,6 +39,9 @@ export interface ProxyHooks {
   readonly onStatus?: (status: ProxyStatus) => void;
 }
 
+/** How often the limiter's warning and refusal counts are logged (DDMQ's metric interval). */
+const LIMITER_REPORT_MS = 10_000;
+
 /** Defaults of every carreraConfiguration key: what an unbound proxy runs with. */
 const UNBOUND_CONFIGURATION: CarreraConfiguration = schemas.strict.carreraConfiguration.parse({});
 
@@ -44,12 +50,15 @@ export class ProxyApp {
   private applying: Promise<boolean> = Promise.resolve(true);
   private pending: { snapshot: ConfigSnapshot; origin: ConfigOrigin } | undefined;
   private status: ProxyStatus;
+  private readonly limiterReport: NodeJS.Timeout;
 
   private constructor(
     private settings: ProxySettings,
     private readonly source: ZkConfigSource | undefined,
     private readonly clusters: ClusterSet,
     private readonly pipeline: ProducerPipeline,
+    private readonly batcher: AutoBatcher,
+    private policy: BuiltPolicy,
     private readonly server: FrameServer,
     private readonly logger: Logger,
     private readonly hooks: ProxyHooks,
@@ -57,6 +66,8 @@ export class ProxyApp {
     status: ProxyStatus,
   ) {
     this.status = status;
+    this.limiterReport = setInterval(() => this.reportLimiter(), LIMITER_REPORT_MS);
+    this.limiterReport.unref();
   }
 
   static async start(settings: ProxySettings, logger: Logger, hooks: ProxyHooks = {}): Promise<ProxyApp> {
@@ -91,11 +102,10 @@ export class ProxyApp {
       throw error;
     }
     const requireBinding = mode === 'zookeeper';
-    const pipeline = new ProducerPipeline(routingTable(initial, storages, configuredInstance, requireBinding), {
-      logger,
-      clock: Date.now,
-      random: Math.random,
-    });
+    const firstRouting = routingTable(initial, storages, configuredInstance, requireBinding);
+    let policy = buildPolicy(conf, firstRouting, undefined, Date.now);
+    const batcher = new AutoBatcher(batchSettings(conf));
+    const pipeline = new ProducerPipeline(firstRouting, policy.policy, { logger, timers: realTimers, random: Math.random, batcher });
     const thrift = conf.thriftServer;
     const server = new FrameServer(
       {
@@ -104,6 +114,7 @@ export class ProxyApp {
         backlog: thrift.backlog,
         maxFrameBytes: thrift.maxReadBufferBytes,
         maxInFlightPerConnection: thrift.maxInFlightPerConnection,
+        maxInFlightBytes: thrift.maxInFlightBytes,
         idleTimeoutMs: thrift.clientTimeout,
       },
       createProducerFrameHandler(pipeline, logger),
@@ -120,9 +131,12 @@ export class ProxyApp {
     const instance = `${settings.host}:${address.port}`;
     // port 0 (tests, local mode) is known only now; units may name this instance in their proxies
     const routing = routingTable(initial, storages, instance, requireBinding);
-    if (address.port !== settings.port) pipeline.setRouting(routing);
+    if (address.port !== settings.port) {
+      policy = buildPolicy(conf, routing, policy, Date.now);
+      pipeline.configure(routing, policy.policy);
+    }
     const status = describe(instance, mode, origin, source, initial, routing, storages);
-    const app = new ProxyApp(settings, source, clusters, pipeline, server, logger, hooks, instance, status);
+    const app = new ProxyApp(settings, source, clusters, pipeline, batcher, policy, server, logger, hooks, instance, status);
     logger.info({ ...status, bind: `${address.address}:${address.port}` }, 'pproxy started');
     hooks.onStatus?.(status);
     source?.onChange((snapshot) => void app.apply(snapshot, 'zookeeper'));
@@ -189,10 +203,13 @@ export class ProxyApp {
     try {
       const change = await this.clusters.apply(clusterSpecs(conf, this.settings.dataDir, this.logger));
       const routing = routingTable(snapshot, change.storages, this.instance, this.status.mode === 'zookeeper');
-      this.pipeline.setRouting(routing);
+      this.policy = buildPolicy(conf, routing, this.policy, Date.now);
+      this.batcher.configure(batchSettings(conf));
+      this.pipeline.configure(routing, this.policy.policy);
       this.server.setLimits({
         maxFrameBytes: conf.thriftServer.maxReadBufferBytes,
         maxInFlightPerConnection: conf.thriftServer.maxInFlightPerConnection,
+        maxInFlightBytes: conf.thriftServer.maxInFlightBytes,
         idleTimeoutMs: conf.thriftServer.clientTimeout,
       });
       this.status = describe(this.instance, this.status.mode, origin, this.source, snapshot, routing, change.storages);
@@ -207,8 +224,15 @@ export class ProxyApp {
     }
   }
 
+  /** DDMQ's rate.limit.count metric: warning and refusal counts per topic, in the log. */
+  private reportLimiter(): void {
+    const counts = this.pipeline.limiter?.drainCounts();
+    if (counts && counts.size > 0) this.logger.info({ rateLimit: Object.fromEntries(counts) }, 'rate limiter counts (last 10 s)');
+  }
+
   private async shutdown(): Promise<void> {
     const started = Date.now();
+    clearInterval(this.limiterReport);
     this.source?.close();
     this.logger.info({ connections: this.server.connectionCount() }, 'draining');
     const unanswered = await this.server.drain(this.settings.drainTimeoutMs);

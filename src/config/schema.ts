@@ -55,6 +55,11 @@ export function buildSchemas(mode: Strictness) {
     clientTimeout: nonNegativeInt().default(0),
     /** Requests in flight on one connection before the proxy stops reading from it. */
     maxInFlightPerConnection: positiveInt().default(1024),
+    /**
+     * Bytes of requests received and not yet answered, over all connections; past it the proxy
+     * stops reading from every client (TCP backpressure) until half of it is answered.
+     */
+    maxInFlightBytes: positiveInt().default(64 * 1024 * 1024),
     // Thread-pool settings of the Java server: Node serves every connection on one event loop.
     selectorThreads: unused(),
     workerThreads: unused(),
@@ -86,6 +91,26 @@ export function buildSchemas(mode: Strictness) {
     maxMessageSize: positiveInt().optional(),
   });
 
+  // DDMQ's autoBatch keys (maxBathBytes is DDMQ's spelling) with defaults that suit Kafka as well
+  // as RocketMQ: DDMQ's 4 KiB / 32 messages were sized for its RocketMQ batch format.
+  const autoBatch = object({
+    /** Largest batch, bytes of bodies. */
+    maxBathBytes: positiveInt().default(256 * 1024),
+    /** Only messages smaller than this are batched. */
+    doBatchThresholdBytes: nonNegativeInt().default(16 * 1024),
+    maxBatchMessagesNumber: positiveInt().default(256),
+    /** Linger: how long the first message of a batch may wait for others, ms. 0: none, batches form while earlier ones are in flight. */
+    batchWaitMills: nonNegativeInt().default(0),
+    /** pproxy: batches of one topic on one cluster in flight at once. */
+    maxInFlightBatches: positiveInt().default(4),
+    encodeWorkerThreads: unused(),
+    maxEncodeWorkerForEachBroker: unused(),
+    maxContinuouslyRunningMills: unused(),
+  }).refine((b) => b.doBatchThresholdBytes < b.maxBathBytes, {
+    message: 'doBatchThresholdBytes must be less than maxBathBytes',
+    path: ['doBatchThresholdBytes'],
+  });
+
   const delay = object({
     chronosInnerTopicPrefix: nonEmptyString(),
     innerTopicNum: positiveInt(),
@@ -107,8 +132,8 @@ export function buildSchemas(mode: Strictness) {
     maxTps: z.number().positive().default(100_000),
     tpsWarningRatio: z.number().gt(0).lte(1).default(0.9),
     limiterFailureRetryQueueSize: nonNegativeInt().default(1024),
-    useAutoBatch: unused(),
-    autoBatch: unused(),
+    useAutoBatch: z.boolean().default(false),
+    autoBatch: autoBatch.prefault({}),
     retryDelays: unused(),
     warmUpConnection: unused(),
     warmUpFetchTopicRouteInfo: unused(),

@@ -1,126 +1,144 @@
 /**
- * The send pipeline behind the four ProducerService methods: validate -> topic lookup -> delay
- * guard -> cluster choice -> storage. Results are DDMQ result codes; a synchronous answer (invalid
- * message, unknown topic, heartbeat) is returned as a plain value so it costs no promise.
+ * The send pipeline behind the four ProducerService methods:
+ * validate -> topic lookup -> delay guard -> rate limiter -> cluster choice -> (auto-batch) -> storage,
+ * bounded by a deadline. Results are DDMQ result codes; a synchronous answer (invalid message,
+ * unknown topic, heartbeat, refusal) is returned as a plain value so it costs no promise.
+ *
+ * Retries (reference section 5.1 step 6, improved):
+ * - a retriable storage failure is retried with backoff while the deadline allows; a non-retriable
+ *   one is answered at once;
+ * - DDMQ's single extra attempt for a sendSync that has not completed (not for strongOrder topics,
+ *   nor after a limiter retry) is made 30 ms before the caller's deadline instead of 30 ms after it,
+ *   so that the answer, 12 if neither attempt succeeded, never comes later than the caller's
+ *   timeout. The first attempt is not cancelled (a message can be stored twice, as in DDMQ).
  */
+import type { AutoBatcher } from '../batch/auto-batcher';
+import type { Timers } from '../batch/batch-queue';
 import { ThrottledWarning, type Logger } from '../log';
 import { ResultCode } from '../protocol/result-codes';
+import { deferredRetryDelay } from '../ratelimit/deferred-retry';
+import type { TpsLimiter } from '../ratelimit/tps-limiter';
 import { chooseCluster } from '../routing/cluster';
 import type { ClusterStorage, OutgoingMessage, SendOutcome } from '../storage/storage';
 import type { DelayMessage, ProducerMessage } from './message';
 import { resultForStorageError } from './result-mapping';
-import type { ClusterRoute, RoutingTable } from './routing-table';
-import {
-  DEFAULT_MAX_MESSAGE_SIZE,
-  FROM_CHRONOS_PROPERTY,
-  HEARTBEAT_TOPIC,
-  illegalMessageReason,
-  resolveBody,
-} from './validate';
+import type { ClusterRoute, RoutingTable, ServedTopic } from './routing-table';
+import { DEFAULT_MAX_MESSAGE_SIZE, FROM_CHRONOS_PROPERTY, HEARTBEAT_TOPIC, illegalMessageReason, resolveBody } from './validate';
+
+/** Bound of requests without a caller deadline: DDMQ's DEFAULT_MQ_ASYNC_REQUEST_TIMEOUT_MS. */
+export const ASYNC_REQUEST_TIMEOUT_MS = 10_000;
+/** DDMQ's DEFAULT_MQ_SEND_RETRY_TIMEOUT_MS: the budget of the extra attempt before the deadline. */
+export const EXPIRY_RETRY_MS = 30;
+const FIRST_BACKOFF_MS = 5;
+const MAX_BACKOFF_MS = 100;
 
 export interface DelayReply {
   readonly code: ResultCode;
   readonly uniqDelayMsgId: string;
 }
 
-export interface PipelineDeps {
-  readonly logger: Logger;
-  /** Milliseconds since the epoch. */
-  readonly clock: () => number;
-  readonly random: () => number;
+/** The parts of the configuration the pipeline applies, rebuilt with every configuration change. */
+export interface PipelinePolicy {
+  /** undefined: useRequestLimiter is off. */
+  readonly limiter: TpsLimiter | undefined;
+  /** Requests that may wait for their deferred limiter retry at once. */
+  readonly limiterRetryQueueSize: number;
+  /** undefined: useAutoBatch is off. Messages below the threshold on autoBatch topics are batched. */
+  readonly autoBatchThresholdBytes: number | undefined;
 }
 
-/**
- * Bound of requests without a caller deadline (sendAsync, sendBatchSync, sendSync with timeout 0):
- * DDMQ's DEFAULT_MQ_ASYNC_REQUEST_TIMEOUT_MS.
- */
-export const ASYNC_REQUEST_TIMEOUT_MS = 10_000;
+export interface PipelineDeps {
+  readonly logger: Logger;
+  readonly timers: Timers;
+  readonly random: () => number;
+  readonly batcher: AutoBatcher;
+}
 
 interface Prepared {
+  readonly topic: ServedTopic;
   readonly cluster: ClusterRoute;
+  readonly storage: ClusterStorage;
   readonly outgoing: OutgoingMessage;
 }
 
 export class ProducerPipeline {
   private readonly failures: ThrottledWarning;
+  private waitingLimiterRetries = 0;
 
   constructor(
     private routing: RoutingTable,
+    private policy: PipelinePolicy,
     private readonly deps: PipelineDeps,
   ) {
-    this.failures = new ThrottledWarning(deps.logger, 1000, deps.clock);
+    this.failures = new ThrottledWarning(deps.logger, 1000, deps.timers.now);
   }
 
   /** Swaps in a new configuration; requests already routed finish on the old one. */
-  setRouting(routing: RoutingTable): void {
+  configure(routing: RoutingTable, policy: PipelinePolicy): void {
     this.routing = routing;
+    this.policy = policy;
   }
 
-  /**
-   * Answers by the caller's `timeoutMs` at the latest: a storage that has not acknowledged by then
-   * gets 12 (the write may still complete, as in the original).
-   */
+  get limiter(): TpsLimiter | undefined {
+    return this.policy.limiter;
+  }
+
+  /** Answers by the caller's timeout at the latest. */
   sendSync(message: ProducerMessage | undefined, timeoutMs: number): ResultCode | Promise<ResultCode> {
     if (message?.topic === HEARTBEAT_TOPIC) return ResultCode.OK;
-    return this.sendOne(message, timeoutMs > 0 ? timeoutMs : ASYNC_REQUEST_TIMEOUT_MS);
+    return this.sendOne(message, timeoutMs > 0 ? timeoutMs : ASYNC_REQUEST_TIMEOUT_MS, true);
   }
 
   /** Answers after the storage acknowledges, like the original: "async" is not fire-and-forget. */
   sendAsync(message: ProducerMessage | undefined): ResultCode | Promise<ResultCode> {
-    return this.sendOne(message, ASYNC_REQUEST_TIMEOUT_MS);
+    return this.sendOne(message, ASYNC_REQUEST_TIMEOUT_MS, false);
   }
 
   /**
    * Every message is validated and routed before anything is stored, so one bad message fails the
-   * batch without writing the others (the original skips most checks on this path). The answer is
-   * OK, or the code of the first failed message in batch order.
+   * batch without writing the others (the original skips most checks on this path). It costs one
+   * limiter token per message. Failed messages are resent (only they) while retriable and in time;
+   * the answer is OK, or the code of the first failed message in batch order.
    */
   sendBatch(messages: readonly ProducerMessage[] | undefined): ResultCode | Promise<ResultCode> {
     if (!messages || messages.length === 0) return ResultCode.OK;
-    const groups = new Map<ClusterStorage, { indices: number[]; messages: OutgoingMessage[] }>();
-    for (let i = 0; i < messages.length; i++) {
-      const prepared = this.prepare(messages[i]);
-      if (typeof prepared === 'number') return prepared;
-      const storage = prepared.cluster.storage;
-      if (!storage) return this.noProducer(prepared.cluster);
-      let group = groups.get(storage);
-      if (!group) groups.set(storage, (group = { indices: [], messages: [] }));
-      group.indices.push(i);
-      group.messages.push(prepared.outgoing);
+    const prepared: Prepared[] = [];
+    const perTopic = new Map<string, number>();
+    for (const message of messages) {
+      const p = this.prepare(message);
+      if (typeof p === 'number') return p;
+      prepared.push(p);
+      perTopic.set(p.topic.name, (perTopic.get(p.topic.name) ?? 0) + 1);
     }
-    const outcomes = new Array<SendOutcome>(messages.length);
-    const sends = [...groups].map(([storage, group]) =>
-      storage.send(group.messages).then((results) => {
-        results.forEach((outcome, j) => (outcomes[group.indices[j]!] = outcome));
-      }),
+    const deadline = this.deps.timers.now() + ASYNC_REQUEST_TIMEOUT_MS;
+    const first = prepared[0]!.topic;
+    return this.admit(
+      (limiter) => limiter.tryEnterAll(perTopic),
+      first.limiterFailureRetryInterval,
+      ASYNC_REQUEST_TIMEOUT_MS,
+      () => this.withDeadline(this.deliverBatch(prepared, deadline), deadline, undefined),
     );
-    const stored = Promise.all(sends).then(() => {
-      for (const outcome of outcomes) {
-        if (!outcome.ok) return this.failed(outcome);
-      }
-      return ResultCode.OK;
-    });
-    return withDeadline(stored, ASYNC_REQUEST_TIMEOUT_MS);
   }
 
-  /**
-   * Delay messages need the Chronos support of a later release; until then no topic accepts them.
-   */
+  /** Delay messages need the Chronos support of a later release; until then no topic accepts them. */
   sendDelay(message: DelayMessage | undefined, _timeoutMs: number): DelayReply {
     const topic = message?.topic === undefined ? undefined : this.routing.topics.get(message.topic);
-    return {
-      code: topic ? ResultCode.FAIL_TOPIC_IS_NOT_DELAY : ResultCode.FAIL_TOPIC_NOT_ALLOWED,
-      uniqDelayMsgId: '',
-    };
+    return { code: topic ? ResultCode.FAIL_TOPIC_IS_NOT_DELAY : ResultCode.FAIL_TOPIC_NOT_ALLOWED, uniqDelayMsgId: '' };
   }
 
-  private sendOne(message: ProducerMessage | undefined, timeoutMs: number): ResultCode | Promise<ResultCode> {
+  private sendOne(message: ProducerMessage | undefined, timeoutMs: number, expiryRetry: boolean): ResultCode | Promise<ResultCode> {
     const prepared = this.prepare(message);
     if (typeof prepared === 'number') return prepared;
-    const storage = prepared.cluster.storage;
-    if (!storage) return this.noProducer(prepared.cluster);
-    const stored = storage.send([prepared.outgoing]).then(([outcome]) => (outcome!.ok ? ResultCode.OK : this.failed(outcome!)));
-    return withDeadline(stored, timeoutMs);
+    const deadline = this.deps.timers.now() + timeoutMs;
+    return this.admit(
+      (limiter) => limiter.tryEnter(prepared.topic.name, 1),
+      prepared.topic.limiterFailureRetryInterval,
+      timeoutMs,
+      (retriedByLimiter) => {
+        const retry = expiryRetry && !retriedByLimiter && !prepared.topic.strongOrder && timeoutMs >= 2 * EXPIRY_RETRY_MS;
+        return this.withDeadline(this.deliver(prepared, deadline, true), deadline, retry ? prepared : undefined);
+      },
+    );
   }
 
   /** Checks in DDMQ's order: validity (11), then the topic (13), then the delay guard (19). */
@@ -141,8 +159,14 @@ export class ProducerPipeline {
     }
     if (topic.delayTopic && !message.properties?.has(FROM_CHRONOS_PROPERTY)) return ResultCode.FAIL_TOPIC_IS_DELAY;
     const cluster = chooseCluster(topic.clusters, message, this.deps.random);
+    if (!cluster.storage) {
+      this.failures.warn(`no-producer:${cluster.name}`, { cluster: cluster.name }, 'no producer for cluster');
+      return ResultCode.FAIL_NO_PRODUCER_FOR_CLUSTER;
+    }
     return {
+      topic,
       cluster,
+      storage: cluster.storage,
       outgoing: {
         topic: topicName,
         key: message.key,
@@ -151,9 +175,121 @@ export class ProducerPipeline {
         properties: message.properties,
         partitionId: message.partitionId,
         hashId: message.hashId,
-        timestamp: this.deps.clock(),
+        timestamp: this.deps.timers.now(),
       },
     };
+  }
+
+  /**
+   * The rate limiter, with DDMQ's one deferred retry of a refused request (then 15). `proceed`
+   * learns whether the request went through that retry.
+   */
+  private admit(
+    enter: (limiter: TpsLimiter) => string,
+    retryInterval: number,
+    timeoutMs: number,
+    proceed: (retriedByLimiter: boolean) => ResultCode | Promise<ResultCode>,
+  ): ResultCode | Promise<ResultCode> {
+    const limiter = this.policy.limiter;
+    if (!limiter || enter(limiter) !== 'refused') return proceed(false);
+    const delay = deferredRetryDelay(retryInterval, timeoutMs);
+    if (delay === undefined || this.waitingLimiterRetries >= this.policy.limiterRetryQueueSize) {
+      return ResultCode.FAIL_REFUSED_BY_RATE_LIMITER;
+    }
+    this.waitingLimiterRetries++;
+    return new Promise((resolve) => {
+      this.deps.timers.set(() => {
+        this.waitingLimiterRetries--;
+        const current = this.policy.limiter;
+        if (current && enter(current) === 'refused') resolve(ResultCode.FAIL_REFUSED_BY_RATE_LIMITER);
+        else resolve(proceed(true));
+      }, delay);
+    });
+  }
+
+  /** Sends until stored, a non-retriable failure, or no time left for another try. */
+  private async deliver(p: Prepared, deadline: number, batchable: boolean): Promise<ResultCode> {
+    let backoff = FIRST_BACKOFF_MS;
+    let outcome = await this.dispatch(p, deadline, batchable);
+    while (!outcome.ok && outcome.error.retriable && this.deps.timers.now() + backoff < deadline) {
+      await this.sleep(backoff);
+      backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+      outcome = await this.dispatch(p, deadline, false);
+    }
+    return outcome.ok ? ResultCode.OK : this.failed(outcome);
+  }
+
+  /** Auto-batches small messages of autoBatch topics; retries always go alone, as in DDMQ. */
+  private dispatch(p: Prepared, deadline: number, batchable: boolean): Promise<SendOutcome> {
+    const threshold = this.policy.autoBatchThresholdBytes;
+    if (batchable && threshold !== undefined && p.topic.autoBatch && p.outgoing.body.length < threshold) {
+      return this.deps.batcher.submit(p.storage, p.outgoing, deadline);
+    }
+    return p.storage.send([p.outgoing]).then((outcomes) => outcomes[0]!);
+  }
+
+  /** Sends a batch's messages, resending only the ones that failed retriably, while in time. */
+  private async deliverBatch(prepared: readonly Prepared[], deadline: number): Promise<ResultCode> {
+    const outcomes = new Array<SendOutcome | undefined>(prepared.length);
+    let pending = prepared.map((_, i) => i);
+    let backoff = FIRST_BACKOFF_MS;
+    for (;;) {
+      const byStorage = new Map<ClusterStorage, number[]>();
+      for (const i of pending) {
+        const group = byStorage.get(prepared[i]!.storage);
+        if (group) group.push(i);
+        else byStorage.set(prepared[i]!.storage, [i]);
+      }
+      await Promise.all(
+        [...byStorage].map(([storage, indices]) =>
+          storage.send(indices.map((i) => prepared[i]!.outgoing)).then((results) => {
+            results.forEach((outcome, j) => (outcomes[indices[j]!] = outcome));
+          }),
+        ),
+      );
+      pending = pending.filter((i) => {
+        const o = outcomes[i]!;
+        return !o.ok && o.error.retriable;
+      });
+      if (pending.length === 0 || this.deps.timers.now() + backoff >= deadline) break;
+      await this.sleep(backoff);
+      backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+    }
+    for (const outcome of outcomes) {
+      if (!outcome!.ok) return this.failed(outcome!);
+    }
+    return ResultCode.OK;
+  }
+
+  /**
+   * The stored result, or 12 at the deadline. With `retry`, one more attempt starts EXPIRY_RETRY_MS
+   * before the deadline if the first has not completed; whichever completes first answers.
+   */
+  private withDeadline(stored: Promise<ResultCode>, deadline: number, retry: Prepared | undefined): Promise<ResultCode> {
+    const timers = this.deps.timers;
+    return new Promise((resolve) => {
+      let answered = false;
+      let retryTimer: unknown;
+      const answer = (code: ResultCode) => {
+        if (answered) return;
+        answered = true;
+        timers.clear(expiry);
+        if (retryTimer !== undefined) timers.clear(retryTimer);
+        resolve(code);
+      };
+      const expiry = timers.set(() => answer(ResultCode.FAIL_TIMEOUT), Math.max(0, deadline - timers.now()));
+      if (retry) {
+        retryTimer = timers.set(() => {
+          retryTimer = undefined;
+          void this.dispatch(retry, deadline, false).then((o) => answer(o.ok ? ResultCode.OK : this.failed(o)));
+        }, Math.max(0, deadline - EXPIRY_RETRY_MS - timers.now()));
+      }
+      void stored.then(answer);
+    });
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => this.deps.timers.set(resolve, ms));
   }
 
   private illegal(topic: string | undefined, reason: string): ResultCode {
@@ -161,25 +297,9 @@ export class ProducerPipeline {
     return ResultCode.FAIL_ILLEGAL_MSG;
   }
 
-  private noProducer(cluster: ClusterRoute): ResultCode {
-    this.failures.warn(`no-producer:${cluster.name}`, { cluster: cluster.name }, 'no producer for cluster');
-    return ResultCode.FAIL_NO_PRODUCER_FOR_CLUSTER;
-  }
-
   private failed(outcome: Extract<SendOutcome, { ok: false }>): ResultCode {
     const { code, message } = outcome.error;
     this.failures.warn(`storage:${code}`, { code, err: message }, 'storage send failed');
     return resultForStorageError(code);
   }
-}
-
-/** The stored result, or FAIL_TIMEOUT when it is not there within `timeoutMs`. */
-function withDeadline(stored: Promise<ResultCode>, timeoutMs: number): Promise<ResultCode> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(ResultCode.FAIL_TIMEOUT), timeoutMs);
-    void stored.then((code) => {
-      clearTimeout(timer);
-      resolve(code);
-    });
-  });
 }

@@ -4,8 +4,12 @@
  * Frames are checked against `maxFrameBytes` from their length prefix, before any of the frame is
  * buffered (the original buffers up to maxReadBufferBytes first). Requests pipelined on one
  * connection are handled concurrently and answered as they complete; clients match replies by
- * seqid (synchronous SDKs send one request at a time anyway). Reading from a connection pauses while
- * it has `maxInFlightPerConnection` requests unanswered, which bounds what one client can queue.
+ * seqid (synchronous SDKs send one request at a time anyway).
+ *
+ * Memory stays bounded whatever clients send: a connection stops being read while it has
+ * `maxInFlightPerConnection` requests unanswered, and every connection stops being read while the
+ * requests received and not yet answered hold more than `maxInFlightBytes` (until half of that is
+ * answered). Clients then feel TCP backpressure rather than errors.
  */
 import net from 'node:net';
 import type { Logger } from '../log';
@@ -16,6 +20,8 @@ export interface FrameServerOptions {
   readonly backlog: number;
   readonly maxFrameBytes: number;
   readonly maxInFlightPerConnection: number;
+  /** Bytes of unanswered requests over all connections before the server stops reading. */
+  readonly maxInFlightBytes: number;
   /** Closes a connection idle (nothing in flight) this long; 0 = never. */
   readonly idleTimeoutMs: number;
 }
@@ -27,14 +33,16 @@ export interface FrameServerOptions {
 export type FrameHandler = (frame: Buffer) => Buffer | Promise<Buffer> | null;
 
 /** The options a configuration change can update on a running server. */
-export type FrameLimits = Pick<FrameServerOptions, 'maxFrameBytes' | 'maxInFlightPerConnection' | 'idleTimeoutMs'>;
+export type FrameLimits = Pick<FrameServerOptions, 'maxFrameBytes' | 'maxInFlightPerConnection' | 'maxInFlightBytes' | 'idleTimeoutMs'>;
 
 export class FrameServer {
   private readonly server: net.Server;
   private readonly connections = new Set<FrameConnection>();
   private draining = false;
-
   private options: FrameServerOptions;
+  private inFlightBytes = 0;
+  /** Over the in-flight bytes budget: no connection is read. */
+  overBudget = false;
 
   constructor(
     options: FrameServerOptions,
@@ -45,9 +53,26 @@ export class FrameServer {
     this.server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
   }
 
-  /** New limits apply to connections accepted from now on. */
+  get limits(): FrameServerOptions {
+    return this.options;
+  }
+
+  /** New limits apply at once, to every connection. */
   setLimits(limits: FrameLimits): void {
     this.options = { ...this.options, ...limits };
+    this.updateBudget(0);
+  }
+
+  /** Counts bytes of requests taken in (+) and answered (-), pausing or resuming all reading. */
+  updateBudget(delta: number): void {
+    this.inFlightBytes += delta;
+    const over = this.overBudget
+      ? this.inFlightBytes > this.options.maxInFlightBytes / 2
+      : this.inFlightBytes > this.options.maxInFlightBytes;
+    if (over === this.overBudget) return;
+    this.overBudget = over;
+    if (over) this.logger.warn({ inFlightBytes: this.inFlightBytes, maxInFlightBytes: this.options.maxInFlightBytes }, 'in-flight budget exceeded: reading paused');
+    for (const c of this.connections) c.updateFlow();
   }
 
   listen(): Promise<net.AddressInfo> {
@@ -99,9 +124,7 @@ export class FrameServer {
       socket.destroy();
       return;
     }
-    const connection = new FrameConnection(socket, this.options, this.handler, this.logger, () =>
-      this.connections.delete(connection),
-    );
+    const connection = new FrameConnection(socket, this, this.handler, this.logger, () => this.connections.delete(connection));
     this.connections.add(connection);
   }
 }
@@ -119,7 +142,7 @@ class FrameConnection {
 
   constructor(
     private readonly socket: net.Socket,
-    private readonly options: FrameServerOptions,
+    private readonly server: FrameServer,
     private readonly handler: FrameHandler,
     private readonly logger: Logger,
     private readonly onClose: () => void,
@@ -132,18 +155,29 @@ class FrameConnection {
       this.chunks.length = 0;
       this.onClose();
     });
-    if (options.idleTimeoutMs > 0) {
-      socket.setTimeout(options.idleTimeoutMs, () => {
+    const idle = server.limits.idleTimeoutMs;
+    if (idle > 0) {
+      socket.setTimeout(idle, () => {
         if (this.inFlight === 0) this.close();
       });
     }
+    this.updateFlow();
+  }
+
+  /** Reads from the socket exactly when nothing holds it back. */
+  updateFlow(): void {
+    const read = this.reading && !this.server.overBudget && this.inFlight < this.server.limits.maxInFlightPerConnection;
+    if (read === !this.paused) return;
+    this.paused = !read;
+    if (read) this.socket.resume();
+    else this.socket.pause();
   }
 
   stopReading(): void {
     this.reading = false;
     this.chunks.length = 0;
     this.buffered = 0;
-    this.socket.pause();
+    this.updateFlow();
     if (this.inFlight === 0) this.close();
   }
 
@@ -159,7 +193,7 @@ class FrameConnection {
       if (this.frameLength < 0) {
         if (this.buffered < 4) return;
         const length = this.readLengthPrefix();
-        if (length === 0 || length > this.options.maxFrameBytes) {
+        if (length === 0 || length > this.server.limits.maxFrameBytes) {
           this.refuse(length);
           return;
         }
@@ -176,7 +210,7 @@ class FrameConnection {
   private refuse(length: number): void {
     // A length this large is usually not a frame at all: an unframed client, HTTP, or garbage.
     this.logger.warn(
-      { peer: this.peer, frameLength: length, maxFrameBytes: this.options.maxFrameBytes },
+      { peer: this.peer, frameLength: length, maxFrameBytes: this.server.limits.maxFrameBytes },
       length === 0 ? 'empty frame; closing connection' : 'frame larger than maxReadBufferBytes; closing connection',
     );
     this.chunks.length = 0;
@@ -200,29 +234,27 @@ class FrameConnection {
       return;
     }
     this.inFlight++;
-    if (this.inFlight >= this.options.maxInFlightPerConnection && !this.paused) {
-      this.paused = true;
-      this.socket.pause();
-    }
+    const size = frame.length;
+    this.server.updateBudget(size);
+    this.updateFlow();
     reply.then(
-      (buf) => this.complete(buf),
+      (buf) => this.complete(buf, size),
       (err: unknown) => {
         // Handlers answer failures as result codes; reaching this is a bug, and the client would
         // otherwise wait for its timeout.
         this.logger.error({ err, peer: this.peer }, 'request handler failed; closing connection');
         this.inFlight--;
+        this.server.updateBudget(-size);
         this.socket.destroy();
       },
     );
   }
 
-  private complete(reply: Buffer): void {
+  private complete(reply: Buffer, size: number): void {
     this.inFlight--;
     this.write(reply);
-    if (this.paused && this.inFlight < this.options.maxInFlightPerConnection && this.reading) {
-      this.paused = false;
-      this.socket.resume();
-    }
+    this.server.updateBudget(-size);
+    this.updateFlow();
     if (!this.reading && this.inFlight === 0) this.socket.end();
   }
 

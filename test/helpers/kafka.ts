@@ -130,3 +130,40 @@ export async function consumeAll(bootstraps: string[], topic: string): Promise<C
   }
   return records;
 }
+
+export interface StoredBatchRecord {
+  partition: number;
+  value: string;
+  /** First offset of the record batch the broker stored it in: one per produce request and partition. */
+  batchFirstOffset: string;
+}
+
+/**
+ * Reads `count` records with a kafkajs consumer, which, unlike kcat, shows which record batch each
+ * record was stored in (a producer's request lands as one batch per partition).
+ */
+export async function consumeRecordBatches(bootstraps: string[], topic: string, count: number, timeoutMs = 30_000): Promise<StoredBatchRecord[]> {
+  const { Kafka, logLevel } = await import('kafkajs');
+  const consumer = new Kafka({ brokers: bootstraps, logLevel: logLevel.NOTHING }).consumer({ groupId: `test-${topic}-${Date.now()}` });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    const records: StoredBatchRecord[] = [];
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`read ${records.length} of ${count} records of ${topic}`)), timeoutMs);
+      void consumer.run({
+        eachMessage: async ({ partition, message }) => {
+          const context = (message as unknown as { batchContext: { firstOffset: string } }).batchContext;
+          records.push({ partition, value: message.value!.toString(), batchFirstOffset: context.firstOffset });
+          if (records.length >= count) {
+            clearTimeout(timer);
+            resolve();
+          }
+        },
+      });
+    });
+    return records;
+  } finally {
+    await consumer.disconnect();
+  }
+}

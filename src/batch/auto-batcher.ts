@@ -1,0 +1,35 @@
+/**
+ * One BatchQueue per (storage, topic), created on first use and dropped when idle, so a storage
+ * replaced by a configuration change drains its queues and leaves nothing behind.
+ */
+import type { ClusterStorage, OutgoingMessage, SendOutcome } from '../storage/storage';
+import { BatchQueue, realTimers, type BatchSettings, type Timers } from './batch-queue';
+
+export class AutoBatcher {
+  private readonly queues = new Map<ClusterStorage, Map<string, BatchQueue>>();
+
+  constructor(
+    private settings: BatchSettings,
+    private readonly timers: Timers = realTimers,
+  ) {}
+
+  /** New settings apply to queues created from now on. */
+  configure(settings: BatchSettings): void {
+    this.settings = settings;
+  }
+
+  submit(storage: ClusterStorage, message: OutgoingMessage, deadline: number): Promise<SendOutcome> {
+    let byTopic = this.queues.get(storage);
+    if (!byTopic) this.queues.set(storage, (byTopic = new Map()));
+    let queue = byTopic.get(message.topic);
+    if (!queue) {
+      const topics = byTopic;
+      queue = new BatchQueue(storage, this.settings, this.timers, () => {
+        topics.delete(message.topic);
+        if (topics.size === 0) this.queues.delete(storage);
+      });
+      byTopic.set(message.topic, queue);
+    }
+    return queue.submit(message, deadline);
+  }
+}

@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { BatchQueue, type BatchSettings } from '../../src/batch/batch-queue';
+import type { OutgoingMessage, SendOutcome } from '../../src/storage/storage';
+import { FakeTimers, settle } from '../helpers/fake-timers';
+import { StorageDouble } from '../helpers/storage-double';
+
+const message = (body: string): OutgoingMessage => ({
+  topic: 't', key: undefined, tags: undefined, body: Buffer.from(body), properties: undefined, partitionId: -2, hashId: 0n, timestamp: 0,
+});
+
+const settings = (s: Partial<BatchSettings> = {}): BatchSettings => ({ maxMessages: 4, maxBytes: 1000, lingerMs: 0, maxInFlight: 1, urgencyMarginMs: 2, ...s });
+
+test('without linger a lone message goes at once; arrivals during a send form the next batch', async () => {
+  const timers = new FakeTimers();
+  const rec = new StorageDouble();
+  const q = new BatchQueue(rec.storage, settings(), timers);
+  const results = [q.submit(message('a'), timers.now() + 1000)];
+  assert.deepEqual(rec.sizes, [1]);
+  for (const b of ['b', 'c', 'd']) results.push(q.submit(message(b), timers.now() + 1000));
+  assert.deepEqual(rec.sizes, [1], 'waiting while one batch is in flight');
+  rec.answer();
+  await settle();
+  assert.deepEqual(rec.sizes, [1, 3]);
+  rec.answer();
+  const outcomes = await Promise.all(results);
+  assert.equal(outcomes.every((o) => o.ok), true);
+});
+
+test('a batch is cut at maxMessages and at maxBytes; an oversized message goes alone', async () => {
+  const timers = new FakeTimers();
+  const rec = new StorageDouble();
+  const q = new BatchQueue(rec.storage, settings({ maxInFlight: 1, maxBytes: 10 }), timers);
+  const all: Promise<SendOutcome>[] = [];
+  all.push(q.submit(message('first'), timers.now() + 1000)); // goes alone, holds the slot
+  for (let i = 0; i < 6; i++) all.push(q.submit(message('x'), timers.now() + 1000)); // 6 x 1 byte
+  all.push(q.submit(message('0123456789AB'), timers.now() + 1000)); // 12 bytes: alone
+  for (let i = 0; i < 4; i++) {
+    rec.answer();
+    await settle();
+  }
+  assert.deepEqual(rec.sizes, [1, 4, 2, 1]);
+  assert.equal(rec.sends[3]![0]!.body.toString(), '0123456789AB');
+  assert.equal((await Promise.all(all)).length, 8);
+});
+
+test('linger: the first message waits lingerMs for others, unless the batch fills first', async () => {
+  const timers = new FakeTimers();
+  const rec = new StorageDouble();
+  const q = new BatchQueue(rec.storage, settings({ lingerMs: 5, maxInFlight: 2 }), timers);
+  void q.submit(message('a'), timers.now() + 1000);
+  await timers.advance(3);
+  void q.submit(message('b'), timers.now() + 1000);
+  assert.deepEqual(rec.sizes, []);
+  await timers.advance(2);
+  assert.deepEqual(rec.sizes, [2], 'sent 5 ms after the first message');
+  for (const b of ['c', 'd', 'e', 'f']) void q.submit(message(b), timers.now() + 1000);
+  assert.deepEqual(rec.sizes, [2, 4], 'a full batch does not linger');
+});
+
+test('a batch goes early when its most urgent member needs it', async () => {
+  const timers = new FakeTimers();
+  const rec = new StorageDouble();
+  const q = new BatchQueue(rec.storage, settings({ lingerMs: 50 }), timers);
+  void q.submit(message('relaxed'), timers.now() + 10_000);
+  void q.submit(message('urgent'), timers.now() + 10); // due at +8 (2 ms margin)
+  await timers.advance(7);
+  assert.deepEqual(rec.sizes, []);
+  await timers.advance(1);
+  assert.deepEqual(rec.sizes, [2], 'flushed at deadline - margin, not at the 50 ms linger');
+});
+
+test('each caller gets the outcome of its own message', async () => {
+  const timers = new FakeTimers();
+  const rec = new StorageDouble();
+  const q = new BatchQueue(rec.storage, settings({ lingerMs: 5, maxInFlight: 1 }), timers);
+  const bodies = ['ok-1', 'bad', 'ok-2'];
+  const results = bodies.map((b) => q.submit(message(b), timers.now() + 1000));
+  await timers.advance(5);
+  rec.answer((m) => (m.body.toString() === 'bad' ? { code: 'MESSAGE_TOO_LARGE', retriable: false } : 'ok'));
+  const outcomes = await Promise.all(results);
+  assert.deepEqual(outcomes.map((o) => (o.ok ? 'ok' : o.error.code)), ['ok', 'MESSAGE_TOO_LARGE', 'ok']);
+});

@@ -1,0 +1,91 @@
+/**
+ * The send pipeline end to end on the mock Kafka cluster: auto-batching seen at the broker,
+ * deadlines under a slow broker, all-or-nothing batch validation, the in-flight budget.
+ */
+import assert from 'node:assert/strict';
+import { test, type TestContext } from 'node:test';
+import { ProducerClient } from '../../src/client/producer-client';
+import { localConfig, tempDir, writeConfig } from '../helpers/config';
+import { MockKafka, consumeAll, consumeRecordBatches } from '../helpers/kafka';
+import { startProxyProcess } from '../helpers/proxy';
+
+async function proxyOn(t: TestContext, mock: MockKafka, options: { carrera?: Record<string, unknown>; thrift?: Record<string, unknown>; autoBatch?: boolean } = {}) {
+  const config = localConfig({
+    clusters: {},
+    kafkaClusters: { K1: { bootstrapServers: mock.bootstraps, retries: 1, retryBackoff: 20 } },
+    carreraConfiguration: { useKafka: true, ...options.carrera },
+    thriftServer: options.thrift ?? {},
+    topics: [{ topic: 'p' }],
+    extra: { logLevel: 'info' },
+  });
+  const topics = (config['defaultTopicInfoConf'] as { topics: Record<string, unknown>[] }).topics;
+  topics[0]!['autoBatch'] = options.autoBatch ?? false;
+  const proxy = await startProxyProcess(t, writeConfig(tempDir(t), config));
+  const client = await ProducerClient.connect('127.0.0.1', proxy.port);
+  t.after(() => client.close());
+  return { proxy, client };
+}
+
+test('concurrent sendSync calls reach the broker as multi-message produce requests', { timeout: 90_000 }, async (t) => {
+  const mock = await MockKafka.start(t);
+  await mock.createTopic('p', 2);
+  const { proxy } = await proxyOn(t, mock, { carrera: { useAutoBatch: true }, autoBatch: true });
+  const clients = await Promise.all(Array.from({ length: 8 }, () => ProducerClient.connect('127.0.0.1', proxy.port)));
+  t.after(() => clients.forEach((c) => c.close()));
+  const results = await Promise.all(
+    Array.from({ length: 400 }, (_, i) => clients[i % 8]!.sendSync({ topic: 'p', body: `m${i}`, partitionId: i % 2 }, 5000)),
+  );
+  assert.deepEqual([...new Set(results.map((r) => r.code))], [0]);
+  const stored = await consumeRecordBatches(mock.bootstraps, 'p', 400);
+  const batchSizes = new Map<string, number>();
+  for (const r of stored) batchSizes.set(`${r.partition}/${r.batchFirstOffset}`, (batchSizes.get(`${r.partition}/${r.batchFirstOffset}`) ?? 0) + 1);
+  const multi = [...batchSizes.values()].filter((n) => n > 1);
+  t.diagnostic(`400 messages in ${batchSizes.size} record batches, largest ${Math.max(...batchSizes.values())}`);
+  assert.ok(multi.length > 0, 'some produce requests carried several messages');
+  assert.ok(batchSizes.size < stored.length, `fewer produce batches (${batchSizes.size}) than messages`);
+  assert.equal(new Set(stored.map((r) => r.value)).size, 400, 'every OK message is in the broker once');
+});
+
+test('a broker slowed by RTT yields 12 exactly at the deadline, never later', { timeout: 60_000 }, async (t) => {
+  const mock = await MockKafka.start(t);
+  await mock.createTopic('p', 1);
+  const { client } = await proxyOn(t, mock);
+  assert.equal((await client.sendSync({ topic: 'p', body: 'warm' })).code, 0);
+  for (const id of [1, 2, 3]) await mock.command(`rtt ${id} 1500`);
+  for (const timeout of [100, 300]) {
+    const started = process.hrtime.bigint();
+    const r = await client.sendSync({ topic: 'p', body: `slow-${timeout}` }, timeout);
+    const ms = Number(process.hrtime.bigint() - started) / 1e6;
+    assert.equal(r.code, 12);
+    assert.ok(ms >= timeout - 1 && ms < timeout + 40, `answered after ${ms.toFixed(1)} ms for a ${timeout} ms timeout`);
+  }
+});
+
+test('a Kafka batch with one invalid message answers 11 and writes nothing of it', { timeout: 60_000 }, async (t) => {
+  const mock = await MockKafka.start(t);
+  await mock.createTopic('p', 2);
+  const { client } = await proxyOn(t, mock);
+  const good = Array.from({ length: 5 }, (_, i) => ({ topic: 'p', body: `good-${i}` }));
+  assert.equal((await client.sendBatchSync([...good, { topic: 'p', body: 'bad', key: 'k'.repeat(300) }])).code, 11);
+  assert.equal((await client.sendBatchSync([...good, { topic: 'p', body: 'out-of-range', partitionId: 7 }])).code, 11);
+  assert.equal((await client.sendBatchSync([{ topic: 'p', body: 'marker' }])).code, 0);
+  const values = (await consumeAll(mock.bootstraps, 'p')).map((r) => r.value.toString());
+  // the out-of-range message is refused by the cluster, the others of its batch are stored (not atomic, as DDMQ)
+  assert.equal(values.includes('bad'), false);
+  assert.equal(values.filter((v) => v.startsWith('good-')).length, 5, 'only the second batch stored its valid messages');
+  assert.ok(values.includes('marker'));
+});
+
+test('past the in-flight byte budget the proxy stops reading, and still answers every request', { timeout: 60_000 }, async (t) => {
+  const mock = await MockKafka.start(t);
+  await mock.createTopic('p', 2);
+  const { proxy, client } = await proxyOn(t, mock, { thrift: { maxInFlightBytes: 64 * 1024 } });
+  assert.equal((await client.sendSync({ topic: 'p', body: 'warm' })).code, 0);
+  for (const id of [1, 2, 3]) await mock.command(`rtt ${id} 100`);
+  const body = Buffer.alloc(16 * 1024, 7);
+  const results = await Promise.all(Array.from({ length: 64 }, (_, i) => client.sendSync({ topic: 'p', body, key: `big-${i}` }, 10_000)));
+  assert.deepEqual([...new Set(results.map((r) => r.code))], [0], 'all answered OK');
+  assert.match(proxy.output(), /in-flight budget exceeded: reading paused/);
+  const stored = (await consumeAll(mock.bootstraps, 'p')).filter((r) => r.key?.toString().startsWith('big-'));
+  assert.equal(stored.length, 64);
+});

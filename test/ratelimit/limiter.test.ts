@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { deferredRetryDelay } from '../../src/ratelimit/deferred-retry';
+import { TokenBucket } from '../../src/ratelimit/token-bucket';
+import { TpsLimiter } from '../../src/ratelimit/tps-limiter';
+
+function clock(start = 0) {
+  let now = start;
+  return { now: () => now, advance: (ms: number) => (now += ms) };
+}
+
+test('a token bucket refills at its rate, holds one second at most, and starts with one token', () => {
+  const c = clock();
+  const bucket = new TokenBucket(100, c.now);
+  assert.equal(bucket.tryTake(1), true, 'the first request passes');
+  assert.equal(bucket.tryTake(1), false, 'not full at creation');
+  c.advance(50); // 5 tokens
+  assert.equal(bucket.tryTake(5), true);
+  assert.equal(bucket.tryTake(1), false);
+  c.advance(10_000); // idle for long: capped at 100
+  assert.equal(bucket.tryTake(100), true);
+  assert.equal(bucket.tryTake(1), false);
+  bucket.refund(3);
+  assert.equal(bucket.tryTake(3), true);
+  assert.throws(() => new TokenBucket(0, c.now), /positive/);
+});
+
+test('a limited topic gets its rate over time: 1,000/s under 5x load admits 1,000 per second', () => {
+  const c = clock();
+  const limiter = new TpsLimiter({ nodeMaxTps: 100_000, warningRatio: 0.8, topics: new Map([['t', 1000]]) }, c.now);
+  let admitted = 0;
+  for (let ms = 0; ms < 10_000; ms++) {
+    for (let i = 0; i < 5; i++) if (limiter.tryEnter('t', 1) !== 'refused') admitted++;
+    c.advance(1);
+  }
+  assert.ok(Math.abs(admitted - 10_000) <= 10, `admitted ${admitted} of 50,000 in 10 s`);
+});
+
+test('the warning part is used after the normal part and counted; refusals are counted', () => {
+  const c = clock();
+  const limiter = new TpsLimiter({ nodeMaxTps: 1_000_000, warningRatio: 0.5, topics: new Map([['t', 20]]) }, c.now);
+  c.advance(1000); // normal part 10, warning part 10
+  const verdicts = Array.from({ length: 25 }, () => limiter.tryEnter('t', 1));
+  assert.deepEqual(
+    [verdicts.filter((v) => v === 'ok').length, verdicts.filter((v) => v === 'warn').length, verdicts.filter((v) => v === 'refused').length],
+    [10, 10, 5],
+  );
+  assert.deepEqual(limiter.drainCounts().get('t'), { warn: 10, refused: 5 });
+  assert.equal(limiter.drainCounts().size, 0, 'counts reset after draining');
+});
+
+test('the node limit applies across topics, and a topic keeps its tokens when the node refuses', () => {
+  const c = clock();
+  const limiter = new TpsLimiter({ nodeMaxTps: 10, warningRatio: 1, topics: new Map([['a', 100], ['b', 100]]) }, c.now);
+  c.advance(1000);
+  let passed = 0;
+  for (let i = 0; i < 20; i++) if (limiter.tryEnter(i % 2 ? 'a' : 'b', 1) !== 'refused') passed++;
+  assert.equal(passed, 10, 'the node admits 10 per second whatever the topics');
+  c.advance(1000);
+  // topic a still has its own tokens: the node's refusals above did not consume them
+  assert.equal(limiter.tryEnter('a', 10), 'ok');
+  assert.equal(limiter.tryEnter('unknown', 1), 'refused');
+});
+
+test('a batch costs one token per message, all topics or none', () => {
+  const c = clock();
+  const limiter = new TpsLimiter({ nodeMaxTps: 1000, warningRatio: 1, topics: new Map([['a', 50], ['b', 5]]) }, c.now);
+  c.advance(1000);
+  assert.equal(limiter.tryEnterAll(new Map([['a', 40], ['b', 6]])), 'refused', 'b cannot take 6');
+  assert.equal(limiter.tryEnter('a', 50), 'ok', "a's 40 tokens were given back");
+  assert.equal(limiter.tryEnterAll(new Map([['b', 5]])), 'ok');
+});
+
+test("the deferred retry waits as DDMQ's limiterFailureRetryInterval says", () => {
+  assert.equal(deferredRetryDelay(0, 1000), undefined, '0: no retry');
+  assert.equal(deferredRetryDelay(40, 5), 40, '> 0: that long');
+  assert.equal(deferredRetryDelay(-1, 50), 40, '-1: timeout - 10');
+  assert.equal(deferredRetryDelay(-1, 1000), 100, '-1: at most 100 ms');
+  assert.equal(deferredRetryDelay(-1, 20), undefined, '-1: no retry when timeout - 10 <= 10');
+});
