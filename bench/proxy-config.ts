@@ -1,0 +1,71 @@
+/**
+ * The carrera.yaml of a benchmarked proxy (local mode): one topic on either the embedded local
+ * storage or a Kafka cluster. The shape is test/helpers/config.ts localConfig()'s, with the
+ * DDMQ flags the send pipeline reads for auto-batching and rate limiting.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import { ConfigError, loadSettings } from '../src/config/load';
+
+export interface ProxyOptions {
+  /** Kafka bootstrap servers; absent: the topic lives on local storage. */
+  kafka?: string[];
+  /** DDMQ's auto-batching: the topic's `autoBatch` and carreraConfiguration's `useAutoBatch`. */
+  autoBatch?: boolean;
+  /** DDMQ's request limiter: `useRequestLimiter` and this `maxTps` on the topic's unit. */
+  maxTps?: number;
+  /** thriftServer.maxInFlightBytes, the proxy's budget of request bytes received and not answered. */
+  maxInFlightBytes?: number;
+}
+
+export const PARTITIONS = 8;
+
+/**
+ * Writes the file and checks it with the proxy's own loader. A proxy that does not know
+ * `maxInFlightBytes` yet runs without it, and the returned note says so.
+ */
+export function writeProxyConfig(dir: string, topic: string, options: ProxyOptions): { file: string; notes: string[] } {
+  const file = path.join(dir, 'carrera.yaml');
+  fs.writeFileSync(file, YAML.stringify(proxyConfig(topic, options)));
+  try {
+    loadSettings(file);
+    return { file, notes: [] };
+  } catch (err) {
+    if (!(err instanceof ConfigError && options.maxInFlightBytes && /maxInFlightBytes/.test(err.message))) throw err;
+    const { maxInFlightBytes: _refused, ...rest } = options;
+    fs.writeFileSync(file, YAML.stringify(proxyConfig(topic, rest)));
+    return { file, notes: ['this pproxy does not accept thriftServer.maxInFlightBytes: ran with its defaults'] };
+  }
+}
+
+function proxyConfig(topic: string, options: ProxyOptions): Record<string, unknown> {
+  const cluster = options.kafka ? 'K1' : 'L1';
+  return {
+    host: '127.0.0.1',
+    port: 0,
+    bindAddress: '127.0.0.1',
+    logLevel: 'warn',
+    pproxy: {
+      proxyCluster: 'P_bench',
+      brokerClusters: [cluster],
+      carreraConfiguration: {
+        ...(options.kafka
+          ? { useKafka: true, kafkaConfigurationMap: { K1: { bootstrapServers: options.kafka } } }
+          : { localConfigurationMap: { L1: { partitions: PARTITIONS } } }),
+        ...(options.autoBatch ? { useAutoBatch: true } : {}),
+        ...(options.maxTps ? { useRequestLimiter: true } : {}),
+        ...(options.maxInFlightBytes ? { thriftServer: { maxInFlightBytes: options.maxInFlightBytes } } : {}),
+      },
+    },
+    defaultTopicInfoConf: {
+      topics: [
+        {
+          topic,
+          ...(options.autoBatch ? { autoBatch: true } : {}),
+          topicUnits: [{ brokerCluster: cluster, ...(options.maxTps ? { maxTps: options.maxTps, totalMaxTps: options.maxTps } : {}) }],
+        },
+      ],
+    },
+  };
+}

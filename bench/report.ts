@@ -1,0 +1,140 @@
+/**
+ * The results: a table on stdout (one row per scenario and system), the ratios between systems,
+ * what scenarios 4 and 5 check, every note; and all of it as JSON.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { RunResult } from './measure';
+import type { RunPlan, Scenario, ScenarioId } from './scenarios';
+import { SYSTEMS, type SystemId } from './systems';
+
+export interface FailedRun {
+  plan: Pick<RunPlan, 'scenario' | 'system'>;
+  error: string;
+}
+
+export type Row = RunResult | FailedRun;
+
+const isFailed = (row: Row): row is FailedRun => 'error' in row;
+
+/** Throughput and p99 of one system against another; batch rows compare with 1/f, f's only run. */
+const RATIOS: { label: string; of: [ScenarioId, SystemId]; to: [ScenarioId, SystemId] }[] = [
+  { label: 'sendSync: pproxy->Kafka / stock thrift no-op', of: ['1', 'd'], to: ['1', 'b'] },
+  { label: 'sendSync: pproxy->Kafka / kafkajs 1 msg/send', of: ['1', 'd'], to: ['1', 'e'] },
+  { label: 'batch: pproxy->Kafka / stock thrift no-op', of: ['2', 'd'], to: ['2', 'b'] },
+  { label: 'batch: pproxy->local / kafkajs 50 msgs/send', of: ['2', 'c'], to: ['1', 'f'] },
+  { label: 'batch: pproxy->Kafka / kafkajs 50 msgs/send', of: ['2', 'd'], to: ['1', 'f'] },
+];
+
+export interface Ratio {
+  label: string;
+  of: string;
+  to: string;
+  msgsPerSec: number;
+  p99: number;
+}
+
+export function ratios(rows: Row[]): Ratio[] {
+  const find = ([scenario, system]: [ScenarioId, SystemId]) =>
+    rows.find((r): r is RunResult => !isFailed(r) && r.plan.scenario === scenario && r.plan.system === system);
+  return RATIOS.flatMap(({ label, of, to }) => {
+    const a = find(of);
+    const b = find(to);
+    if (!a || !b) return [];
+    return [{ label, of: of.join('/'), to: to.join('/'), msgsPerSec: a.msgsPerSec / b.msgsPerSec, p99: a.latencyMs.p99 / b.latencyMs.p99 }];
+  });
+}
+
+const int = (n: number) => Math.round(n).toLocaleString('en-US');
+const ms = (n: number) => (n < 10 ? n.toFixed(2) : n < 100 ? n.toFixed(1) : n.toFixed(0));
+const failures = (f: Record<string, number>) =>
+  Object.entries(f)
+    .map(([k, n]) => `${/^\d+$/.test(k) ? `code ${k}` : k}: ${int(n)}`)
+    .join(', ') || '-';
+const loadOf = (plan: RunPlan) => (plan.load.kind === 'closed' ? `${int(plan.load.callers)} in flight` : `open ${int(plan.load.callsPerSec)}/s`);
+
+const COLUMNS: [string, number][] = [
+  ['system', 32],
+  ['load', 15],
+  ['msgs/s', 9],
+  ['p50 ms', 8],
+  ['p99 ms', 8],
+  ['p99.9 ms', 9],
+  ['RSS MiB', 8],
+  ['unanswered', 11],
+  ['not OK', 0],
+];
+
+function line(cells: string[]): string {
+  return cells.map((cell, i) => (i === 0 || i === 1 || i === cells.length - 1 ? cell.padEnd(COLUMNS[i]![1]) : cell.padStart(COLUMNS[i]![1]))).join('  ').trimEnd();
+}
+
+export function formatReport(scenarios: Scenario[], rows: Row[]): string {
+  const out: string[] = [line(COLUMNS.map(([name]) => name))];
+  for (const scenario of scenarios) {
+    const own = rows.filter((r) => r.plan.scenario === scenario.id);
+    if (own.length === 0) continue;
+    out.push('', `${scenario.id}. ${scenario.title}`);
+    for (const row of own) {
+      const system = `${row.plan.system} ${SYSTEMS[row.plan.system]}`;
+      if (isFailed(row)) {
+        out.push(`${system.padEnd(COLUMNS[0]![1])}  FAILED: ${row.error.replace(/\s*\n\s*/g, '; ')}`);
+        continue;
+      }
+      out.push(
+        line([
+          system,
+          loadOf(row.plan),
+          int(row.msgsPerSec),
+          ms(row.latencyMs.p50),
+          ms(row.latencyMs.p99),
+          ms(row.latencyMs.p999),
+          Number.isNaN(row.peakRssMiB) ? 'gone' : `${row.peakRssMiB.toFixed(0)}${row.rssOf === 'server' ? '' : '*'}`,
+          int(row.unanswered),
+          failures(row.failures),
+        ]),
+      );
+    }
+  }
+  out.push(
+    '',
+    'msgs/s: messages answered OK per second of the measured window (a batch call counts its 50); latency: every answered call',
+    '(open loop: from its scheduled time). RSS: peak of the server process; * = of the kafkajs application process (its load loop included).',
+    `The load generator (one process), the servers and the Kafka mock share this machine's ${os.cpus().length} cores.`,
+  );
+
+  const ratioRows = ratios(rows);
+  if (ratioRows.length > 0) {
+    out.push('', 'Ratios (msgs/s, p99 latency)');
+    for (const r of ratioRows) out.push(`  ${`${r.of} / ${r.to}`.padEnd(10)} ${r.label.padEnd(46)} ${r.msgsPerSec.toFixed(2)}x msgs/s, ${r.p99.toFixed(2)}x p99`);
+  }
+
+  for (const row of rows) {
+    if (isFailed(row)) continue;
+    if (row.plan.scenario === '4') {
+      out.push('', `Overload (4/${row.plan.system}): peak RSS ${row.peakRssMiB.toFixed(0)} MiB; ${int(row.unanswered)} calls unanswered after the grace period -> ${row.unanswered === 0 ? 'every request answered' : 'NOT every request was answered'}`);
+    }
+    if (row.plan.scenario === '5' && row.plan.proxy.maxTps) {
+      const perSecond = row.okPerSecond;
+      const total = perSecond.reduce((a, b) => a + b, 0);
+      const ideal = row.plan.proxy.maxTps * perSecond.length;
+      out.push(
+        '',
+        `Rate limiter (5/${row.plan.system}): OK per second min ${int(Math.min(...perSecond))} / avg ${int(total / perSecond.length)} / max ${int(Math.max(...perSecond))};` +
+          ` total OK ${int(total)} vs ideal ${int(ideal)} over ${perSecond.length} s; refused (15): ${int(row.failures['15'] ?? 0)}; other: ${failures(Object.fromEntries(Object.entries(row.failures).filter(([k]) => k !== '15')))}`,
+        `  per second: ${perSecond.map(int).join(' ')}`,
+      );
+    }
+  }
+
+  const notes = rows.flatMap((row) => (isFailed(row) ? [] : row.notes.map((n) => `  ${row.plan.scenario}/${row.plan.system}: ${n}`)));
+  if (notes.length > 0) out.push('', 'Notes', ...notes);
+  return `${out.join('\n')}\n`;
+}
+
+export function writeJson(file: string, options: Record<string, unknown>, rows: Row[]): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const machine = { node: process.version, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryMiB: Math.round(os.totalmem() / 2 ** 20) };
+  fs.writeFileSync(file, `${JSON.stringify({ finishedAt: new Date().toISOString(), machine, options, results: rows, ratios: ratios(rows) }, null, 2)}\n`);
+}

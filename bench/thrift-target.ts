@@ -1,0 +1,124 @@
+/**
+ * Pipelined Thrift calls over many framed connections from one process. Each call is a fresh
+ * 10-byte head and a pre-encoded tail shared by all calls (see frames.ts); writes of one tick are
+ * corked into one writev per connection. Servers may answer out of order, so replies are matched
+ * by seqid.
+ */
+import net from 'node:net';
+import { FrameReader, SEQID_MIN, SEQID_SPAN, callHead, parseReply, type CallTemplate, type Outcome } from './frames';
+import type { Target } from './load';
+import { LOST } from './recorder';
+
+type Done = (outcome: Outcome) => void;
+
+class Connection {
+  private readonly pending = new Map<number, Done>();
+  private nextSeqid = 0;
+  private corked = false;
+  closed = false;
+  protocolError: string | undefined;
+
+  constructor(private readonly socket: net.Socket) {
+    const reader = new FrameReader((buf, start, end) => {
+      const { seqid, outcome } = parseReply(buf, start, end);
+      const done = this.pending.get(seqid);
+      if (!done) throw new Error(`reply with unknown seqid ${seqid}`);
+      this.pending.delete(seqid);
+      done(outcome);
+    });
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        reader.feed(chunk);
+      } catch (err) {
+        // a reply that cannot be matched: the connection's calls become unanswered, and say why
+        this.protocolError = (err as Error).message;
+        socket.destroy();
+      }
+    });
+    socket.on('error', () => undefined); // 'close' follows and fails what is pending
+    socket.on('close', () => {
+      this.closed = true;
+      const lost = [...this.pending.values()];
+      this.pending.clear();
+      for (const done of lost) done(LOST);
+    });
+  }
+
+  send(template: CallTemplate, done: Done): void {
+    const seqid = SEQID_MIN + this.nextSeqid;
+    this.nextSeqid = (this.nextSeqid + 1) % SEQID_SPAN;
+    this.pending.set(seqid, done);
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.socket.uncork();
+      });
+    }
+    this.socket.write(callHead(template, seqid));
+    this.socket.write(template.tail);
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+export class ThriftTarget implements Target {
+  private next = 0;
+
+  private constructor(
+    private readonly connections: Connection[],
+    private readonly templateOf: (index: number) => CallTemplate,
+  ) {}
+
+  /** `templateOf` picks the request of each call, e.g. an occasional large one among small ones. */
+  static async connect(port: number, connections: number, templateOf: (index: number) => CallTemplate): Promise<ThriftTarget> {
+    const opened = await Promise.allSettled(
+      Array.from(
+        { length: connections },
+        () =>
+          new Promise<net.Socket>((resolve, reject) => {
+            const socket = net.connect({ host: '127.0.0.1', port, noDelay: true }, () => {
+              socket.off('error', reject);
+              resolve(socket);
+            });
+            socket.once('error', reject);
+          }),
+      ),
+    );
+    const sockets = opened.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    const failed = opened.find((r) => r.status === 'rejected');
+    if (failed) {
+      for (const s of sockets) s.destroy();
+      throw failed.reason;
+    }
+    return new ThriftTarget(sockets.map((s) => new Connection(s)), templateOf);
+  }
+
+  messagesOf(index: number): number {
+    return this.templateOf(index).messages;
+  }
+
+  /** Round robin over the connections still open. */
+  call(index: number, done: Done): void {
+    for (let tried = 0; tried < this.connections.length; tried++) {
+      const connection = this.connections[this.next++ % this.connections.length]!;
+      if (!connection.closed) {
+        connection.send(this.templateOf(index), done);
+        return;
+      }
+    }
+    process.nextTick(done, LOST);
+  }
+
+  /** Why connections were dropped by this side: replies that could not be parsed or matched. */
+  protocolErrors(): string[] {
+    return [...new Set(this.connections.flatMap((c) => (c.protocolError ? [c.protocolError] : [])))];
+  }
+
+  close(): void {
+    for (const c of this.connections) c.close();
+  }
+}
