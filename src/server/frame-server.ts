@@ -9,10 +9,12 @@
  * Memory stays bounded whatever clients send: a connection stops being read while it has
  * `maxInFlightPerConnection` requests unanswered, and every connection stops being read while the
  * requests received and not yet answered hold more than `maxInFlightBytes` (until half of that is
- * answered). Clients then feel TCP backpressure rather than errors.
+ * answered), except connections with nothing in flight: those may read, so the connections that
+ * happen to read first after a pause cannot starve the others. Clients feel TCP backpressure
+ * rather than errors.
  */
 import net from 'node:net';
-import type { Logger } from '../log';
+import { ThrottledWarning, type Logger } from '../log';
 
 export interface FrameServerOptions {
   readonly bindAddress: string;
@@ -43,6 +45,7 @@ export class FrameServer {
   private inFlightBytes = 0;
   /** Over the in-flight bytes budget: no connection is read. */
   overBudget = false;
+  private readonly budgetWarning: ThrottledWarning;
 
   constructor(
     options: FrameServerOptions,
@@ -50,6 +53,7 @@ export class FrameServer {
     private readonly logger: Logger,
   ) {
     this.options = options;
+    this.budgetWarning = new ThrottledWarning(logger, 1000);
     this.server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
   }
 
@@ -71,7 +75,9 @@ export class FrameServer {
       : this.inFlightBytes > this.options.maxInFlightBytes;
     if (over === this.overBudget) return;
     this.overBudget = over;
-    if (over) this.logger.warn({ inFlightBytes: this.inFlightBytes, maxInFlightBytes: this.options.maxInFlightBytes }, 'in-flight budget exceeded: reading paused');
+    if (over) {
+      this.budgetWarning.warn('budget', { inFlightBytes: this.inFlightBytes, maxInFlightBytes: this.options.maxInFlightBytes }, 'in-flight budget exceeded: reading paused');
+    }
     for (const c of this.connections) c.updateFlow();
   }
 
@@ -131,6 +137,8 @@ export class FrameServer {
 
 class FrameConnection {
   inFlight = 0;
+  /** Bytes of this connection's requests not yet answered. */
+  private inFlightBytes = 0;
   private readonly chunks: Buffer[] = [];
   private buffered = 0;
   /** Length of the frame being received, or -1 while waiting for a length prefix. */
@@ -166,7 +174,10 @@ class FrameConnection {
 
   /** Reads from the socket exactly when nothing holds it back. */
   updateFlow(): void {
-    const read = this.reading && !this.server.overBudget && this.inFlight < this.server.limits.maxInFlightPerConnection;
+    const read =
+      this.reading &&
+      this.inFlight < this.server.limits.maxInFlightPerConnection &&
+      (!this.server.overBudget || this.inFlightBytes === 0);
     if (read === !this.paused) return;
     this.paused = !read;
     if (read) this.socket.resume();
@@ -235,6 +246,7 @@ class FrameConnection {
     }
     this.inFlight++;
     const size = frame.length;
+    this.inFlightBytes += size;
     this.server.updateBudget(size);
     this.updateFlow();
     reply.then(
@@ -244,6 +256,7 @@ class FrameConnection {
         // otherwise wait for its timeout.
         this.logger.error({ err, peer: this.peer }, 'request handler failed; closing connection');
         this.inFlight--;
+        this.inFlightBytes -= size;
         this.server.updateBudget(-size);
         this.socket.destroy();
       },
@@ -252,6 +265,7 @@ class FrameConnection {
 
   private complete(reply: Buffer, size: number): void {
     this.inFlight--;
+    this.inFlightBytes -= size;
     this.write(reply);
     this.server.updateBudget(-size);
     this.updateFlow();
