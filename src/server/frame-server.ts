@@ -146,6 +146,7 @@ class FrameConnection {
   private paused = false;
   private reading = true;
   private closed = false;
+  private corked = false;
   private readonly peer: string;
 
   constructor(
@@ -272,8 +273,21 @@ class FrameConnection {
     if (!this.reading && this.inFlight === 0) this.socket.end();
   }
 
+  /**
+   * Replies completed in the same tick (a batch's members resolve together) leave in one writev:
+   * one syscall per reply was the largest single cost of the proxy in the bench profile.
+   */
   private write(reply: Buffer): void {
-    if (!this.closed) this.socket.write(reply);
+    if (this.closed) return;
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.socket.uncork();
+      });
+    }
+    this.socket.write(reply);
   }
 
   private readLengthPrefix(): number {
