@@ -3,6 +3,7 @@
 # thrift-compiler + python3-thrift (cross-language wire check with Apache Thrift's Python client),
 # kcat, whose librdkafka1 holds the mock Kafka cluster the Kafka tests drive (and kcat reads back),
 # zookeeper, the real ZooKeeper server (it brings a Java runtime).
+# (RocketMQ has no installable broker: its tests use a gRPC stand-in, test/helpers/rocketmq-standin.ts.)
 set -euo pipefail
 missing=()
 command -v thrift >/dev/null 2>&1 || missing+=(thrift-compiler)
