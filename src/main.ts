@@ -42,9 +42,6 @@ async function main(argv: string[]): Promise<void> {
     exit(EXIT_START);
     return;
   }
-  const address = app.address();
-  process.stdout.write(`pproxy ${app.instance} listening on ${address.address}:${address.port} (config ${settings.configPath})\n`);
-
   const stop = (signal: string) => {
     logger.info({ signal }, 'stop requested');
     app.stop().then(
@@ -70,6 +67,9 @@ async function main(argv: string[]): Promise<void> {
     logger.fatal({ err }, 'unhandled rejection');
     exit(EXIT_FATAL);
   });
+  // Announced only once the signal handlers are in place: control.sh and tests act on this line.
+  const address = app.address();
+  process.stdout.write(`pproxy ${app.instance} listening on ${address.address}:${address.port} (config ${settings.configPath})\n`);
 }
 
 /**

@@ -11,6 +11,7 @@
  */
 import { z } from 'zod';
 import { kafkaClusterSchema } from '../storage/kafka/kafka-config';
+import { rocketmqClusterSchema } from '../storage/rocketmq/rocketmq-config';
 
 export type Strictness = 'strict' | 'loose';
 
@@ -86,10 +87,7 @@ export function buildSchemas(mode: Strictness) {
 
   // Broker cluster settings keep DDMQ's field names; each adapter owns its schema.
   const kafkaCluster = kafkaClusterSchema;
-  const rocketmqCluster = z.looseObject({
-    namesrvAddrs: z.array(z.string()).optional(),
-    maxMessageSize: positiveInt().optional(),
-  });
+  const rocketmqCluster = rocketmqClusterSchema;
 
   // DDMQ's autoBatch keys (maxBathBytes is DDMQ's spelling) with defaults that suit Kafka as well
   // as RocketMQ: DDMQ's 4 KiB / 32 messages were sized for its RocketMQ batch format.

@@ -175,6 +175,7 @@ export class ProducerPipeline {
         properties: message.properties,
         partitionId: message.partitionId,
         hashId: message.hashId,
+        ordered: topic.strongOrder,
         timestamp: this.deps.timers.now(),
       },
     };

@@ -8,6 +8,7 @@ import type { CarreraConfiguration, LocalClusterConfig } from '../config/schema'
 import type { Logger } from '../log';
 import { KafkaStorage } from './kafka/kafka-storage';
 import { LocalStorage } from './local/local-storage';
+import { RocketMqStorage } from './rocketmq/rocketmq-storage';
 import type { ClusterStorage, StorageKind } from './storage';
 
 export interface ClusterSpec {
@@ -42,14 +43,23 @@ export function clusterSpecs(conf: CarreraConfiguration, dataDir: string, logger
       });
     }
   }
-  // DDMQ treats a cluster of a switched-off type as having no producer; so does this build for
-  // RocketMQ, whose adapter is not in it yet.
+  if (conf.useRocketmq) {
+    for (const [name, rocketmq] of Object.entries(conf.rocketmqConfigurationMap)) {
+      specs.push({
+        name,
+        kind: 'rocketmq',
+        key: JSON.stringify(rocketmq),
+        create: () => new RocketMqStorage(name, rocketmq, logger),
+      });
+    }
+  }
+  // DDMQ treats a cluster of a switched-off type as having no producer (21).
   const withoutProducer = [
     ...(conf.useKafka ? [] : Object.keys(conf.kafkaConfigurationMap).map((c) => `${c} (kafka, useKafka is false)`)),
-    ...Object.keys(conf.rocketmqConfigurationMap).map((c) => `${c} (rocketmq${conf.useRocketmq ? '' : ', useRocketmq is false'})`),
+    ...(conf.useRocketmq ? [] : Object.keys(conf.rocketmqConfigurationMap).map((c) => `${c} (rocketmq, useRocketmq is false)`)),
   ];
   if (withoutProducer.length > 0) {
-    logger.warn({ clusters: withoutProducer }, 'clusters without a producer; their topics answer 21');
+    logger.warn({ clusters: withoutProducer }, 'clusters of a switched-off type have no producer; their topics answer 21');
   }
   return specs;
 }

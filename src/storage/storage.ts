@@ -15,6 +15,8 @@ export interface OutgoingMessage {
   /** DDMQ's partition hint: >= 0 explicit, -1 by hashId, < -1 random. */
   readonly partitionId: number;
   readonly hashId: bigint;
+  /** The topic is `strongOrder` (DDMQ): messages with a partition or hash hint keep their order. */
+  readonly ordered: boolean;
   /** Milliseconds since the epoch, taken when the proxy received the message. */
   readonly timestamp: number;
 }

@@ -6,7 +6,7 @@ import { FakeTimers, settle } from '../helpers/fake-timers';
 import { StorageDouble } from '../helpers/storage-double';
 
 const message = (body: string): OutgoingMessage => ({
-  topic: 't', key: undefined, tags: undefined, body: Buffer.from(body), properties: undefined, partitionId: -2, hashId: 0n, timestamp: 0,
+  topic: 't', key: undefined, tags: undefined, body: Buffer.from(body), properties: undefined, partitionId: -2, hashId: 0n, ordered: false, timestamp: 0,
 });
 
 const settings = (s: Partial<BatchSettings> = {}): BatchSettings => ({ maxMessages: 4, maxBytes: 1000, lingerMs: 0, maxInFlight: 1, urgencyMarginMs: 2, ...s });

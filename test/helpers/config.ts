@@ -14,10 +14,12 @@ export function tempDir(t: TestContext, prefix = 'pproxy-test-'): string {
 }
 
 export interface LocalConfigOptions {
-  topics?: { topic: string; delayTopic?: boolean; clusters?: string[] }[];
+  topics?: { topic: string; delayTopic?: boolean; strongOrder?: boolean; autoBatch?: boolean; clusters?: string[] }[];
   clusters?: Record<string, Record<string, unknown>>;
   /** Kafka clusters, added to brokerClusters (useKafka stays false unless set in carreraConfiguration). */
   kafkaClusters?: Record<string, Record<string, unknown>>;
+  /** RocketMQ clusters, likewise (useRocketmq stays false unless set). */
+  rocketmqClusters?: Record<string, Record<string, unknown>>;
   carreraConfiguration?: Record<string, unknown>;
   thriftServer?: Record<string, unknown>;
   port?: number;
@@ -28,6 +30,8 @@ export interface LocalConfigOptions {
 export function localConfig(options: LocalConfigOptions = {}): Record<string, unknown> {
   const clusters = options.clusters ?? { L_local: { partitions: 4 } };
   const kafkaClusters = options.kafkaClusters ?? {};
+  const rocketmqClusters = options.rocketmqClusters ?? {};
+  const allClusters = [...Object.keys(clusters), ...Object.keys(kafkaClusters), ...Object.keys(rocketmqClusters)];
   const topics = options.topics ?? [{ topic: 'test' }, { topic: 'other' }];
   return {
     host: '127.0.0.1',
@@ -36,10 +40,11 @@ export function localConfig(options: LocalConfigOptions = {}): Record<string, un
     logLevel: 'warn',
     pproxy: {
       proxyCluster: 'P_test',
-      brokerClusters: [...Object.keys(clusters), ...Object.keys(kafkaClusters)],
+      brokerClusters: allClusters,
       carreraConfiguration: {
         localConfigurationMap: clusters,
         kafkaConfigurationMap: kafkaClusters,
+        rocketmqConfigurationMap: rocketmqClusters,
         thriftServer: options.thriftServer ?? {},
         delay: { chronosInnerTopicPrefix: 'R_test_chronos_inner_', innerTopicNum: 1 },
         ...options.carreraConfiguration,
@@ -49,7 +54,9 @@ export function localConfig(options: LocalConfigOptions = {}): Record<string, un
       topics: topics.map((t) => ({
         topic: t.topic,
         delayTopic: t.delayTopic ?? false,
-        topicUnits: (t.clusters ?? [...Object.keys(clusters), ...Object.keys(kafkaClusters)]).map((c) => ({ brokerCluster: c })),
+        strongOrder: t.strongOrder ?? false,
+        autoBatch: t.autoBatch ?? false,
+        topicUnits: (t.clusters ?? allClusters).map((c) => ({ brokerCluster: c })),
       })),
     },
     ...options.extra,

@@ -24,6 +24,7 @@ export const Code = {
   OK: 20000,
   BAD_REQUEST: 40000,
   MESSAGE_PROPERTY_CONFLICT_WITH_TYPE: 40014,
+  CLIENT_ID_REQUIRED: 40017,
   TOPIC_NOT_FOUND: 40402,
   MESSAGE_BODY_TOO_LARGE: 41301,
   TOO_MANY_REQUESTS: 42900,
@@ -136,6 +137,10 @@ export class RocketMqStandIn {
   private queryRoute(call: grpc.ServerUnaryCall<any, any>, callback: grpc.sendUnaryData<unknown>): void {
     const name: string = call.request.getTopic().getName();
     const response = new service.QueryRouteResponse();
+    if (!hasClientId(call)) {
+      callback(null, withStatus(response, Code.CLIENT_ID_REQUIRED, 'x-mq-client-id is required'));
+      return;
+    }
     const topic = this.options.topics[name];
     if (!topic) {
       callback(null, withStatus(response, Code.TOPIC_NOT_FOUND, `topic ${name} not found`));
@@ -192,6 +197,10 @@ export class RocketMqStandIn {
   }
 
   private sendMessage(call: grpc.ServerUnaryCall<any, any>, callback: grpc.sendUnaryData<unknown>): void {
+    if (!hasClientId(call)) {
+      callback(null, withStatus(new service.SendMessageResponse(), Code.CLIENT_ID_REQUIRED, 'x-mq-client-id is required'));
+      return;
+    }
     const answer = () => callback(null, this.store(call.request.getMessagesList()));
     if (this.latencyMs > 0) setTimeout(answer, this.latencyMs);
     else answer();
@@ -261,6 +270,11 @@ export function consistentHash(input: bigint, buckets: number): number {
     if (next >= 0 && next < buckets) candidate = next;
     else return candidate;
   }
+}
+
+/** The RocketMQ 5 proxy refuses calls without the client id header (transport.md). */
+function hasClientId(call: grpc.ServerUnaryCall<unknown, unknown>): boolean {
+  return call.metadata.get('x-mq-client-id').length > 0;
 }
 
 function resource(name: string): unknown {

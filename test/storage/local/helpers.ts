@@ -26,6 +26,7 @@ export function message(fields: Partial<OutgoingMessage> = {}): OutgoingMessage 
     properties: undefined,
     partitionId: 0,
     hashId: 0n,
+    ordered: false,
     timestamp: 1_700_000_000_000,
     ...fields,
   };

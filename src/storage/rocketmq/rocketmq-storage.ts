@@ -1,0 +1,289 @@
+/**
+ * A RocketMQ cluster as a ClusterStorage, over RocketMQ 5's gRPC protocol
+ * (`apache.rocketmq.v2.MessagingService`), through the stubs rocketmq-client-nodejs ships rather than
+ * its Producer: the Producer sends one message per request, cannot choose how messages are grouped,
+ * and after a telemetry error leaves a reconnect timer that keeps the process alive.
+ *
+ * In RocketMQ 5 the server picks the queue: a single message with a `message_group` is hashed onto
+ * one queue (FIFO topics only), anything else goes round-robin. So DDMQ's "queue = |hashId| % n"
+ * becomes per-key order: on a `strongOrder` topic, a message with `partitionId >= 0` or `-1` is sent
+ * as a FIFO message whose group is `partition-<partitionId>` or `hash-<hashId>` (the exact 64-bit
+ * value), one per request and in order per group; everything else is a normal message, and the
+ * normal messages of one send go as one multi-message SendMessage.
+ *
+ * Record mapping: tags -> tag, key -> keys, properties -> user properties, body bytes as they are.
+ */
+import os from 'node:os';
+import { randomUUID } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import { Duration } from 'google-protobuf/google/protobuf/duration_pb';
+import { Timestamp } from 'google-protobuf/google/protobuf/timestamp_pb';
+import { MessageIdFactory } from 'rocketmq-client-nodejs/dist/message/MessageId';
+import * as pb from 'rocketmq-client-nodejs/proto/apache/rocketmq/v2/definition_pb';
+import { MessagingServiceClient } from 'rocketmq-client-nodejs/proto/apache/rocketmq/v2/service_grpc_pb';
+import * as rpc from 'rocketmq-client-nodejs/proto/apache/rocketmq/v2/service_pb';
+import type { Logger } from '../../log';
+import { StorageError, type ClusterStorage, type OutgoingMessage, type SendOutcome, type StorageKind } from '../storage';
+import type { RocketmqClusterConfig } from './rocketmq-config';
+import { RmqCode, grpcError, statusError } from './rocketmq-errors';
+
+const CLIENT_VERSION = 'pproxy';
+const CLOSE_GRACE_MS = 10_000;
+
+interface Route {
+  readonly fetchedAt: number;
+  /** The topic accepts FIFO messages (and so nothing else). */
+  readonly fifo: boolean;
+}
+
+export class RocketMqStorage implements ClusterStorage {
+  readonly kind: StorageKind = 'rocketmq';
+  readonly maxMessageSize: number;
+  private readonly client: MessagingServiceClient;
+  private readonly clientId: string;
+  private readonly logger: Logger;
+  private readonly routes = new Map<string, Route>();
+  private readonly routeFetches = new Map<string, Promise<Route>>();
+  private telemetry: grpc.ClientDuplexStream<rpc.TelemetryCommand, rpc.TelemetryCommand> | undefined;
+  /** The body limit the server published in its Telemetry settings. */
+  private serverMaxBodySize: number | undefined;
+  private closing: Promise<void> | undefined;
+  private readonly inFlight = new Set<Promise<unknown>>();
+
+  constructor(
+    readonly cluster: string,
+    private readonly config: RocketmqClusterConfig,
+    logger: Logger,
+  ) {
+    this.logger = logger.child({ cluster, storage: 'rocketmq' });
+    this.maxMessageSize = config.maxMessageSize;
+    this.clientId = `${config.groupPrefix}@${os.hostname()}@${process.pid}@${Date.now().toString(36)}`;
+    this.client = new MessagingServiceClient(config.namesrvAddrs[0]!, grpc.credentials.createInsecure());
+  }
+
+  /**
+   * Opens the Telemetry stream and reports this client's settings; the server answers with its own
+   * (among them the largest body it accepts). Not awaited: an unreachable endpoint must not keep
+   * the proxy from starting, and sends fail with their own errors meanwhile.
+   */
+  start(): Promise<void> {
+    this.openTelemetry();
+    return Promise.resolve();
+  }
+
+  send(messages: readonly OutgoingMessage[]): Promise<SendOutcome[]> {
+    const outcomes = new Array<SendOutcome>(messages.length);
+    if (this.closing) {
+      outcomes.fill({ ok: false, error: new StorageError('CLOSED', `rocketmq cluster ${this.cluster} is closed`, false) });
+      return Promise.resolve(outcomes);
+    }
+    const byTopic = new Map<string, number[]>();
+    messages.forEach((m, i) => {
+      const indices = byTopic.get(m.topic);
+      if (indices) indices.push(i);
+      else byTopic.set(m.topic, [i]);
+    });
+    const sent = Promise.all([...byTopic].map(([topic, indices]) => this.sendTopic(topic, indices, messages, outcomes)));
+    this.inFlight.add(sent);
+    return sent.then(() => {
+      this.inFlight.delete(sent);
+      return outcomes;
+    });
+  }
+
+  /** Every SendMessage is acknowledged by the server; nothing is buffered here. */
+  flush(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      const grace = new Promise((r) => setTimeout(r, CLOSE_GRACE_MS).unref());
+      await Promise.race([Promise.allSettled(this.inFlight), grace]);
+      this.telemetry?.end();
+      await new Promise<void>((resolve) => {
+        const request = new rpc.NotifyClientTerminationRequest();
+        this.client.notifyClientTermination(request, this.metadata(), { deadline: Date.now() + 1000 }, () => resolve());
+      });
+      this.client.close();
+    })();
+    return this.closing;
+  }
+
+  private async sendTopic(topic: string, indices: number[], messages: readonly OutgoingMessage[], outcomes: SendOutcome[]): Promise<void> {
+    let route: Route;
+    try {
+      route = await this.route(topic);
+    } catch (error) {
+      const failure = error instanceof StorageError ? error : new StorageError('UNKNOWN', String(error), false);
+      for (const i of indices) outcomes[i] = { ok: false, error: failure };
+      return;
+    }
+    const normal: number[] = [];
+    const groups = new Map<string, number[]>();
+    for (const i of indices) {
+      const m = messages[i]!;
+      if (this.serverMaxBodySize !== undefined && m.body.length > this.serverMaxBodySize) {
+        const reason = `body of ${m.body.length} bytes exceeds the ${this.serverMaxBodySize} bytes rocketmq ${this.cluster} accepts`;
+        outcomes[i] = { ok: false, error: new StorageError('MESSAGE_TOO_LARGE', reason, false) };
+        continue;
+      }
+      const group = route.fifo ? messageGroup(m) : undefined;
+      if (group === undefined) normal.push(i);
+      else groups.set(group, [...(groups.get(group) ?? []), i]);
+    }
+    const calls: Promise<void>[] = [];
+    if (normal.length > 0) calls.push(this.sendMessages(normal, messages, outcomes, undefined));
+    // one request per FIFO message (the server hashes only single-message requests), in order per group
+    for (const [group, members] of groups) {
+      calls.push(
+        (async () => {
+          for (const i of members) await this.sendMessages([i], messages, outcomes, group);
+        })(),
+      );
+    }
+    await Promise.all(calls);
+  }
+
+  /** One SendMessage carrying `indices`; each message gets its entry's outcome. */
+  private sendMessages(indices: number[], messages: readonly OutgoingMessage[], outcomes: SendOutcome[], group: string | undefined): Promise<void> {
+    const request = new rpc.SendMessageRequest();
+    for (const i of indices) request.addMessages(toProtobuf(messages[i]!, group));
+    return new Promise((resolve) => {
+      this.client.sendMessage(request, this.metadata(), { deadline: Date.now() + this.config.sendMsgTimeout }, (error, response) => {
+        if (error || !response) {
+          const failure = grpcError(error!, this.cluster);
+          for (const i of indices) outcomes[i] = { ok: false, error: failure };
+        } else {
+          const status = response.getStatus();
+          const entries = response.getEntriesList();
+          indices.forEach((i, j) => {
+            const entry = entries[j];
+            const entryStatus = entry?.getStatus() ?? status;
+            const code = entryStatus?.getCode() ?? 0;
+            if (code === RmqCode.OK && entry) {
+              outcomes[i] = { ok: true, partition: -1, offset: BigInt(entry.getOffset()) };
+            } else {
+              const failure = statusError(code, entryStatus?.getMessage() ?? 'no entry for the message', this.cluster);
+              if (failure.code === 'UNKNOWN') this.logger.warn({ code, message: entryStatus?.getMessage() }, 'rocketmq refused a message');
+              outcomes[i] = { ok: false, error: failure };
+            }
+          });
+          if (status?.getCode() === RmqCode.TOPIC_NOT_FOUND) this.routes.delete(messages[indices[0]!]!.topic);
+        }
+        resolve();
+      });
+    });
+  }
+
+  /** The topic's route, from cache or QueryRoute (concurrent callers share one call). */
+  private route(topic: string): Promise<Route> {
+    const cached = this.routes.get(topic);
+    if (cached && Date.now() - cached.fetchedAt < this.config.routeMaxAge) return Promise.resolve(cached);
+    let fetching = this.routeFetches.get(topic);
+    if (!fetching) {
+      fetching = this.queryRoute(topic).finally(() => this.routeFetches.delete(topic));
+      this.routeFetches.set(topic, fetching);
+    }
+    // a stale route still serves while its refresh fails
+    return cached ? fetching.catch(() => cached) : fetching;
+  }
+
+  private queryRoute(topic: string): Promise<Route> {
+    const request = new rpc.QueryRouteRequest();
+    request.setTopic(resource(topic));
+    request.setEndpoints(this.endpoints());
+    return new Promise((resolve, reject) => {
+      this.client.queryRoute(request, this.metadata(), { deadline: Date.now() + this.config.sendMsgTimeout }, (error, response) => {
+        if (error || !response) return reject(grpcError(error!, this.cluster));
+        const code = response.getStatus()?.getCode() ?? 0;
+        if (code !== RmqCode.OK) return reject(statusError(code, response.getStatus()?.getMessage() ?? '', this.cluster));
+        const queues = response.getMessageQueuesList();
+        if (queues.length === 0) return reject(new StorageError('TOPIC_NOT_FOUND', `rocketmq ${this.cluster}: topic ${topic} has no queues`, false));
+        const fifo = queues.some((q) => q.getAcceptMessageTypesList().includes(pb.MessageType.FIFO));
+        const route = { fetchedAt: Date.now(), fifo };
+        this.routes.set(topic, route);
+        resolve(route);
+      });
+    });
+  }
+
+  private openTelemetry(): void {
+    const stream = this.client.telemetry(this.metadata());
+    this.telemetry = stream;
+    stream.on('data', (command: rpc.TelemetryCommand) => {
+      const publishing = command.getSettings()?.getPublishing();
+      if (publishing && publishing.getMaxBodySize() > 0) this.serverMaxBodySize = publishing.getMaxBodySize();
+    });
+    stream.on('error', (error: grpc.ServiceError) => {
+      if (!this.closing) this.logger.warn({ err: error.message }, 'rocketmq telemetry stream failed; the server limits stay as last known');
+    });
+    const settings = new pb.Settings();
+    settings.setClientType(pb.ClientType.PRODUCER);
+    settings.setAccessPoint(this.endpoints());
+    settings.setRequestTimeout(new Duration().setSeconds(Math.ceil(this.config.sendMsgTimeout / 1000)));
+    settings.setPublishing(new pb.Publishing());
+    const ua = new pb.UA();
+    ua.setLanguage(pb.Language.LANGUAGE_UNSPECIFIED);
+    ua.setVersion(CLIENT_VERSION);
+    ua.setPlatform(`${os.platform()} ${os.release()}`);
+    ua.setHostname(os.hostname());
+    settings.setUserAgent(ua);
+    stream.write(new rpc.TelemetryCommand().setSettings(settings));
+  }
+
+  private endpoints(): pb.Endpoints {
+    const endpoints = new pb.Endpoints();
+    endpoints.setScheme(pb.AddressScheme.IPV4);
+    for (const hostPort of this.config.namesrvAddrs) {
+      const [host, port] = hostPort.split(':');
+      endpoints.addAddresses(new pb.Address().setHost(host!).setPort(Number(port)));
+    }
+    return endpoints;
+  }
+
+  /** The transport headers every RocketMQ 5 server expects (rocketmq-clients docs/transport.md). */
+  private metadata(): grpc.Metadata {
+    const metadata = new grpc.Metadata();
+    metadata.set('x-mq-protocol', 'v2');
+    metadata.set('x-mq-client-id', this.clientId);
+    metadata.set('x-mq-date-time', new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, ''));
+    metadata.set('x-mq-request-id', randomUUID());
+    metadata.set('x-mq-language', 'OTHER');
+    metadata.set('x-mq-client-version', CLIENT_VERSION);
+    return metadata;
+  }
+}
+
+/** The FIFO group of a message on a strongOrder topic, or undefined for a normal message. */
+export function messageGroup(m: OutgoingMessage): string | undefined {
+  if (!m.ordered) return undefined;
+  if (m.partitionId >= 0) return `partition-${m.partitionId}`;
+  if (m.partitionId === -1) return `hash-${m.hashId}`;
+  return undefined;
+}
+
+function toProtobuf(m: OutgoingMessage, group: string | undefined): pb.Message {
+  const system = new pb.SystemProperties();
+  system.setMessageId(MessageIdFactory.create().toString());
+  system.setBornTimestamp(Timestamp.fromDate(new Date(m.timestamp)));
+  system.setBornHost(os.hostname());
+  system.setBodyEncoding(pb.Encoding.IDENTITY);
+  system.setMessageType(group === undefined ? pb.MessageType.NORMAL : pb.MessageType.FIFO);
+  if (m.tags) system.setTag(m.tags);
+  if (m.key) system.setKeysList([m.key]);
+  if (group !== undefined) system.setMessageGroup(group);
+  const message = new pb.Message();
+  message.setTopic(resource(m.topic));
+  message.setBody(m.body);
+  message.setSystemProperties(system);
+  if (m.properties) {
+    const user = message.getUserPropertiesMap();
+    for (const [name, value] of m.properties) user.set(name, value);
+  }
+  return message;
+}
+
+function resource(name: string): pb.Resource {
+  return new pb.Resource().setName(name);
+}

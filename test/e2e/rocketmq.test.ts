@@ -1,0 +1,145 @@
+/**
+ * RocketMQ storage end to end: the stock Thrift client -> pproxy -> the RocketMQ 5 proxy stand-in
+ * (test/helpers/rocketmq-standin.ts, checked against the official client).
+ */
+import assert from 'node:assert/strict';
+import { test, type TestContext } from 'node:test';
+import type { ProducerClient } from '../../src/client/producer-client';
+import { localConfig, tempDir, writeConfig, type LocalConfigOptions } from '../helpers/config';
+import { MockKafka, consumeAll } from '../helpers/kafka';
+import { startProxy, startProxyProcess } from '../helpers/proxy';
+import { Code, RocketMqStandIn, type StandInOptions } from '../helpers/rocketmq-standin';
+
+const BROKERS = { 'broker-a': 4, 'broker-b': 4 };
+
+async function standIn(t: TestContext, options: Partial<StandInOptions> = {}): Promise<RocketMqStandIn> {
+  const s = new RocketMqStandIn({ brokers: BROKERS, topics: { normal: { type: 'NORMAL' }, fifo: { type: 'FIFO' } }, ...options });
+  await s.start();
+  t.after(() => s.stop());
+  return s;
+}
+
+function rmqConfig(s: RocketMqStandIn, topics: LocalConfigOptions['topics'], extra: Partial<LocalConfigOptions> = {}): LocalConfigOptions {
+  return {
+    clusters: {},
+    rocketmqClusters: { R1: { namesrvAddrs: [s.address], sendMsgTimeout: 1000 } },
+    carreraConfiguration: { useRocketmq: true },
+    topics,
+    ...extra,
+  };
+}
+
+async function rmqProxy(t: TestContext, s: RocketMqStandIn, topics: LocalConfigOptions['topics'], extra: Partial<LocalConfigOptions> = {}): Promise<ProducerClient> {
+  const proxy = await startProxy(t, rmqConfig(s, topics, extra));
+  return proxy.client();
+}
+
+test('tags, keys, properties and a binary body reach RocketMQ exactly', { timeout: 30_000 }, async (t) => {
+  const s = await standIn(t);
+  const client = await rmqProxy(t, s, [{ topic: 'normal' }]);
+  const body = Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 13) & 0xff));
+  const r = await client.sendSync({ topic: 'normal', body, key: 'order-9', tags: 'TagA', properties: { traceId: 't-1', region: 'eu' } });
+  assert.equal(r.code, 0);
+  const [entry] = s.stored;
+  assert.deepEqual(entry!.body, body);
+  assert.deepEqual([entry!.tag, entry!.keys, entry!.userProperties, entry!.messageGroup], ['TagA', ['order-9'], { traceId: 't-1', region: 'eu' }, undefined]);
+});
+
+test('strongOrder topic: each hashId keeps its send order on one queue; a normal topic spreads over all queues', { timeout: 60_000 }, async (t) => {
+  const s = await standIn(t);
+  const client = await rmqProxy(t, s, [{ topic: 'fifo', strongOrder: true }, { topic: 'normal' }]);
+  const hashIds = [0n, 1n, -1n, 7n, -9n, 12_345n, -77_777n, 42n, 2n ** 63n - 1n, -(2n ** 63n)];
+  // 10 sequences of 20, sent concurrently across hashIds and in order within each
+  await Promise.all(
+    hashIds.map(async (hashId) => {
+      for (let n = 0; n < 20; n++) {
+        const r = await client.sendSync({ topic: 'fifo', body: `${hashId}:${n}`, hashId, partitionId: -1 });
+        assert.equal(r.code, 0, `hashId ${hashId} #${n}`);
+      }
+    }),
+  );
+  const fifo = s.stored.filter((e) => e.topic === 'fifo');
+  assert.equal(fifo.length, 200);
+  for (const hashId of hashIds) {
+    const mine = fifo.filter((e) => e.body.toString().startsWith(`${hashId}:`));
+    assert.deepEqual(mine.map((e) => Number(e.body.toString().split(':')[1])), [...Array(20).keys()], `order of hashId ${hashId}`);
+    assert.equal(new Set(mine.map((e) => `${e.broker}/${e.queueId}`)).size, 1, `hashId ${hashId} on one queue`);
+    assert.ok(mine.every((e) => e.messageGroup === `hash-${hashId}` && e.callSize === 1));
+  }
+  for (let i = 0; i < 200; i++) assert.equal((await client.sendSync({ topic: 'normal', body: `n${i}`, partitionId: -2 })).code, 0);
+  const queues = new Set(s.stored.filter((e) => e.topic === 'normal').map((e) => `${e.broker}/${e.queueId}`));
+  assert.equal(queues.size, 8, 'all 8 queues of both brokers');
+});
+
+test('concurrent small messages arrive as multi-message SendMessage calls', { timeout: 30_000 }, async (t) => {
+  const s = await standIn(t);
+  const client = await rmqProxy(t, s, [{ topic: 'normal', autoBatch: true }], {
+    carreraConfiguration: { useRocketmq: true, useAutoBatch: true },
+  });
+  const results = await Promise.all(Array.from({ length: 200 }, (_, i) => client.sendSync({ topic: 'normal', body: `m${i}` }, 5000)));
+  assert.deepEqual([...new Set(results.map((r) => r.code))], [0]);
+  assert.equal(s.stored.length, 200);
+  assert.ok(s.sendCalls.some((n) => n > 1), `some calls carried several messages: ${s.sendCalls.join(',')}`);
+  assert.ok(s.sendCalls.length < 200);
+});
+
+test('RocketMQ errors map to result codes; an outage answers within the deadline and the proxy recovers', { timeout: 60_000 }, async (t) => {
+  const s = await standIn(t, { maxBodySize: 1000 });
+  const client = await rmqProxy(t, s, [{ topic: 'normal' }, { topic: 'ghost' }]);
+  assert.equal((await client.sendSync({ topic: 'ghost', body: 'x' })).code, 14, 'TOPIC_NOT_FOUND');
+  assert.equal((await client.sendSync({ topic: 'normal', body: Buffer.alloc(1001) })).code, 11, "over the server's published limit");
+  s.failNext.push({ code: Code.TOO_MANY_REQUESTS, message: 'slow down' });
+  assert.equal((await client.sendSync({ topic: 'normal', body: 'throttled-then-ok' })).code, 0, 'throttling is retried within the deadline');
+  s.failNext.push({ code: Code.MESSAGE_PROPERTY_CONFLICT_WITH_TYPE, message: 'type mismatch' });
+  assert.equal((await client.sendSync({ topic: 'normal', body: 'mismatch' })).code, 10);
+
+  const port = Number(s.address.split(':')[1]);
+  await s.stop();
+  const started = Date.now();
+  const during = await client.sendSync({ topic: 'normal', body: 'during-outage' }, 500);
+  assert.ok(during.code === 10 || during.code === 12, `an error code, got ${during.code}`);
+  assert.ok(Date.now() - started < 900, 'answered within the deadline');
+  const back = new RocketMqStandIn({ brokers: BROKERS, topics: { normal: { type: 'NORMAL' } } });
+  await back.start(port);
+  t.after(() => back.stop());
+  let recovered = false;
+  for (let i = 0; i < 50 && !recovered; i++) {
+    recovered = (await client.sendSync({ topic: 'normal', body: `after-${i}` }, 1000)).code === 0;
+    if (!recovered) await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.ok(recovered, 'OK again once the endpoint is back');
+  assert.ok(back.stored.length >= 1);
+});
+
+test('a topic on one Kafka and one RocketMQ cluster routes by DDMQ cluster choice', { timeout: 60_000 }, async (t) => {
+  const s = await standIn(t);
+  const kafka = await MockKafka.start(t);
+  await kafka.createTopic('normal', 4);
+  const proxy = await startProxy(t, {
+    ...rmqConfig(s, [{ topic: 'normal' }]),
+    kafkaClusters: { K1: { bootstrapServers: kafka.bootstraps } },
+    carreraConfiguration: { useRocketmq: true, useKafka: true },
+  });
+  const client = await proxy.client();
+  // clusters sorted by name: [K1, R1]; index = partitionId, else |hashId|, each mod 2
+  const cases: [number, bigint, string][] = [[0, 0n, 'K1'], [1, 0n, 'R1'], [2, 0n, 'K1'], [-1, 3n, 'R1'], [-1, -4n, 'K1'], [-1, -(2n ** 63n), 'K1']];
+  for (const [partitionId, hashId] of cases) {
+    assert.equal((await client.sendSync({ topic: 'normal', body: `${partitionId}/${hashId}`, partitionId: partitionId >= 0 ? partitionId % 4 : partitionId, hashId })).code, 0);
+  }
+  const onKafka = new Set((await consumeAll(kafka.bootstraps, 'normal')).map((r) => r.value.toString()));
+  const onRmq = new Set(s.stored.map((e) => e.body.toString()));
+  for (const [partitionId, hashId, cluster] of cases) {
+    const body = `${partitionId}/${hashId}`;
+    assert.equal(onKafka.has(body) ? 'K1' : onRmq.has(body) ? 'R1' : 'none', cluster, body);
+  }
+});
+
+test('the proxy stops promptly after a RocketMQ outage', { timeout: 30_000 }, async (t) => {
+  const s = await standIn(t);
+  const proxy = await startProxyProcess(t, writeConfig(tempDir(t), localConfig(rmqConfig(s, [{ topic: 'normal' }]))));
+  await s.stop();
+  proxy.proc.kill('SIGTERM');
+  const started = Date.now();
+  assert.equal(await proxy.exited, 0);
+  assert.ok(Date.now() - started < 5000, `exited in ${Date.now() - started} ms`);
+});

@@ -1,0 +1,49 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import * as grpc from '@grpc/grpc-js';
+import { resultForStorageError } from '../../../src/core/result-mapping';
+import { rocketmqClusterSchema } from '../../../src/storage/rocketmq/rocketmq-config';
+import { grpcError, statusError } from '../../../src/storage/rocketmq/rocketmq-errors';
+import { messageGroup } from '../../../src/storage/rocketmq/rocketmq-storage';
+import type { OutgoingMessage } from '../../../src/storage/storage';
+
+test('RocketMQ status codes map to result codes with the right retriable flag', () => {
+  const cases: [number, number, boolean][] = [
+    [40402, 14, false], // TOPIC_NOT_FOUND
+    [41301, 11, false], // MESSAGE_BODY_TOO_LARGE
+    [43101, 11, false], // MESSAGE_PROPERTIES_TOO_LARGE
+    [40004, 11, false], // ILLEGAL_MESSAGE_TAG
+    [40016, 11, false], // MESSAGE_CORRUPTED
+    [40014, 10, false], // MESSAGE_PROPERTY_CONFLICT_WITH_TYPE: a configuration fault
+    [42900, 10, true], // TOO_MANY_REQUESTS: retried within the deadline
+    [50400, 12, true], // PROXY_TIMEOUT
+    [50401, 12, true], // MASTER_PERSISTENCE_TIMEOUT
+    [50001, 10, true], // INTERNAL_SERVER_ERROR
+    [40300, 10, false], // FORBIDDEN
+  ];
+  for (const [code, result, retriable] of cases) {
+    const e = statusError(code, 'why', 'R1');
+    assert.deepEqual([resultForStorageError(e.code), e.retriable], [result, retriable], `code ${code}`);
+    assert.match(e.message, new RegExp(`^rocketmq R1: ${code} why$`));
+  }
+  const grpcFailure = (code: grpc.status) => Object.assign(new Error('boom'), { code, details: '', metadata: new grpc.Metadata() });
+  assert.equal(grpcError(grpcFailure(grpc.status.DEADLINE_EXCEEDED), 'R1').code, 'TIMEOUT');
+  assert.equal(grpcError(grpcFailure(grpc.status.UNAVAILABLE), 'R1').retriable, true);
+  assert.equal(grpcError(grpcFailure(grpc.status.UNIMPLEMENTED), 'R1').code, 'UNKNOWN');
+});
+
+test('FIFO groups come from the partition or the exact hashId, only on strongOrder topics', () => {
+  const m = (partitionId: number, hashId: bigint, ordered = true) => ({ partitionId, hashId, ordered }) as OutgoingMessage;
+  assert.equal(messageGroup(m(3, 99n)), 'partition-3');
+  assert.equal(messageGroup(m(-1, -(2n ** 63n))), 'hash--9223372036854775808');
+  assert.equal(messageGroup(m(-1, 2n ** 63n - 1n)), 'hash-9223372036854775807');
+  assert.equal(messageGroup(m(-2, 5n)), undefined, 'random partition: a normal message');
+  assert.equal(messageGroup(m(3, 5n, false)), undefined, 'not strongOrder: a normal message');
+});
+
+test("DDMQ's RocketMQ keys: namesrvAddrs are required host:port endpoints; the rest default", () => {
+  const c = rocketmqClusterSchema.parse({ namesrvAddrs: ['10.0.0.1:8081'], compressMsgBodyOverHowmuch: 4096, retryTimesWhenSendFailed: 1 });
+  assert.deepEqual([c.sendMsgTimeout, c.maxMessageSize, c.groupPrefix], [3000, 2 * 1024 * 1024, 'pproxy']);
+  assert.equal(rocketmqClusterSchema.safeParse({ namesrvAddrs: ['10.0.0.1'] }).success, false);
+  assert.equal(rocketmqClusterSchema.safeParse({}).success, false);
+});
