@@ -3,11 +3,13 @@
  * (test/helpers/rocketmq-standin.ts, checked against the official client).
  */
 import assert from 'node:assert/strict';
+import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import type { ProducerClient } from '../../src/client/producer-client';
 import { localConfig, tempDir, writeConfig, type LocalConfigOptions } from '../helpers/config';
 import { MockKafka, consumeAll } from '../helpers/kafka';
-import { startProxy, startProxyProcess } from '../helpers/proxy';
+import { REPO_ROOT, startProxy } from '../helpers/proxy';
+import { run } from '../helpers/run';
 import { Code, RocketMqStandIn, type StandInOptions } from '../helpers/rocketmq-standin';
 
 const BROKERS = { 'broker-a': 4, 'broker-b': 4 };
@@ -134,12 +136,17 @@ test('a topic on one Kafka and one RocketMQ cluster routes by DDMQ cluster choic
   }
 });
 
-test('the proxy stops promptly after a RocketMQ outage', { timeout: 30_000 }, async (t) => {
+test('control.sh stop exits promptly after a RocketMQ outage', { timeout: 60_000 }, async (t) => {
   const s = await standIn(t);
-  const proxy = await startProxyProcess(t, writeConfig(tempDir(t), localConfig(rmqConfig(s, [{ topic: 'normal' }]))));
+  const dir = tempDir(t);
+  const env = { ...process.env, PPROXY_RUN_DIR: path.join(dir, 'run'), PPROXY_LOG_DIR: path.join(dir, 'logs') };
+  const control = (...args: string[]) => run(path.join(REPO_ROOT, 'control.sh'), args, { env, timeoutMs: 60_000 });
+  t.after(() => control('stop'));
+  assert.equal((await control('start', writeConfig(dir, localConfig(rmqConfig(s, [{ topic: 'normal' }]))))).status, 0);
   await s.stop();
-  proxy.proc.kill('SIGTERM');
   const started = Date.now();
-  assert.equal(await proxy.exited, 0);
-  assert.ok(Date.now() - started < 5000, `exited in ${Date.now() - started} ms`);
+  const stopped = await control('stop');
+  assert.equal(stopped.status, 0, stopped.stdout);
+  assert.match(stopped.stdout, /stopped/);
+  assert.ok(Date.now() - started < 5000, `stopped in ${Date.now() - started} ms`);
 });
