@@ -249,7 +249,7 @@ function routingTable(
   instance: string,
   requireBinding: boolean,
 ): RoutingTable {
-  if (!snapshot.pproxy) return { topics: new Map(), innerTopicPrefix: undefined };
+  if (!snapshot.pproxy) return { topics: new Map(), innerTopicPrefix: undefined, innerTopicNum: 0 };
   return buildRoutingTable(snapshot.pproxy, snapshot.topics, storages, { instance, requireBinding });
 }
 

@@ -20,7 +20,11 @@ import { deferredRetryDelay } from '../ratelimit/deferred-retry';
 import type { TpsLimiter } from '../ratelimit/tps-limiter';
 import { chooseCluster } from '../routing/cluster';
 import type { ClusterStorage, OutgoingMessage, SendOutcome } from '../storage/storage';
-import type { DelayMessage, ProducerMessage } from './message';
+import { encodeBodyExt } from '../delay/body-ext';
+import { DELAY_EXPIRE_SECONDS, DelayAction, DelayType, delayRefusal } from '../delay/delay-check';
+import { formatDelayId, innerTopicSeq, parseDelayId, type DelayKey } from '../delay/delay-id';
+import { javaStringHashCode } from '../routing/cluster';
+import { emptyProducerMessage, type DelayMessage, type ProducerMessage } from './message';
 import { resultForStorageError } from './result-mapping';
 import type { ClusterRoute, RoutingTable, ServedTopic } from './routing-table';
 import { DEFAULT_MAX_MESSAGE_SIZE, FROM_CHRONOS_PROPERTY, HEARTBEAT_TOPIC, illegalMessageReason, resolveBody } from './validate';
@@ -120,10 +124,87 @@ export class ProducerPipeline {
     );
   }
 
-  /** Delay messages need the Chronos support of a later release; until then no topic accepts them. */
-  sendDelay(message: DelayMessage | undefined, _timeoutMs: number): DelayReply {
-    const topic = message?.topic === undefined ? undefined : this.routing.topics.get(message.topic);
-    return { code: topic ? ResultCode.FAIL_TOPIC_IS_NOT_DELAY : ResultCode.FAIL_TOPIC_NOT_ALLOWED, uniqDelayMsgId: '' };
+  /**
+   * A delay message (reference section 7): DDMQ's checks in its order and with its codes, then the
+   * inner message (key = the delay id, partition by the uuid's Java hash, body = BodyExt JSON) to
+   * `chronosInnerTopicPrefix + seq`, limited under the user topic and bounded by `timeoutMs`.
+   * A storage failure answers its own code (the original answers 12 to everything, and nothing at
+   * all on its timeout path).
+   */
+  sendDelay(message: DelayMessage | undefined, timeoutMs: number): DelayReply | Promise<DelayReply> {
+    const refuse = (code: ResultCode): DelayReply => ({ code, uniqDelayMsgId: '' });
+    if (!message) return refuse(this.illegal(undefined, 'delay message is missing'));
+    const routing = this.routing;
+    const check: ProducerMessage = { ...emptyProducerMessage(), topic: message.topic, body: message.body, properties: message.properties, tags: message.tags };
+    const reason = illegalMessageReason(check, undefined);
+    if (reason) return refuse(this.illegal(message.topic, reason));
+    const body = message.body ?? Buffer.alloc(0);
+    if (body.length === 0) return refuse(this.illegal(message.topic, 'body is empty'));
+    const topicName = message.topic!;
+    const topic = routing.topics.get(topicName);
+    if (body.length > (topic ? topic.maxMessageSize : DEFAULT_MAX_MESSAGE_SIZE)) return refuse(this.illegal(topicName, 'body too large'));
+    if (!topic) return refuse(ResultCode.FAIL_TOPIC_NOT_ALLOWED);
+    const prefix = routing.innerTopicPrefix;
+    // without a delay configuration there is no inner topic to write to
+    if (prefix === undefined) return refuse(ResultCode.FAIL_TOPIC_NOT_ALLOWED);
+    if (topicName.startsWith(prefix)) return refuse(this.illegal(topicName, 'a delay inner topic'));
+    if (!topic.delayTopic) return refuse(ResultCode.FAIL_TOPIC_IS_NOT_DELAY);
+    const refusal = delayRefusal(message, routing.innerTopicNum, Math.floor(this.deps.timers.now() / 1000));
+    if (refusal) return refusal;
+
+    let key: DelayKey;
+    if (message.action === DelayAction.CANCEL) {
+      key = parseDelayId(message.uniqDelayMsgId!);
+    } else {
+      if (!message.uuid) return refuse(this.illegal(topicName, 'uuid is missing'));
+      const timestamp = message.timestamp!;
+      const type = message.dmsgtype!;
+      key = {
+        timestamp,
+        type,
+        expire: type === DelayType.DELAY ? timestamp + BigInt(DELAY_EXPIRE_SECONDS) : message.expire!,
+        times: message.times ?? 0n,
+        timed: 0n,
+        interval: message.interval ?? 0n,
+        seq: innerTopicSeq(message.uuid, routing.innerTopicNum),
+        uuid: message.uuid,
+      };
+    }
+    const uniqDelayMsgId = message.action === DelayAction.CANCEL ? message.uniqDelayMsgId! : formatDelayId(key);
+    const inner = routing.topics.get(`${prefix}${key.seq}`);
+    // the inner topic must be bound to this proxy too (DDMQ issue #23)
+    if (!inner) return refuse(ResultCode.FAIL_TOPIC_NOT_ALLOWED);
+    const innerBody = encodeBodyExt({ action: message.action, body, properties: message.properties, tags: message.tags, topic: topicName, uniqDelayMsgId });
+    if (innerBody.length > inner.maxMessageSize) return refuse(this.illegal(inner.name, 'delay body too large for the inner topic'));
+    const hashId = BigInt(javaStringHashCode(key.uuid));
+    const cluster = chooseCluster(inner.clusters, { partitionId: -1, hashId, key: uniqDelayMsgId }, this.deps.random);
+    if (!cluster.storage) return refuse(ResultCode.FAIL_NO_PRODUCER_FOR_CLUSTER);
+    const prepared: Prepared = {
+      topic: inner,
+      cluster,
+      storage: cluster.storage,
+      outgoing: {
+        topic: inner.name,
+        key: uniqDelayMsgId,
+        tags: message.tags,
+        body: innerBody,
+        properties: undefined,
+        partitionId: -1,
+        hashId,
+        ordered: inner.strongOrder,
+        timestamp: this.deps.timers.now(),
+      },
+    };
+    const timeout = timeoutMs > 0 ? timeoutMs : ASYNC_REQUEST_TIMEOUT_MS;
+    const deadline = this.deps.timers.now() + timeout;
+    const result = this.admit(
+      (limiter) => limiter.tryEnter(topicName, 1),
+      topic.limiterFailureRetryInterval,
+      timeout,
+      () => this.withDeadline(this.deliver(prepared, deadline, false), deadline, undefined),
+    );
+    const reply = (code: ResultCode): DelayReply => ({ code, uniqDelayMsgId: code === ResultCode.OK ? uniqDelayMsgId : '' });
+    return typeof result === 'number' ? reply(result) : result.then(reply);
   }
 
   private sendOne(message: ProducerMessage | undefined, timeoutMs: number, expiryRetry: boolean): ResultCode | Promise<ResultCode> {

@@ -30,6 +30,8 @@ export interface RoutingTable {
   readonly topics: ReadonlyMap<string, ServedTopic>;
   /** Delay inner-topic prefix (carreraConfiguration.delay); such topics cannot be produced to directly. */
   readonly innerTopicPrefix: string | undefined;
+  /** How many inner topics (prefix + 0 .. innerTopicNum - 1) delay messages are spread over. */
+  readonly innerTopicNum: number;
 }
 
 export interface Identity {
@@ -72,7 +74,8 @@ export function buildRoutingTable(
       maxMessageSize: limits.length > 0 ? Math.min(...limits) : DEFAULT_MAX_MESSAGE_SIZE,
     });
   }
-  return { topics, innerTopicPrefix: pproxy.carreraConfiguration.delay?.chronosInnerTopicPrefix };
+  const delay = pproxy.carreraConfiguration.delay;
+  return { topics, innerTopicPrefix: delay?.chronosInnerTopicPrefix, innerTopicNum: delay?.innerTopicNum ?? 0 };
 }
 
 function isBound(proxies: Readonly<Record<string, readonly string[]>>, identity: Identity): boolean {

@@ -71,7 +71,8 @@ function handleCall(header: CallHeader, reader: CompactReader, pipeline: Produce
     case 'sendDelaySync': {
       const args = readDelayArgs(reader);
       const result = pipeline.sendDelay(args.message, timeoutMs(args.timeout));
-      return encodeDelayResultReply(name, seqid, result.code, result.uniqDelayMsgId);
+      if (!(result instanceof Promise)) return encodeDelayResultReply(name, seqid, result.code, result.uniqDelayMsgId);
+      return result.then((r) => encodeDelayResultReply(name, seqid, r.code, r.uniqDelayMsgId));
     }
     default:
       skipArgs(reader);
