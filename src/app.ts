@@ -213,9 +213,14 @@ export class ProxyApp {
         idleTimeoutMs: conf.thriftServer.clientTimeout,
       });
       this.status = describe(this.instance, this.status.mode, origin, this.source, snapshot, routing, change.storages);
-      if (origin === 'zookeeper') saveSnapshot(cacheFile(this.settings), this.instance, snapshot);
       this.logger.info({ ...this.status, ms: Date.now() - started }, 'configuration applied');
-      this.hooks.onStatus?.(this.status);
+      // the new configuration is live: what follows must not undo that, nor skip the retirement
+      try {
+        if (origin === 'zookeeper') saveSnapshot(cacheFile(this.settings), this.instance, snapshot);
+        this.hooks.onStatus?.(this.status);
+      } catch (err) {
+        this.logger.error({ err }, 'configuration applied, but its cache or status could not be written');
+      }
       await change.retire();
       return true;
     } catch (err) {

@@ -22,17 +22,32 @@ export interface LogHandle {
 }
 
 export function createLogger(options: LogOptions): LogHandle {
+  // Synchronous writes: the proxy logs rarely (never per message), and an asynchronous buffer is
+  // flushed at exit by a loop that retries a failed write forever (a full disk hung the process).
   const destination = options.dir
-    ? pino.destination({ dest: path.join(options.dir, 'pproxy.log'), mkdir: true, sync: false })
+    ? pino.destination({ dest: path.join(options.dir, 'pproxy.log'), mkdir: true, sync: true })
     : pino.destination({ dest: 1, sync: true });
   const logger = pino(
     { level: options.level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime },
     destination,
   );
+  // A log that cannot be written (a full disk) must not take the proxy down or, worse, hang it:
+  // sonic-boom retries a failed synchronous flush forever. Logging stops; serving goes on.
+  let broken = false;
+  destination.on('error', (err: Error) => {
+    if (broken) return;
+    broken = true;
+    logger.level = 'silent';
+    process.stderr.write(`pproxy: logging stopped, the log cannot be written: ${err.message}\n`);
+  });
   return {
     logger,
-    reopen: () => destination.reopen(),
+    reopen: () => {
+      if (broken) return;
+      destination.reopen();
+    },
     flush: () => {
+      if (broken) return;
       try {
         destination.flushSync();
       } catch {

@@ -85,6 +85,7 @@ export class BatchQueue {
   }
 
   private takeBatch(): Member[] {
+    this.dropExpired();
     let bytes = 0;
     let count = 0;
     while (count < this.queue.length && count < this.settings.maxMessages) {
@@ -100,7 +101,24 @@ export class BatchQueue {
     return batch;
   }
 
+  /**
+   * Members whose caller has been answered 12 already are not sent: their SDK has retried by now,
+   * and keeping them would let the queue grow past every memory bound while a broker stalls.
+   */
+  private dropExpired(): void {
+    const now = this.timers.now();
+    if (!this.queue.some((m) => m.deadline <= now)) return;
+    const expired = new StorageError('TIMEOUT', 'the deadline passed while the message waited for its batch', false);
+    this.queue = this.queue.filter((m) => {
+      if (m.deadline > now) return true;
+      this.queuedBytes -= m.message.body.length;
+      m.resolve({ ok: false, error: expired });
+      return false;
+    });
+  }
+
   private sendBatch(batch: Member[]): void {
+    if (batch.length === 0) return;
     this.inFlight++;
     this.storage
       .send(batch.map((m) => m.message))

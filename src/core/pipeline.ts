@@ -19,7 +19,7 @@ import { ResultCode } from '../protocol/result-codes';
 import { deferredRetryDelay } from '../ratelimit/deferred-retry';
 import type { TpsLimiter } from '../ratelimit/tps-limiter';
 import { chooseCluster } from '../routing/cluster';
-import type { ClusterStorage, OutgoingMessage, SendOutcome } from '../storage/storage';
+import { StorageError, type ClusterStorage, type OutgoingMessage, type SendOutcome } from '../storage/storage';
 import { encodeBodyExt } from '../delay/body-ext';
 import { DELAY_EXPIRE_SECONDS, DelayAction, DelayType, delayRefusal } from '../delay/delay-check';
 import { formatDelayId, innerTopicSeq, parseDelayId, type DelayKey } from '../delay/delay-id';
@@ -296,9 +296,18 @@ export class ProducerPipeline {
     while (!outcome.ok && outcome.error.retriable && this.deps.timers.now() + backoff < deadline) {
       await this.sleep(backoff);
       backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
-      outcome = await this.dispatch(p, deadline, false);
+      outcome = await this.dispatch(this.current(p), deadline, false);
     }
     return outcome.ok ? ResultCode.OK : this.failed(outcome);
+  }
+
+  /**
+   * The request on its cluster's storage as configured now: a configuration change may have
+   * replaced the storage it was routed to (which then answers CLOSED).
+   */
+  private current(p: Prepared): Prepared {
+    const storage = this.routing.topics.get(p.topic.name)?.clusters.find((c) => c.name === p.cluster.name)?.storage;
+    return storage && storage !== p.storage ? { ...p, storage } : p;
   }
 
   /** Auto-batches small messages of autoBatch topics; retries always go alone, as in DDMQ. */
@@ -307,11 +316,11 @@ export class ProducerPipeline {
     if (batchable && threshold !== undefined && p.topic.autoBatch && p.outgoing.body.length < threshold) {
       return this.deps.batcher.submit(p.storage, p.outgoing, deadline);
     }
-    return p.storage.send([p.outgoing]).then((outcomes) => outcomes[0]!);
+    return p.storage.send([p.outgoing]).then((outcomes) => outcomes[0]!, rejected);
   }
 
   /** Sends a batch's messages, resending only the ones that failed retriably, while in time. */
-  private async deliverBatch(prepared: readonly Prepared[], deadline: number): Promise<ResultCode> {
+  private async deliverBatch(prepared: Prepared[], deadline: number): Promise<ResultCode> {
     const outcomes = new Array<SendOutcome | undefined>(prepared.length);
     let pending = prepared.map((_, i) => i);
     let backoff = FIRST_BACKOFF_MS;
@@ -324,9 +333,13 @@ export class ProducerPipeline {
       }
       await Promise.all(
         [...byStorage].map(([storage, indices]) =>
-          storage.send(indices.map((i) => prepared[i]!.outgoing)).then((results) => {
-            results.forEach((outcome, j) => (outcomes[indices[j]!] = outcome));
-          }),
+          storage.send(indices.map((i) => prepared[i]!.outgoing)).then(
+            (results) => results.forEach((outcome, j) => (outcomes[indices[j]!] = outcome)),
+            (error: unknown) => {
+              const failure = rejected(error);
+              for (const i of indices) outcomes[i] = failure;
+            },
+          ),
         ),
       );
       pending = pending.filter((i) => {
@@ -336,6 +349,7 @@ export class ProducerPipeline {
       if (pending.length === 0 || this.deps.timers.now() + backoff >= deadline) break;
       await this.sleep(backoff);
       backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+      for (const i of pending) prepared[i] = this.current(prepared[i]!);
     }
     for (const outcome of outcomes) {
       if (!outcome!.ok) return this.failed(outcome!);
@@ -363,7 +377,7 @@ export class ProducerPipeline {
       if (retry) {
         retryTimer = timers.set(() => {
           retryTimer = undefined;
-          void this.dispatch(retry, deadline, false).then((o) => answer(o.ok ? ResultCode.OK : this.failed(o)));
+          void this.dispatch(this.current(retry), deadline, false).then((o) => answer(o.ok ? ResultCode.OK : this.failed(o)));
         }, Math.max(0, deadline - EXPIRY_RETRY_MS - timers.now()));
       }
       void stored.then(answer);
@@ -384,4 +398,9 @@ export class ProducerPipeline {
     this.failures.warn(`storage:${code}`, { code, err: message }, 'storage send failed');
     return resultForStorageError(code);
   }
+}
+
+/** A storage that broke its never-reject contract: its callers still get an answer (10). */
+function rejected(error: unknown): Extract<SendOutcome, { ok: false }> {
+  return { ok: false, error: new StorageError('UNKNOWN', `storage send failed: ${String(error)}`, false, { cause: error }) };
 }

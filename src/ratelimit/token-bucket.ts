@@ -16,10 +16,14 @@ export class TokenBucket {
     this.updatedAt = clock();
   }
 
-  /** Takes `n` tokens if there are that many. */
+  /**
+   * Takes `n` tokens if there are that many, or, for a request larger than the bucket holds, once
+   * the bucket is full, going into debt as Guava does: a batch bigger than one second's share must
+   * not be refused forever.
+   */
   tryTake(n: number): boolean {
     this.refill();
-    if (this.tokens < n) return false;
+    if (this.tokens < Math.min(n, this.rate)) return false;
     this.tokens -= n;
     return true;
   }

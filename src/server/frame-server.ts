@@ -158,6 +158,7 @@ class FrameConnection {
   ) {
     this.peer = `${socket.remoteAddress}:${socket.remotePort}`;
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('drain', () => this.updateFlow());
     socket.on('error', (err) => this.logger.debug({ err, peer: this.peer }, 'client connection error'));
     socket.on('close', () => {
       this.closed = true;
@@ -178,6 +179,8 @@ class FrameConnection {
     const read =
       this.reading &&
       this.inFlight < this.server.limits.maxInFlightPerConnection &&
+      // a client that does not read its replies is not read either: they would pile up here
+      !this.socket.writableNeedDrain &&
       (!this.server.overBudget || this.inFlightBytes === 0);
     if (read === !this.paused) return;
     this.paused = !read;
@@ -243,6 +246,7 @@ class FrameConnection {
     if (reply === null) return;
     if (Buffer.isBuffer(reply)) {
       this.write(reply);
+      this.updateFlow();
       return;
     }
     this.inFlight++;

@@ -30,12 +30,14 @@ export class ClusterSet {
   /**
    * Starts what `specs` adds or changes. If a storage fails to start, everything started here is
    * closed, the running set stays as it was (but for a local cluster already closed for its
-   * replacement), and the error is thrown.
+   * replacement, which is dropped so that the next configuration, the old one included, reopens it),
+   * and the error is thrown.
    */
   async apply(specs: readonly ClusterSpec[]): Promise<ClusterChange> {
     const next = new Map<string, Running>();
     const started: ClusterStorage[] = [];
     const retired: ClusterStorage[] = [];
+    const closedEarly: string[] = [];
     try {
       for (const spec of specs) {
         const current = this.running.get(spec.name);
@@ -43,12 +45,15 @@ export class ClusterSet {
           next.set(spec.name, current);
           continue;
         }
-        if (current && spec.kind === 'local') await current.storage.close();
-        else if (current) retired.push(current.storage);
+        if (current && spec.kind === 'local') {
+          await current.storage.close();
+          closedEarly.push(spec.name);
+        } else if (current) retired.push(current.storage);
         const storage = spec.create();
         try {
           await storage.start();
         } catch (error) {
+          await storage.close().catch(() => undefined); // what it opened before failing
           throw new Error(`cluster ${spec.name} (${spec.kind}) cannot start: ${(error as Error).message}`, { cause: error });
         }
         started.push(storage);
@@ -57,6 +62,8 @@ export class ClusterSet {
       }
     } catch (error) {
       await Promise.allSettled(started.map((s) => s.close()));
+      // a closed storage must not count as running: the next configuration recreates it
+      for (const name of closedEarly) this.running.delete(name);
       throw error;
     }
     for (const [name, current] of this.running) {

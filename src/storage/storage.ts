@@ -71,6 +71,9 @@ export interface ClusterStorage {
   send(messages: readonly OutgoingMessage[]): Promise<SendOutcome[]>;
   /** Makes everything acknowledged so far durable to the degree the cluster's policy promises. */
   flush(): Promise<void>;
-  /** Flushes, then releases files and connections. Later sends fail with CLOSED. */
+  /**
+   * Flushes, then releases files and connections. Later sends fail with CLOSED, retriable: the
+   * pipeline retries them on the cluster's current storage (a configuration change replaced it).
+   */
   close(): Promise<void>;
 }

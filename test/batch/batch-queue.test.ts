@@ -81,3 +81,17 @@ test('each caller gets the outcome of its own message', async () => {
   const outcomes = await Promise.all(results);
   assert.deepEqual(outcomes.map((o) => (o.ok ? 'ok' : o.error.code)), ['ok', 'MESSAGE_TOO_LARGE', 'ok']);
 });
+
+test('a member whose deadline passed while it waited is answered, not sent', async () => {
+  const timers = new FakeTimers();
+  const rec = new StorageDouble();
+  const q = new BatchQueue(rec.storage, settings({ maxInFlight: 1, urgencyMarginMs: 0 }), timers);
+  const first = q.submit(message('in-flight'), timers.now() + 1000);
+  const late = q.submit(message('expires'), timers.now() + 5);
+  await timers.advance(10);
+  rec.answer();
+  const outcome = await late;
+  assert.deepEqual(outcome.ok ? 'ok' : outcome.error.code, 'TIMEOUT');
+  assert.deepEqual(rec.sizes, [1], 'the expired message never reached the storage');
+  assert.equal((await first).ok, true);
+});

@@ -135,3 +135,22 @@ test('small messages of autoBatch topics share storage sends; others go alone', 
   await settle();
   assert.deepEqual([...results, big].map((r) => r.code), [0, 0, 0, 0]);
 });
+
+test('a request caught by a configuration swap completes on the new storage, not with 20', async () => {
+  const { timers, double, pipeline } = setup();
+  double.script.push({ code: 'CLOSED', retriable: true });
+  const replacement = new StorageDouble();
+  replacement.script.push('ok');
+  const pproxy = schemas.strict.pproxyConfig.parse({ proxyCluster: 'P', brokerClusters: ['C'], carreraConfiguration: { localConfigurationMap: { C: {} } } });
+  const topic = schemas.strict.topicConfig.parse({ topic: 't', topicUnits: [{ brokerCluster: 'C' }] });
+  const result = track(pipeline.sendSync(msg(), 1000), timers);
+  await settle();
+  pipeline.configure(buildRoutingTable(pproxy, [topic], new Map([['C', replacement.storage]]), { instance: 'i', requireBinding: false }), {
+    limiter: undefined,
+    limiterRetryQueueSize: 10,
+    autoBatchThresholdBytes: undefined,
+  });
+  await timers.advance(10);
+  assert.equal(result.code, ResultCode.OK);
+  assert.equal(replacement.sends.length, 1);
+});

@@ -8,7 +8,9 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { ProducerClient } from '../../src/client/producer-client';
 import { localConfig, tempDir, writeConfig } from '../helpers/config';
-import { startProxyProcess, type ChildProxy } from '../helpers/proxy';
+import { spawn } from 'node:child_process';
+import { MAIN_JS, startProxyProcess, type ChildProxy } from '../helpers/proxy';
+import { eventually } from '../helpers/wait';
 import { storedMessages } from '../helpers/storage';
 
 const CONNECTIONS = 8;
@@ -111,4 +113,27 @@ test('a second proxy on the same data directory refuses to start and says why', 
     assert.match(err.message, new RegExp(`cluster L_local \\(local\\) cannot start: .* is in use by process ${first.proc.pid}`));
     return true;
   });
+});
+
+test('a log that cannot be written (full disk) stops logging, not serving; the proxy still stops on SIGTERM', { timeout: 30_000 }, async (t) => {
+  const dir = tempDir(t);
+  fs.mkdirSync(path.join(dir, 'logs'));
+  fs.symlinkSync('/dev/full', path.join(dir, 'logs', 'pproxy.log'));
+  const config = writeConfig(dir, localConfig({ topics: [{ topic: 'test' }], extra: { logDir: path.join(dir, 'logs'), logLevel: 'info' } }));
+  const proc = spawn(process.execPath, [MAIN_JS, config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => proc.kill('SIGKILL'));
+  let output = '';
+  proc.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+  const port = await eventually(() => {
+    const m = / listening on [^ ]+:(\d+) /.exec(output);
+    return m ? Number(m[1]) : undefined;
+  }, 10_000, 'the proxy to listen');
+  const client = await ProducerClient.connect('127.0.0.1', port);
+  assert.equal((await client.sendSync({ topic: 'test', body: 'still served' })).code, 0);
+  client.close();
+  assert.match(output, /logging stopped, the log cannot be written: ENOSPC/);
+  proc.kill('SIGTERM');
+  assert.equal(await exited, 0);
 });

@@ -66,9 +66,20 @@ test('a batch costs one token per message, all topics or none', () => {
   const c = clock();
   const limiter = new TpsLimiter({ nodeMaxTps: 1000, warningRatio: 1, topics: new Map([['a', 50], ['b', 5]]) }, c.now);
   c.advance(1000);
-  assert.equal(limiter.tryEnterAll(new Map([['a', 40], ['b', 6]])), 'refused', 'b cannot take 6');
+  assert.equal(limiter.tryEnter('b', 3), 'ok');
+  assert.equal(limiter.tryEnterAll(new Map([['a', 40], ['b', 3]])), 'refused', 'b has 2 tokens left, not 3');
   assert.equal(limiter.tryEnter('a', 50), 'ok', "a's 40 tokens were given back");
-  assert.equal(limiter.tryEnterAll(new Map([['b', 5]])), 'ok');
+});
+
+test('a request larger than a bucket is admitted once the bucket is full, which then owes the rest', () => {
+  const c = clock();
+  const limiter = new TpsLimiter({ nodeMaxTps: 1000, warningRatio: 1, topics: new Map([['b', 5]]) }, c.now);
+  c.advance(1000);
+  assert.equal(limiter.tryEnter('b', 8), 'ok', 'a batch of 8 on a 5/s topic is not refused forever');
+  c.advance(400); // -3 + 2 = -1 tokens
+  assert.equal(limiter.tryEnter('b', 1), 'refused', 'the debt is paid first');
+  c.advance(400); // 1 token
+  assert.equal(limiter.tryEnter('b', 1), 'ok');
 });
 
 test("the deferred retry waits as DDMQ's limiterFailureRetryInterval says", () => {

@@ -39,6 +39,14 @@ export class ZkConfigSource {
   private readonly topics = new Map<string, TopicConfig>();
   private readonly reportedUnknown = new Set<string>();
   private listener: ((snapshot: ConfigSnapshot) => void) | undefined;
+  /** Counts accepted changes; the listener has seen every one up to `delivered`. */
+  private version = 0;
+  private delivered = 0;
+  /**
+   * One watcher function per path: node-zookeeper-client keeps every distinct function it is given,
+   * so a new closure per read would stack a listener per re-read and per reconnect.
+   */
+  private readonly watchers = new Map<string, () => void>();
   private rereadTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private waitingLogged = false;
@@ -56,18 +64,29 @@ export class ZkConfigSource {
     return `/pproxy/${this.options.instance}`;
   }
 
-  /** Starts connecting; resolves with the first snapshot, or rejects after `timeoutMs` without ZooKeeper. */
+  /**
+   * Starts connecting; resolves with the first snapshot, or rejects when ZooKeeper does not answer
+   * within `timeoutMs` or the first read fails (the caller then serves its cached copy).
+   */
   async start(timeoutMs: number): Promise<ConfigSnapshot> {
     this.rereadTimer = setInterval(() => void this.rereadAll(), this.options.rereadIntervalMs ?? REREAD_INTERVAL_MS);
     this.rereadTimer.unref();
     await this.zk.waitConnected(timeoutMs);
-    await this.rereadAll();
+    // queued like every read, but its failure is the caller's to handle
+    const first = this.reading.then(() => this.readAll());
+    this.reading = first.catch(() => undefined);
+    await first;
+    this.delivered = this.version;
     return this.snapshot();
   }
 
-  /** Receives every snapshot after a change, from now on. */
+  /**
+   * Receives every snapshot after a change, from now on, starting with the current one if it
+   * changed since start() returned (the caller registers once its storages are up).
+   */
   onChange(listener: (snapshot: ConfigSnapshot) => void): void {
     this.listener = listener;
+    if (this.version > this.delivered) this.publish();
   }
 
   close(): void {
@@ -102,11 +121,14 @@ export class ZkConfigSource {
   }
 
   private rereadAll(): Promise<void> {
-    return this.serial(async () => {
-      const changed = await this.readPProxy();
-      const topicChanges = await Promise.all((this.pproxy?.topics ?? []).map((name) => this.readTopic(name)));
-      if (changed || topicChanges.some(Boolean)) this.publish();
-    });
+    return this.serial(() => this.readAll());
+  }
+
+  /** Reads everything (callers queue it behind other reads); rejects when a read fails. */
+  private async readAll(): Promise<void> {
+    const changed = await this.readPProxy();
+    const topicChanges = await Promise.all((this.pproxy?.topics ?? []).map((name) => this.readTopic(name)));
+    if (changed || topicChanges.some(Boolean)) this.publish();
   }
 
   private serial(read: () => Promise<void>): Promise<void> {
@@ -116,12 +138,23 @@ export class ZkConfigSource {
     return this.reading;
   }
 
+  private watcherFor(path: string, onEvent: () => void): () => void {
+    let watcher = this.watchers.get(path);
+    if (!watcher) {
+      watcher = () => {
+        if (!this.closed) onEvent();
+      };
+      this.watchers.set(path, watcher);
+    }
+    return watcher;
+  }
+
   /** Reads the pproxy node (and watches it); returns whether the accepted config changed. */
   private async readPProxy(): Promise<boolean> {
-    const zk = this.zk;
-    const data = await zk.getData(this.pproxyPath, () => {
-      if (zk === this.zk && !this.closed) void this.serial(() => this.onPProxyEvent());
-    });
+    const data = await this.zk.getData(
+      this.pproxyPath,
+      this.watcherFor(this.pproxyPath, () => void this.serial(() => this.onPProxyEvent())),
+    );
     if (data === undefined) {
       if (this.pproxy !== undefined || !this.waitingLogged) {
         this.logger.warn({ node: this.fullPath(this.pproxyPath) }, 'not bound: waiting for this proxy\'s node in ZooKeeper');
@@ -157,14 +190,16 @@ export class ZkConfigSource {
 
   /** Reads a topic node (and watches it); returns whether the accepted config changed. */
   private async readTopic(name: string): Promise<boolean> {
-    const zk = this.zk;
     const path = `/topic/${name}`;
-    const data = await zk.getData(path, () => {
-      if (zk !== this.zk || this.closed || !(this.pproxy?.topics ?? []).includes(name)) return;
-      void this.serial(async () => {
-        if (await this.readTopic(name)) this.publish();
-      });
-    });
+    const data = await this.zk.getData(
+      path,
+      this.watcherFor(path, () => {
+        if (!(this.pproxy?.topics ?? []).includes(name)) return; // no longer listed: unwatched
+        void this.serial(async () => {
+          if (await this.readTopic(name)) this.publish();
+        });
+      }),
+    );
     if (data === undefined) {
       if (this.topics.has(name)) this.logger.warn({ node: path }, 'topic node deleted; the topic stays until the pproxy node drops it');
       return false;
@@ -211,7 +246,10 @@ export class ZkConfigSource {
   }
 
   private publish(): void {
-    this.listener?.(this.snapshot());
+    this.version++;
+    if (!this.listener) return;
+    this.delivered = this.version;
+    this.listener(this.snapshot());
   }
 
   /** The node's path with the chroot, as an operator finds it in ZooKeeper. */

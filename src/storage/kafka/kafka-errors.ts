@@ -22,7 +22,9 @@ export function toStorageError(error: unknown, cluster: string): StorageError {
   const message = `kafka ${cluster}: ${(root as Error)?.message ?? String(root)}`;
   if (root instanceof KafkaJSProtocolError) {
     const code = PROTOCOL_ERRORS[root.type] ?? 'UNKNOWN';
-    return new StorageError(code, message, root.retriable, { cause: error });
+    // kafkajs calls an unknown topic retriable (it may be being created); DDMQ answers 14 at once,
+    // and retrying until the deadline would turn that 14 into a late 12
+    return new StorageError(code, message, code !== 'TOPIC_NOT_FOUND' && root.retriable, { cause: error });
   }
   if (root instanceof KafkaJSRequestTimeoutError) return new StorageError('TIMEOUT', message, true, { cause: error });
   if (root instanceof KafkaJSError) return new StorageError('UNAVAILABLE', message, root.retriable, { cause: error });

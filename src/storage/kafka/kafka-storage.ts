@@ -88,7 +88,7 @@ export class KafkaStorage implements ClusterStorage {
   send(messages: readonly OutgoingMessage[]): Promise<SendOutcome[]> {
     const outcomes = new Array<SendOutcome>(messages.length);
     if (this.closing) {
-      outcomes.fill({ ok: false, error: new StorageError('CLOSED', `kafka cluster ${this.cluster} is closed`, false) });
+      outcomes.fill({ ok: false, error: new StorageError('CLOSED', `kafka cluster ${this.cluster} is closed`, true) });
       return Promise.resolve(outcomes);
     }
     const byTopic = new Map<string, number[]>();

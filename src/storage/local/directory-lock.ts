@@ -7,20 +7,29 @@ import { readFileSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 
 const LOCK_FILE = '.lock';
+/** Directories locked by this process: the pid in the file cannot tell two of its storages apart. */
+const lockedHere = new Set<string>();
 
 /** Takes the lock of `directory` (created if missing); resolves with its release. */
 export async function lockDirectory(directory: string): Promise<() => Promise<void>> {
   await fs.mkdir(directory, { recursive: true });
-  const file = path.join(directory, LOCK_FILE);
+  const real = await fs.realpath(directory);
+  if (lockedHere.has(real)) throw new Error(`${directory} is already used by another cluster of this proxy`);
+  lockedHere.add(real);
+  const file = path.join(real, LOCK_FILE);
   for (;;) {
     try {
       await fs.writeFile(file, `${process.pid}\n`, { flag: 'wx' });
-      return () => release(file);
+      return async () => {
+        await release(file);
+        lockedHere.delete(real);
+      };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
     const owner = Number((await fs.readFile(file, 'utf8').catch(() => '')).trim());
     if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner)) {
+      lockedHere.delete(real);
       throw new Error(`${directory} is in use by process ${owner} (lock ${file})`);
     }
     await fs.rm(file, { force: true });

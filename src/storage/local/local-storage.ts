@@ -131,7 +131,7 @@ export class LocalStorage implements ClusterStorage {
   }
 
   private refusal(message: OutgoingMessage): StorageError | undefined {
-    if (this.closing !== undefined) return new StorageError('CLOSED', `local storage ${this.cluster} is closed`, false);
+    if (this.closing !== undefined) return new StorageError('CLOSED', `local storage ${this.cluster} is closed`, true);
     if (!isValidTopicName(message.topic)) {
       return new StorageError('MESSAGE_ILLEGAL', `illegal topic name ${JSON.stringify(message.topic)}`, false);
     }

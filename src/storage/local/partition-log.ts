@@ -147,7 +147,7 @@ export class PartitionLog {
    */
   append(records: readonly RecordFields[]): Promise<bigint> {
     if (this.closing !== undefined) {
-      return Promise.reject(new StorageError('CLOSED', `local log ${this.options.directory} is closed`, false));
+      return Promise.reject(new StorageError('CLOSED', `local log ${this.options.directory} is closed`, true));
     }
     return new Promise((resolve, reject) => {
       this.pending.push({ records, resolve, reject });

@@ -74,7 +74,7 @@ export class RocketMqStorage implements ClusterStorage {
   send(messages: readonly OutgoingMessage[]): Promise<SendOutcome[]> {
     const outcomes = new Array<SendOutcome>(messages.length);
     if (this.closing) {
-      outcomes.fill({ ok: false, error: new StorageError('CLOSED', `rocketmq cluster ${this.cluster} is closed`, false) });
+      outcomes.fill({ ok: false, error: new StorageError('CLOSED', `rocketmq cluster ${this.cluster} is closed`, true) });
       return Promise.resolve(outcomes);
     }
     const byTopic = new Map<string, number[]>();

@@ -13,7 +13,7 @@ function protocolError(type: string, code: number, retriable: boolean): KafkaJSP
 
 test('broker errors become storage errors with the right result code and retriable flag', () => {
   const cases: [unknown, string, boolean, number][] = [
-    [protocolError('UNKNOWN_TOPIC_OR_PARTITION', 3, true), 'TOPIC_NOT_FOUND', true, 14],
+    [protocolError('UNKNOWN_TOPIC_OR_PARTITION', 3, true), 'TOPIC_NOT_FOUND', false, 14],
     [protocolError('MESSAGE_TOO_LARGE', 10, false), 'MESSAGE_TOO_LARGE', false, 11],
     [protocolError('RECORD_LIST_TOO_LARGE', 18, false), 'MESSAGE_TOO_LARGE', false, 11],
     [protocolError('INVALID_RECORD', 87, false), 'MESSAGE_ILLEGAL', false, 11],
