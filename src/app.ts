@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { loadSettings, type ProxySettings } from './config/load';
 import { schemas, type CarreraConfiguration } from './config/schema';
 import { loadSnapshot, saveSnapshot } from './config/zookeeper/snapshot-cache';
+import { LocalChronos } from './delay/local-chronos';
 import { ZkConfigSource, type ConfigSnapshot } from './config/zookeeper/zk-source';
 import { AutoBatcher } from './batch/auto-batcher';
 import { realTimers } from './batch/batch-queue';
@@ -15,6 +16,8 @@ import { ProducerPipeline } from './core/pipeline';
 import { batchSettings, buildPolicy, type BuiltPolicy } from './core/policy';
 import { buildRoutingTable, type RoutingTable } from './core/routing-table';
 import type { Logger } from './log';
+import type { ProducerMessage } from './core/message';
+import { ResultCode } from './protocol/result-codes';
 import { FrameServer } from './server/frame-server';
 import { createProducerFrameHandler } from './server/producer-service';
 import { ClusterSet } from './storage/cluster-set';
@@ -38,6 +41,9 @@ export interface ProxyHooks {
   /** Called whenever the status changes (configuration applied, binding appeared). */
   readonly onStatus?: (status: ProxyStatus) => void;
 }
+
+/** Chronos' sendSync timeout when it re-delivers (its SDK's proxyTimeout). */
+const CHRONOS_DELIVERY_TIMEOUT_MS = 3000;
 
 /** How often the limiter's warning and refusal counts are logged (DDMQ's metric interval). */
 const LIMITER_REPORT_MS = 10_000;
@@ -64,6 +70,7 @@ export class ProxyApp {
     private readonly hooks: ProxyHooks,
     readonly instance: string,
     status: ProxyStatus,
+    private readonly chronos: LocalChronos | undefined,
   ) {
     this.status = status;
     this.limiterReport = setInterval(() => this.reportLimiter(), LIMITER_REPORT_MS);
@@ -105,7 +112,17 @@ export class ProxyApp {
     const firstRouting = routingTable(initial, storages, configuredInstance, requireBinding);
     let policy = buildPolicy(conf, firstRouting, undefined, Date.now);
     const batcher = new AutoBatcher(batchSettings(conf));
-    const pipeline = new ProducerPipeline(firstRouting, policy.policy, { logger, timers: realTimers, random: Math.random, batcher });
+    // local mode plays Chronos' part: it delivers the delay messages it accepted, through itself
+    let deliverDelay: (m: ProducerMessage) => ResultCode | Promise<ResultCode> = () => ResultCode.FAIL_SERVER_SHUTDOWN;
+    const chronos = settings.local ? new LocalChronos(path.join(settings.dataDir, 'chronos'), (m) => deliverDelay(m), logger) : undefined;
+    const pipeline = new ProducerPipeline(firstRouting, policy.policy, {
+      logger,
+      timers: realTimers,
+      random: Math.random,
+      batcher,
+      ...(chronos && { delays: chronos }),
+    });
+    deliverDelay = (m) => pipeline.sendSync(m, CHRONOS_DELIVERY_TIMEOUT_MS);
     const thrift = conf.thriftServer;
     const server = new FrameServer(
       {
@@ -136,7 +153,8 @@ export class ProxyApp {
       pipeline.configure(routing, policy.policy);
     }
     const status = describe(instance, mode, origin, source, initial, routing, storages);
-    const app = new ProxyApp(settings, source, clusters, pipeline, batcher, policy, server, logger, hooks, instance, status);
+    const app = new ProxyApp(settings, source, clusters, pipeline, batcher, policy, server, logger, hooks, instance, status, chronos);
+    chronos?.start();
     logger.info({ ...status, bind: `${address.address}:${address.port}` }, 'pproxy started');
     hooks.onStatus?.(status);
     source?.onChange((snapshot) => void app.apply(snapshot, 'zookeeper'));
@@ -238,6 +256,7 @@ export class ProxyApp {
   private async shutdown(): Promise<void> {
     const started = Date.now();
     clearInterval(this.limiterReport);
+    this.chronos?.stop();
     this.source?.close();
     this.logger.info({ connections: this.server.connectionCount() }, 'draining');
     const unanswered = await this.server.drain(this.settings.drainTimeoutMs);

@@ -5,6 +5,7 @@
  */
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { runDelayAdd, runDelayCancel } from './delay';
 import { runSend } from './send';
 import { runTail } from './tail';
 import { runZk, type ZkCommand } from './zk';
@@ -75,6 +76,39 @@ program
   .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
   .action(async (options) => {
     process.exitCode = await runTail(options, process.stdout);
+  });
+
+const delay = program.command('delay').description('schedule or cancel delay messages on a running proxy');
+delay
+  .command('add')
+  .description('schedule a delay message; prints its id')
+  .requiredOption('-t, --topic <topic>', 'a delay topic')
+  .requiredOption('-b, --body <text>', 'body as UTF-8 text')
+  .addOption(new Option('--at <epochSeconds>', 'trigger time').argParser(integer('at', 0)).conflicts('in'))
+  .option('--in <seconds>', 'trigger this many seconds from now', integer('in', 0))
+  .addOption(new Option('--type <n>', '2 delay, 3 loop, 4 loop with exponent').argParser(integer('type', 0)).default(2))
+  .option('--interval <n>', 'loop interval (type 3) or exponent base (type 4)', integer('interval', 0), 0)
+  .option('--times <n>', 'loop count (types 3 and 4)', integer('times', 0), 0)
+  .option('--expire <epochSeconds>', 'loop end (default: a day after the start)', integer('expire', 0))
+  .option('--uuid <uuid>', 'the message uuid (default: a random one)')
+  .option('--tags <tags>', 'tags')
+  .option('-P, --property <name=value>', 'a property (repeatable)', property, {})
+  .option('--timeout <ms>', 'sendDelaySync timeout argument', integer('timeout', 1), 1000)
+  .option('-H, --host <host>', 'proxy host', '127.0.0.1')
+  .option('-p, --port <port>', 'proxy port', integer('port', 1), 9613)
+  .action(async (options) => {
+    process.exitCode = await runDelayAdd(options, process.stdout);
+  });
+delay
+  .command('cancel')
+  .description('cancel a delay message by its id')
+  .requiredOption('-t, --topic <topic>', 'its delay topic')
+  .requiredOption('--id <uniqDelayMsgId>', 'the id its add returned')
+  .option('--timeout <ms>', 'sendDelaySync timeout argument', integer('timeout', 1), 1000)
+  .option('-H, --host <host>', 'proxy host', '127.0.0.1')
+  .option('-p, --port <port>', 'proxy port', integer('port', 1), 9613)
+  .action(async (options) => {
+    process.exitCode = await runDelayCancel(options, process.stdout);
   });
 
 const zk = program

@@ -23,6 +23,7 @@ import { StorageError, type ClusterStorage, type OutgoingMessage, type SendOutco
 import { encodeBodyExt } from '../delay/body-ext';
 import { DELAY_EXPIRE_SECONDS, DelayAction, DelayType, delayRefusal } from '../delay/delay-check';
 import { formatDelayId, innerTopicSeq, parseDelayId, type DelayKey } from '../delay/delay-id';
+import type { AcceptedDelay } from '../delay/local-chronos';
 import { javaStringHashCode } from '../routing/cluster';
 import { emptyProducerMessage, type DelayMessage, type ProducerMessage } from './message';
 import { resultForStorageError } from './result-mapping';
@@ -56,6 +57,8 @@ export interface PipelineDeps {
   readonly timers: Timers;
   readonly random: () => number;
   readonly batcher: AutoBatcher;
+  /** Local mode: told of every delay message stored, before its client is answered OK. */
+  readonly delays?: { accept(delay: AcceptedDelay): void };
 }
 
 interface Prepared {
@@ -203,7 +206,11 @@ export class ProducerPipeline {
       timeout,
       () => this.withDeadline(this.deliver(prepared, deadline, false), deadline, undefined),
     );
-    const reply = (code: ResultCode): DelayReply => ({ code, uniqDelayMsgId: code === ResultCode.OK ? uniqDelayMsgId : '' });
+    const reply = (code: ResultCode): DelayReply => {
+      if (code !== ResultCode.OK) return { code, uniqDelayMsgId: '' };
+      this.deps.delays?.accept({ action: message.action, key, topic: topicName, body, tags: message.tags, properties: message.properties });
+      return { code, uniqDelayMsgId };
+    };
     return typeof result === 'number' ? reply(result) : result.then(reply);
   }
 

@@ -1,0 +1,218 @@
+/**
+ * Chronos' part, for local mode: keeps the delay messages pproxy accepted, and delivers each to
+ * its topic at its trigger time (checked every 100 ms) through the proxy itself with the property
+ * `from_chronos` (which lifts the delay-topic guard), as DDMQ's Chronos does. Loops (types 3 and 4)
+ * are delivered again every `interval` seconds (type 3) or `interval^n` seconds capped at a day
+ * (type 4) until `times` deliveries or past `expire`. A cancel drops the message, whatever its loop.
+ *
+ * Durability: every accepted add, cancel and delivery is appended to a journal before the client is
+ * answered; on start the journal is replayed, so pending messages survive a restart, and a delivery
+ * that was due while the proxy was down happens at once.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Logger } from '../log';
+import { ResultCode } from '../protocol/result-codes';
+import { emptyProducerMessage, type ProducerMessage } from '../core/message';
+import { FROM_CHRONOS_PROPERTY } from '../core/validate';
+import { DelayAction, DelayType } from './delay-check';
+import { formatDelayId, type DelayKey } from './delay-id';
+
+const TICK_MS = 100;
+const RETRY_MS = 1000;
+const MAX_EXPONENT_STEP_SECONDS = 86_400n;
+/** Codes after which Chronos gives a delivery up (DDMQ: 13, 14, 11). */
+const FINAL_CODES = new Set<number>([ResultCode.FAIL_TOPIC_NOT_ALLOWED, ResultCode.FAIL_TOPIC_NOT_EXIST, ResultCode.FAIL_ILLEGAL_MSG]);
+
+export interface AcceptedDelay {
+  readonly action: number;
+  readonly key: DelayKey;
+  readonly topic: string;
+  readonly body: Buffer;
+  readonly tags: string | undefined;
+  readonly properties: ReadonlyMap<string, string> | undefined;
+}
+
+type JournalEntry =
+  | { op: 'add'; key: Record<keyof DelayKey, string | number>; topic: string; body: string; tags?: string; properties?: Record<string, string> }
+  | { op: 'cancel'; uuid: string }
+  | { op: 'fired'; uuid: string; timed: string };
+
+interface Pending {
+  key: DelayKey;
+  topic: string;
+  body: Buffer;
+  tags: string | undefined;
+  properties: Map<string, string>;
+  /** Next trigger time, epoch seconds, and how many deliveries were made. */
+  fireAt: bigint;
+  timed: bigint;
+  notBefore: number;
+  delivering: boolean;
+}
+
+/** Sends a message through the proxy (sendSync) and resolves with its result code. */
+export type Deliver = (message: ProducerMessage) => Promise<ResultCode> | ResultCode;
+
+export class LocalChronos {
+  private readonly pending = new Map<string, Pending>();
+  private readonly journal: string;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    dir: string,
+    private readonly deliver: Deliver,
+    private readonly logger: Logger,
+    private readonly clock: () => number = Date.now,
+  ) {
+    fs.mkdirSync(dir, { recursive: true });
+    this.journal = path.join(dir, 'journal.jsonl');
+    this.replay();
+  }
+
+  start(): void {
+    this.timer = setInterval(() => this.tick(), TICK_MS);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  get size(): number {
+    return this.pending.size;
+  }
+
+  /** Records an accepted add or cancel (called before the client is answered OK). */
+  accept(delay: AcceptedDelay): void {
+    if (delay.action === DelayAction.CANCEL) {
+      this.append({ op: 'cancel', uuid: delay.key.uuid });
+      this.pending.delete(delay.key.uuid);
+      return;
+    }
+    const entry: JournalEntry = {
+      op: 'add',
+      key: Object.fromEntries(Object.entries(delay.key).map(([k, v]) => [k, typeof v === 'bigint' ? v.toString() : v])) as Record<keyof DelayKey, string | number>,
+      topic: delay.topic,
+      body: delay.body.toString('base64'),
+      ...(delay.tags !== undefined && { tags: delay.tags }),
+      ...(delay.properties && { properties: Object.fromEntries(delay.properties) }),
+    };
+    this.append(entry);
+    this.apply(entry);
+  }
+
+  private append(entry: JournalEntry): void {
+    fs.appendFileSync(this.journal, `${JSON.stringify(entry)}\n`);
+  }
+
+  private replay(): void {
+    let text: string;
+    try {
+      text = fs.readFileSync(this.journal, 'utf8');
+    } catch {
+      return;
+    }
+    for (const line of text.split('\n')) {
+      if (!line) continue;
+      try {
+        this.apply(JSON.parse(line) as JournalEntry);
+      } catch {
+        // a line torn by a crash in the middle of its write: the ones before it count
+        this.logger.warn({ journal: this.journal }, 'chronos journal: unreadable line skipped');
+      }
+    }
+    if (this.pending.size > 0) this.logger.info({ pending: this.pending.size }, 'chronos: pending delay messages restored');
+  }
+
+  private apply(entry: JournalEntry): void {
+    if (entry.op === 'cancel') {
+      this.pending.delete(entry.uuid);
+    } else if (entry.op === 'fired') {
+      const p = this.pending.get(entry.uuid);
+      if (p) this.advance(p, BigInt(entry.timed));
+    } else {
+      const k = entry.key;
+      const key: DelayKey = {
+        timestamp: BigInt(k.timestamp),
+        type: Number(k.type),
+        expire: BigInt(k.expire),
+        times: BigInt(k.times),
+        timed: BigInt(k.timed),
+        interval: BigInt(k.interval),
+        seq: Number(k.seq),
+        uuid: String(k.uuid),
+      };
+      this.pending.set(key.uuid, {
+        key,
+        topic: entry.topic,
+        body: Buffer.from(entry.body, 'base64'),
+        tags: entry.tags,
+        properties: new Map(Object.entries(entry.properties ?? {})),
+        fireAt: key.timestamp,
+        timed: 0n,
+        notBefore: 0,
+        delivering: false,
+      });
+    }
+  }
+
+  /** After the delivery numbered `timed` (from 1): the next trigger time, or done. */
+  private advance(p: Pending, timed: bigint): void {
+    p.timed = timed;
+    if (p.key.type === DelayType.DELAY || timed >= p.key.times) {
+      this.pending.delete(p.key.uuid);
+      return;
+    }
+    const step = p.key.type === DelayType.LOOP_DELAY ? p.key.interval : minBig(p.key.interval ** timed, MAX_EXPONENT_STEP_SECONDS);
+    p.fireAt += step;
+    if (p.fireAt > p.key.expire) this.pending.delete(p.key.uuid);
+  }
+
+  private tick(): void {
+    const now = this.clock();
+    for (const p of this.pending.values()) {
+      if (p.delivering || Number(p.fireAt) * 1000 > now || p.notBefore > now) continue;
+      p.delivering = true;
+      void Promise.resolve(this.deliver(this.message(p))).then(
+        (code) => this.delivered(p, code),
+        () => this.delivered(p, ResultCode.FAIL_UNKNOWN),
+      );
+    }
+  }
+
+  private delivered(p: Pending, code: ResultCode): void {
+    p.delivering = false;
+    if (this.pending.get(p.key.uuid) !== p) return; // cancelled meanwhile
+    if (code === ResultCode.OK) {
+      const timed = p.timed + 1n;
+      this.append({ op: 'fired', uuid: p.key.uuid, timed: timed.toString() });
+      this.advance(p, timed);
+    } else if (FINAL_CODES.has(code)) {
+      this.logger.warn({ topic: p.topic, code, uuid: p.key.uuid }, 'chronos: delivery refused for good; the delay message is dropped');
+      this.append({ op: 'cancel', uuid: p.key.uuid });
+      this.pending.delete(p.key.uuid);
+    } else {
+      p.notBefore = this.clock() + RETRY_MS;
+    }
+  }
+
+  /** The re-delivered message: the user topic, key = the id of this delivery, `from_chronos` set. */
+  private message(p: Pending): ProducerMessage {
+    const properties = new Map(p.properties);
+    properties.set(FROM_CHRONOS_PROPERTY, FROM_CHRONOS_PROPERTY);
+    return {
+      ...emptyProducerMessage(),
+      topic: p.topic,
+      key: formatDelayId({ ...p.key, timestamp: p.fireAt, timed: p.timed }),
+      body: p.body,
+      tags: p.tags,
+      partitionId: -2,
+      properties,
+    };
+  }
+}
+
+function minBig(a: bigint, b: bigint): bigint {
+  return a < b ? a : b;
+}
