@@ -16,6 +16,12 @@
 import net from 'node:net';
 import { ThrottledWarning, type Logger } from '../log';
 
+/**
+ * Replies a client has not read yet, per connection, before its requests are no longer read. Far
+ * above Node's 16 KiB high-water mark, which a healthy client passes during a short pause.
+ */
+const MAX_UNREAD_REPLY_BYTES = 1024 * 1024;
+
 export interface FrameServerOptions {
   readonly bindAddress: string;
   readonly port: number;
@@ -180,7 +186,7 @@ class FrameConnection {
       this.reading &&
       this.inFlight < this.server.limits.maxInFlightPerConnection &&
       // a client that does not read its replies is not read either: they would pile up here
-      !this.socket.writableNeedDrain &&
+      this.socket.writableLength <= MAX_UNREAD_REPLY_BYTES &&
       (!this.server.overBudget || this.inFlightBytes === 0);
     if (read === !this.paused) return;
     this.paused = !read;

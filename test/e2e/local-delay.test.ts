@@ -47,12 +47,14 @@ test('a loop delay with interval 3 and times 3 arrives 3 times; a cancelled one 
 });
 
 test('a pending delay message survives control.sh restart and still arrives', { timeout: 60_000 }, async (t) => {
+  // registered before the temp dir's removal (after-hooks run in order): stop needs its pid file
+  let control: (...args: string[]) => ReturnType<typeof run> = async () => ({ status: 0, stdout: '', stderr: '' });
+  t.after(() => control('stop'));
   const dir = tempDir(t);
   const port = await freePort();
   const config = writeConfig(dir, localConfig({ port, topics: TOPICS }));
   const env = { ...process.env, PPROXY_RUN_DIR: path.join(dir, 'run'), PPROXY_LOG_DIR: path.join(dir, 'logs') };
-  const control = (...args: string[]) => run(path.join(REPO_ROOT, 'control.sh'), args, { env, timeoutMs: 60_000 });
-  t.after(() => control('stop'));
+  control = (...args: string[]) => run(path.join(REPO_ROOT, 'control.sh'), args, { env, timeoutMs: 60_000 });
   assert.equal((await control('start', config)).status, 0);
   const client = await ProducerClient.connect('127.0.0.1', port);
   const trigger = nextSecond() + 4;
@@ -68,6 +70,7 @@ test('a pending delay message survives control.sh restart and still arrives', { 
   }, 10_000, 'the delivery after the restart');
   assert.deepEqual(bodies, ['survivor']);
   assert.ok(Date.now() >= trigger * 1000);
+  assert.equal((await control('stop')).status, 0);
 });
 
 test('the CLI schedules a delay message and cancels it', { timeout: 30_000 }, async (t) => {

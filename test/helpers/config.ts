@@ -9,8 +9,29 @@ import YAML from 'yaml';
 
 export function tempDir(t: TestContext, prefix = 'pproxy-test-'): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  t.after(() => {
+    killProxyOf(dir);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
   return dir;
+}
+
+/**
+ * A proxy control.sh started with its run dir here must not outlive the directory (and the test):
+ * its pid file would be gone and nothing could stop it any more.
+ */
+function killProxyOf(dir: string): void {
+  let pid: number;
+  try {
+    pid = Number(fs.readFileSync(path.join(dir, 'run', 'pproxy.pid'), 'utf8'));
+  } catch {
+    return;
+  }
+  try {
+    if (Number.isInteger(pid) && pid > 0) process.kill(pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
 }
 
 export interface LocalConfigOptions {
