@@ -11,6 +11,7 @@ import { CompressionTypes, Kafka, Partitioners, logLevel, type Admin, type IHead
 import type { Logger } from '../../log';
 import { choosePartition } from '../../routing/partition';
 import { StorageError, type ClusterStorage, type OutgoingMessage, type SendOutcome, type StorageKind } from '../storage';
+import { TopicSends } from '../topic-sends';
 import { kafkaAcks, kafkaClientId, type KafkaClusterConfig } from './kafka-config';
 import { toStorageError } from './kafka-errors';
 import { PartitionCounts } from './partition-counts';
@@ -40,7 +41,7 @@ export class KafkaStorage implements ClusterStorage {
   private readonly logger: Logger;
   private connecting: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
-  private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly sends: TopicSends;
 
   constructor(
     readonly cluster: string,
@@ -50,6 +51,7 @@ export class KafkaStorage implements ClusterStorage {
     private readonly random: () => number = Math.random,
   ) {
     this.logger = logger.child({ cluster, storage: 'kafka' });
+    this.sends = new TopicSends(`kafka cluster ${cluster}`, (topic, indices, messages, outcomes) => this.sendTopic(topic, indices, messages, outcomes));
     const startedAt = Date.now();
     const client = (index: number) =>
       new Kafka({
@@ -86,23 +88,7 @@ export class KafkaStorage implements ClusterStorage {
   }
 
   send(messages: readonly OutgoingMessage[]): Promise<SendOutcome[]> {
-    const outcomes = new Array<SendOutcome>(messages.length);
-    if (this.closing) {
-      outcomes.fill({ ok: false, error: new StorageError('CLOSED', `kafka cluster ${this.cluster} is closed`, true) });
-      return Promise.resolve(outcomes);
-    }
-    const byTopic = new Map<string, number[]>();
-    messages.forEach((m, i) => {
-      const indices = byTopic.get(m.topic);
-      if (indices) indices.push(i);
-      else byTopic.set(m.topic, [i]);
-    });
-    const sent = Promise.all([...byTopic].map(([topic, indices]) => this.sendTopic(topic, indices, messages, outcomes)));
-    this.inFlight.add(sent);
-    return sent.then(() => {
-      this.inFlight.delete(sent);
-      return outcomes;
-    });
+    return this.sends.send(messages);
   }
 
   /** kafkajs acknowledges each send itself; nothing is buffered here. */
@@ -112,8 +98,7 @@ export class KafkaStorage implements ClusterStorage {
 
   close(): Promise<void> {
     this.closing ??= (async () => {
-      const grace = new Promise((r) => setTimeout(r, CLOSE_GRACE_MS).unref());
-      await Promise.race([Promise.allSettled(this.inFlight), grace]);
+      await this.sends.close(CLOSE_GRACE_MS);
       await Promise.allSettled([...this.producers.map((p) => p.disconnect()), this.admin.disconnect()]);
     })();
     return this.closing;

@@ -24,6 +24,7 @@ import { MessagingServiceClient } from 'rocketmq-client-nodejs/proto/apache/rock
 import * as rpc from 'rocketmq-client-nodejs/proto/apache/rocketmq/v2/service_pb';
 import type { Logger } from '../../log';
 import { StorageError, type ClusterStorage, type OutgoingMessage, type SendOutcome, type StorageKind } from '../storage';
+import { TopicSends } from '../topic-sends';
 import type { RocketmqClusterConfig } from './rocketmq-config';
 import { RmqCode, grpcError, statusError } from './rocketmq-errors';
 
@@ -48,7 +49,7 @@ export class RocketMqStorage implements ClusterStorage {
   /** The body limit the server published in its Telemetry settings. */
   private serverMaxBodySize: number | undefined;
   private closing: Promise<void> | undefined;
-  private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly sends: TopicSends;
 
   constructor(
     readonly cluster: string,
@@ -56,6 +57,7 @@ export class RocketMqStorage implements ClusterStorage {
     logger: Logger,
   ) {
     this.logger = logger.child({ cluster, storage: 'rocketmq' });
+    this.sends = new TopicSends(`rocketmq cluster ${cluster}`, (topic, indices, messages, outcomes) => this.sendTopic(topic, indices, messages, outcomes));
     this.maxMessageSize = config.maxMessageSize;
     this.clientId = `${config.groupPrefix}@${os.hostname()}@${process.pid}@${Date.now().toString(36)}`;
     this.client = new MessagingServiceClient(config.namesrvAddrs[0]!, grpc.credentials.createInsecure());
@@ -72,23 +74,7 @@ export class RocketMqStorage implements ClusterStorage {
   }
 
   send(messages: readonly OutgoingMessage[]): Promise<SendOutcome[]> {
-    const outcomes = new Array<SendOutcome>(messages.length);
-    if (this.closing) {
-      outcomes.fill({ ok: false, error: new StorageError('CLOSED', `rocketmq cluster ${this.cluster} is closed`, true) });
-      return Promise.resolve(outcomes);
-    }
-    const byTopic = new Map<string, number[]>();
-    messages.forEach((m, i) => {
-      const indices = byTopic.get(m.topic);
-      if (indices) indices.push(i);
-      else byTopic.set(m.topic, [i]);
-    });
-    const sent = Promise.all([...byTopic].map(([topic, indices]) => this.sendTopic(topic, indices, messages, outcomes)));
-    this.inFlight.add(sent);
-    return sent.then(() => {
-      this.inFlight.delete(sent);
-      return outcomes;
-    });
+    return this.sends.send(messages);
   }
 
   /** Every SendMessage is acknowledged by the server; nothing is buffered here. */
@@ -98,8 +84,7 @@ export class RocketMqStorage implements ClusterStorage {
 
   close(): Promise<void> {
     this.closing ??= (async () => {
-      const grace = new Promise((r) => setTimeout(r, CLOSE_GRACE_MS).unref());
-      await Promise.race([Promise.allSettled(this.inFlight), grace]);
+      await this.sends.close(CLOSE_GRACE_MS);
       this.telemetry?.end();
       await new Promise<void>((resolve) => {
         const request = new rpc.NotifyClientTerminationRequest();
