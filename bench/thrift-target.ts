@@ -7,6 +7,7 @@
 import net from 'node:net';
 import { FrameReader, SEQID_MIN, SEQID_SPAN, callHead, parseReply, type CallTemplate, type Outcome } from './frames';
 import type { Target } from './load';
+import { writeCoalesced } from '../src/server/coalesce';
 import { LOST } from './recorder';
 
 type Done = (outcome: Outcome) => void;
@@ -14,7 +15,6 @@ type Done = (outcome: Outcome) => void;
 class Connection {
   private readonly pending = new Map<number, Done>();
   private nextSeqid = 0;
-  private corked = false;
   closed = false;
   protocolError: string | undefined;
 
@@ -48,16 +48,8 @@ class Connection {
     const seqid = SEQID_MIN + this.nextSeqid;
     this.nextSeqid = (this.nextSeqid + 1) % SEQID_SPAN;
     this.pending.set(seqid, done);
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.socket.uncork();
-      });
-    }
-    this.socket.write(callHead(template, seqid));
-    this.socket.write(template.tail);
+    writeCoalesced(this.socket, callHead(template, seqid));
+    writeCoalesced(this.socket, template.tail);
   }
 
   close(): void {

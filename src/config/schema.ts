@@ -180,7 +180,7 @@ export const carreraYamlSchema = z.strictObject({
   pproxy: strict.pproxyConfig.optional(),
   /** Where local storage and other state live; relative to this file's directory. */
   dataDir: z.string().min(1).default('data'),
-  /** Where pproxy.log goes; relative to this file's directory. Absent with --foreground: stdout. */
+  /** Where pproxy.log goes; relative to this file's directory. With --foreground, logs go to stdout. */
   logDir: z.string().min(1).default('logs'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
   /** On SIGTERM, how long to wait for requests already received to be answered. */

@@ -79,10 +79,6 @@ export class LocalChronos {
     clearInterval(this.timer);
   }
 
-  get size(): number {
-    return this.pending.size;
-  }
-
   /** Records an accepted add or cancel (called before the client is answered OK). */
   accept(delay: AcceptedDelay): void {
     if (delay.action === DelayAction.CANCEL) {

@@ -15,6 +15,7 @@
  */
 import net from 'node:net';
 import { ThrottledWarning, type Logger } from '../log';
+import { writeCoalesced } from './coalesce';
 
 /**
  * Replies a client has not read yet, per connection, before its requests are no longer read. Far
@@ -152,7 +153,6 @@ class FrameConnection {
   private paused = false;
   private reading = true;
   private closed = false;
-  private corked = false;
   private readonly peer: string;
 
   constructor(
@@ -288,16 +288,7 @@ class FrameConnection {
    * one syscall per reply was the largest single cost of the proxy in the bench profile.
    */
   private write(reply: Buffer): void {
-    if (this.closed) return;
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.socket.uncork();
-      });
-    }
-    this.socket.write(reply);
+    if (!this.closed) writeCoalesced(this.socket, reply);
   }
 
   private readLengthPrefix(): number {

@@ -20,8 +20,6 @@ import {
   VERSION,
 } from './compact';
 
-export type MethodName = 'sendSync' | 'sendBatchSync' | 'sendAsync' | 'sendDelaySync';
-
 export interface CallHeader {
   readonly name: string;
   readonly type: MessageType;
@@ -47,10 +45,6 @@ export function readCallHeader(reader: CompactReader): CallHeader {
   const seqid = reader.readVarint32() | 0;
   const name = reader.readString();
   return { name, type, seqid };
-}
-
-export function isProducerMethod(name: string): name is MethodName {
-  return name === 'sendSync' || name === 'sendBatchSync' || name === 'sendAsync' || name === 'sendDelaySync';
 }
 
 /** Arguments of sendSync / sendAsync / sendBatchSync / sendDelaySync (args struct field ids). */

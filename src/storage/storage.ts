@@ -69,8 +69,6 @@ export interface ClusterStorage {
    * land on the same partition are stored in input order.
    */
   send(messages: readonly OutgoingMessage[]): Promise<SendOutcome[]>;
-  /** Makes everything acknowledged so far durable to the degree the cluster's policy promises. */
-  flush(): Promise<void>;
   /**
    * Flushes, then releases files and connections. Later sends fail with CLOSED, retriable: the
    * pipeline retries them on the cluster's current storage (a configuration change replaced it).

@@ -17,7 +17,6 @@ export class StorageDouble {
     kind: 'local',
     maxMessageSize: undefined,
     start: async () => undefined,
-    flush: async () => undefined,
     close: async () => undefined,
     send: (messages: readonly OutgoingMessage[]) => {
       this.sends.push([...messages]);

@@ -91,11 +91,6 @@ export class KafkaStorage implements ClusterStorage {
     return this.sends.send(messages);
   }
 
-  /** kafkajs acknowledges each send itself; nothing is buffered here. */
-  flush(): Promise<void> {
-    return Promise.resolve();
-  }
-
   close(): Promise<void> {
     this.closing ??= (async () => {
       await this.sends.close(CLOSE_GRACE_MS);

@@ -88,11 +88,6 @@ export class LocalStorage implements ClusterStorage {
     return outcomes;
   }
 
-  /** Syncs every open partition. */
-  async flush(): Promise<void> {
-    await Promise.all((await this.openLogs()).map((log) => log.flush()));
-  }
-
   /** Lets sends already under way finish, then closes every open partition. */
   close(): Promise<void> {
     this.closing ??= this.closeLogs();

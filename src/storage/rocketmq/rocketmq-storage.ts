@@ -77,11 +77,6 @@ export class RocketMqStorage implements ClusterStorage {
     return this.sends.send(messages);
   }
 
-  /** Every SendMessage is acknowledged by the server; nothing is buffered here. */
-  flush(): Promise<void> {
-    return Promise.resolve();
-  }
-
   close(): Promise<void> {
     this.closing ??= (async () => {
       await this.sends.close(CLOSE_GRACE_MS);
