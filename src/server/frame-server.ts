@@ -39,7 +39,11 @@ export interface FrameServerOptions {
  * Handles one complete frame. Returns the reply frame, a promise of it, or null for no reply
  * (oneway). Throwing closes the connection: the frame could not be understood well enough to reply.
  */
-export type FrameHandler = (frame: Buffer) => Buffer | Promise<Buffer> | null;
+/**
+ * Answers one frame: a reply now, a reply later, or none (null; a promise of null: a oneway call
+ * whose work is still under way, so it counts in flight until it ends).
+ */
+export type FrameHandler = (frame: Buffer) => Buffer | Promise<Buffer | null> | null;
 
 /** The options a configuration change can update on a running server. */
 export type FrameLimits = Pick<FrameServerOptions, 'maxFrameBytes' | 'maxInFlightPerConnection' | 'maxInFlightBytes' | 'idleTimeoutMs'>;
@@ -241,7 +245,7 @@ class FrameConnection {
   }
 
   private dispatch(frame: Buffer): void {
-    let reply: Buffer | Promise<Buffer> | null;
+    let reply: ReturnType<FrameHandler>;
     try {
       reply = this.handler(frame);
     } catch (err) {
@@ -274,10 +278,10 @@ class FrameConnection {
     );
   }
 
-  private complete(reply: Buffer, size: number): void {
+  private complete(reply: Buffer | null, size: number): void {
     this.inFlight--;
     this.inFlightBytes -= size;
-    this.write(reply);
+    if (reply) this.write(reply);
     this.server.updateBudget(-size);
     this.updateFlow();
     if (!this.reading && this.inFlight === 0) this.socket.end();

@@ -48,9 +48,13 @@ export function createProducerFrameHandler(pipeline: ProducerPipeline, logger: L
   };
 }
 
-/** Oneway calls get no reply (none of the IDL's methods is oneway, but a client may send one). */
-function answer(header: CallHeader, reply: Buffer | Promise<Buffer>): Buffer | Promise<Buffer> | null {
-  return header.type === MessageType.ONEWAY ? null : reply;
+/**
+ * Oneway calls get no reply (none of the IDL's methods is oneway, but a client may send one). Their
+ * sends still count in flight until they end, so oneway floods are bounded like any other call.
+ */
+function answer(header: CallHeader, reply: Buffer | Promise<Buffer>): Buffer | Promise<Buffer | null> | null {
+  if (header.type !== MessageType.ONEWAY) return reply;
+  return Buffer.isBuffer(reply) ? null : reply.then(() => null);
 }
 
 function handleCall(header: CallHeader, reader: CompactReader, pipeline: ProducerPipeline): Buffer | Promise<Buffer> {

@@ -3,11 +3,17 @@
  * deadlines under a slow broker, all-or-nothing batch validation, the in-flight budget.
  */
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { test, type TestContext } from 'node:test';
-import { ProducerClient } from '../../src/client/producer-client';
+import thrift from 'thrift';
+import { ProducerClient, int64 } from '../../src/client/producer-client';
+import { Message } from '../../src/gen/producer_types';
 import { localConfig, tempDir, writeConfig } from '../helpers/config';
 import { MockKafka, consumeAll, consumeRecordBatches } from '../helpers/kafka';
 import { startProxyProcess } from '../helpers/proxy';
+import { lengthPrefix } from '../helpers/raw-socket';
+import { encodeWithStockClient } from '../helpers/stock-thrift';
+import { eventually } from '../helpers/wait';
 
 async function proxyOn(t: TestContext, mock: MockKafka, options: { carrera?: Record<string, unknown>; thrift?: Record<string, unknown>; autoBatch?: boolean } = {}) {
   const config = localConfig({
@@ -88,4 +94,27 @@ test('past the in-flight byte budget the proxy stops reading, and still answers 
   assert.match(proxy.output(), /in-flight budget exceeded: reading paused/);
   const stored = (await consumeAll(mock.bootstraps, 'p')).filter((r) => r.key?.toString().startsWith('big-'));
   assert.equal(stored.length, 64);
+});
+
+test('oneway calls count against the in-flight budget until their send ends', { timeout: 60_000 }, async (t) => {
+  const mock = await MockKafka.start(t);
+  await mock.createTopic('p', 2);
+  const { proxy, client } = await proxyOn(t, mock, { thrift: { maxInFlightBytes: 64 * 1024 } });
+  assert.equal((await client.sendSync({ topic: 'p', body: 'warm' })).code, 0);
+  for (const id of [1, 2, 3]) await mock.command(`rtt ${id} 100`);
+  const body = Buffer.alloc(16 * 1024, 7);
+  const frames = Array.from({ length: 32 }, (_, i) => {
+    const call = encodeWithStockClient((c) => c.sendSync(Object.assign(new Message(), { topic: 'p', body, key: `oneway-${i}`, partitionId: -2 }), int64(5000n)));
+    call[1] = (call[1]! & 0x1f) | (thrift.Thrift.MessageType.ONEWAY << 5); // compact header: version | type << 5
+    return Buffer.concat([lengthPrefix(call.length), call]);
+  });
+  const socket = net.connect(proxy.port, '127.0.0.1');
+  t.after(() => socket.destroy());
+  let answered = 0;
+  socket.on('data', (d: Buffer) => (answered += d.length));
+  await new Promise((resolve) => socket.write(Buffer.concat(frames), resolve));
+  await eventually(() => (/in-flight budget exceeded: reading paused/.test(proxy.output()) ? true : undefined), 10_000, 'the oneway flood to pause reading');
+  const stored = async () => (await consumeAll(mock.bootstraps, 'p')).filter((r) => r.key?.toString().startsWith('oneway-')).length;
+  await eventually(async () => ((await stored()) === 32 ? true : undefined), 20_000, 'every oneway message stored');
+  assert.equal(answered, 0, 'oneway calls get no reply');
 });
