@@ -54,6 +54,11 @@ test('routing matrix on an 8-partition topic, read back from the broker', { time
   for (const [hashId] of hashes) assert.equal(await send({ topic: 'route8', body: `hash-${hashId}`, partitionId: -1, hashId }), 0);
   for (let i = 0; i < 200; i++) assert.equal(await send({ topic: 'route8', body: `random-${i}`, partitionId: -2 }), 0);
   assert.equal(await send({ topic: 'route8', body: 'explicit-8', partitionId: 8 }), 11);
+  for (let b = 0; b < 12; b++) {
+    const batch = Array.from({ length: 20 }, (_, i) => ({ topic: 'route8', body: `sticky-${b}-${i}`, partitionId: -2 }));
+    assert.equal((await client.sendBatchSync(batch)).code, 0);
+    batch.forEach((m) => acknowledged.add(m.body));
+  }
 
   const records = await consumeAll(mock.bootstraps, 'route8');
   const partitionOf = new Map(records.map((r) => [r.value.toString(), r.partition]));
@@ -62,7 +67,11 @@ test('routing matrix on an 8-partition topic, read back from the broker', { time
   const randomPartitions = new Set(records.filter((r) => r.value.toString().startsWith('random-')).map((r) => r.partition));
   assert.deepEqual([...randomPartitions].sort(), [0, 1, 2, 3, 4, 5, 6, 7], 'random spreads over all partitions');
   assert.equal(partitionOf.has('explicit-8'), false, 'nothing written for a partition that does not exist');
-  assert.equal(records.length, 8 + hashes.length + 200);
+  // random messages sent together share one random partition (Kafka's sticky partitioner)
+  const stickyPartitions = Array.from({ length: 12 }, (_, b) => new Set(Array.from({ length: 20 }, (_, i) => partitionOf.get(`sticky-${b}-${i}`))));
+  stickyPartitions.forEach((partitions, b) => assert.equal(partitions.size, 1, `batch ${b} in one partition: ${[...partitions].join(',')}`));
+  assert.ok(new Set(stickyPartitions.map((p) => [...p][0])).size > 1, 'the batches draw different partitions');
+  assert.equal(records.length, 8 + hashes.length + 200 + 12 * 20);
   await assertAllStored(mock, 'route8', acknowledged);
 });
 

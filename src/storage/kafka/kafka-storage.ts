@@ -115,11 +115,15 @@ export class KafkaStorage implements ClusterStorage {
       fail(indices, error);
       return;
     }
+    // Random-partition messages of one send share one random partition (Kafka's own sticky
+    // partitioner, KIP-480): one record batch to one broker instead of a few records to each.
+    const draw = this.random();
+    const sticky = () => draw;
     const records: KafkaRecord[] = [];
     const recordIndices: number[] = [];
     for (const i of indices) {
       const m = messages[i]!;
-      const partition = choosePartition(m.partitionId, m.hashId, partitions, this.random);
+      const partition = choosePartition(m.partitionId, m.hashId, partitions, sticky);
       if (partition === undefined) {
         const reason = `partition ${m.partitionId} does not exist: topic ${topic} has ${partitions} on kafka ${this.cluster}`;
         outcomes[i] = { ok: false, error: new StorageError('PARTITION_OUT_OF_RANGE', reason, false) };
