@@ -1,0 +1,24 @@
+/**
+ * The one kafkajs internal module pproxy touches (see kafkajs-produce.ts): the definition of the
+ * Produce API that kafkajs' brokers look up at every produce call.
+ */
+declare module 'kafkajs/src/protocol/requests/produce' {
+  /** What kafkajs' createRequest accepts from `encode()`: an Encoder, or anything with its buffer. */
+  interface EncodedRequest {
+    buf: Buffer;
+    readonly buffer: Buffer;
+  }
+  interface ProduceProtocolRequest {
+    apiKey: number;
+    apiVersion: number;
+    apiName: string;
+    expectResponse(): boolean;
+    encode(): Promise<EncodedRequest>;
+  }
+  type ProduceProtocol = (args: import('./produce-request').ProduceRequestArgs) => { request: ProduceProtocolRequest; response: unknown };
+  const definitions: {
+    versions: string[];
+    protocol(options: { version: number }): ProduceProtocol;
+  };
+  export = definitions;
+}
