@@ -4,6 +4,7 @@
  * conf/carrera.yaml. Exit codes: 0 after a clean stop, 1 on a bad configuration, 2 when the proxy
  * cannot start (port taken, storage unusable), 3 after a fatal error at run time.
  */
+import './v8-flags'; // first: before any other module allocates
 import fs from 'node:fs';
 import path from 'node:path';
 import { ProxyApp, type ProxyStatus } from './app';
