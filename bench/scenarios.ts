@@ -34,8 +34,8 @@ export interface PlanContext {
 const CALLERS = 256;
 const SMALL = { batch: 1, bodyBytes: 200 };
 const BATCH = { batch: 50, bodyBytes: 200 };
-/** (d) runs with the DDMQ auto-batching flags on; they are accepted even before they do anything. */
-const proxyFor = (system: SystemId): ProxyOptions => (system === 'd' ? { autoBatch: true } : {});
+/** pproxy (c, d) runs with DDMQ's auto-batching flags on, as the shipped carrera.yaml does. */
+const proxyFor = (system: SystemId): ProxyOptions => (system === 'c' || system === 'd' ? { autoBatch: true } : {});
 /**
  * Overload: 10x the callers, and every 100th body 1 MiB against an in-flight budget of 2 MiB, so
  * that what the callers hold in flight (~27 MiB) is over ten times the proxy's budget.

@@ -47,6 +47,12 @@ const CHRONOS_DELIVERY_TIMEOUT_MS = 3000;
 
 /** How often the limiter's warning and refusal counts are logged (DDMQ's metric interval). */
 const LIMITER_REPORT_MS = 10_000;
+/**
+ * How long a configuration change waits for the clusters it starts to connect and load their
+ * topics' metadata while the running ones keep serving; past it they are routed to anyway. At boot
+ * nothing waits: an unreachable cluster must not delay serving the others.
+ */
+const CLUSTER_WARM_UP_MS = 5000;
 
 /** Defaults of every carreraConfiguration key: what an unbound proxy runs with. */
 const UNBOUND_CONFIGURATION: CarreraConfiguration = schemas.strict.carreraConfiguration.parse({});
@@ -219,7 +225,10 @@ export class ProxyApp {
     const started = Date.now();
     const conf = snapshot.pproxy?.carreraConfiguration ?? UNBOUND_CONFIGURATION;
     try {
-      const change = await this.clusters.apply(clusterSpecs(conf, this.settings.dataDir, this.logger));
+      const change = await this.clusters.apply(clusterSpecs(conf, this.settings.dataDir, this.logger), {
+        topicsOf: (cluster) => snapshot.topics.filter((t) => t.topicUnits.some((u) => u.brokerCluster === cluster)).map((t) => t.topic),
+        timeoutMs: CLUSTER_WARM_UP_MS,
+      });
       const routing = routingTable(snapshot, change.storages, this.instance, this.status.mode === 'zookeeper');
       this.policy = buildPolicy(conf, routing, this.policy, Date.now);
       this.batcher.configure(batchSettings(conf));

@@ -1,7 +1,8 @@
 /**
  * The running storages, one per broker cluster, and how a new configuration replaces them: an
- * unchanged cluster keeps its storage; a changed one gets a new storage that is started before the
- * caller swaps it in, after which the old one is closed (requests already on it finish there).
+ * unchanged cluster keeps its storage; a changed one gets a new storage that is started, and warmed
+ * up for its topics when the caller asks, before the caller swaps it in, after which the old one is
+ * closed (requests already on it finish there).
  *
  * Local storages are the exception: two cannot share a directory, so a changed local cluster is
  * closed first and reopened; requests in that short gap are answered 20.
@@ -22,6 +23,13 @@ export interface ClusterChange {
   retire(): Promise<void>;
 }
 
+export interface WarmUp {
+  /** The topics routed to a cluster. */
+  topicsOf(cluster: string): readonly string[];
+  /** How long a configuration change may wait for its new storages to be ready. */
+  timeoutMs: number;
+}
+
 export class ClusterSet {
   private running = new Map<string, Running>();
 
@@ -31,9 +39,10 @@ export class ClusterSet {
    * Starts what `specs` adds or changes. If a storage fails to start, everything started here is
    * closed, the running set stays as it was (but for a local cluster already closed for its
    * replacement, which is dropped so that the next configuration, the old one included, reopens it),
-   * and the error is thrown.
+   * and the error is thrown. With `warmUp`, the storages started here are warmed up for their topics
+   * (meanwhile the running ones keep serving), for `warmUp.timeoutMs` at most.
    */
-  async apply(specs: readonly ClusterSpec[]): Promise<ClusterChange> {
+  async apply(specs: readonly ClusterSpec[], warmUp?: WarmUp): Promise<ClusterChange> {
     const next = new Map<string, Running>();
     const started: ClusterStorage[] = [];
     const retired: ClusterStorage[] = [];
@@ -66,6 +75,7 @@ export class ClusterSet {
       for (const name of closedEarly) this.running.delete(name);
       throw error;
     }
+    if (warmUp && started.length > 0) await this.warmUp(started, warmUp);
     for (const [name, current] of this.running) {
       if (!next.has(name)) retired.push(current.storage);
     }
@@ -79,6 +89,18 @@ export class ClusterSet {
         });
       },
     };
+  }
+
+  private async warmUp(storages: readonly ClusterStorage[], { topicsOf, timeoutMs }: WarmUp): Promise<void> {
+    const began = Date.now();
+    let timer: NodeJS.Timeout | undefined;
+    const timeUp = new Promise<'time up'>((resolve) => (timer = setTimeout(() => resolve('time up'), timeoutMs)));
+    const ready = Promise.all(storages.map((s) => s.warmUp?.(topicsOf(s.cluster)))).then(() => 'ready' as const);
+    const result = await Promise.race([ready, timeUp]);
+    clearTimeout(timer);
+    const clusters = storages.map((s) => s.cluster);
+    if (result === 'ready') this.logger.info({ clusters, ms: Date.now() - began }, 'new cluster storages ready');
+    else this.logger.warn({ clusters, timeoutMs }, 'new cluster storages not ready in time; routing to them anyway');
   }
 
   /** Closes every storage (shutdown). */

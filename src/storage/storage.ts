@@ -64,6 +64,13 @@ export interface ClusterStorage {
    */
   start(): Promise<void>;
   /**
+   * Readies a started storage for these topics (connections, metadata, routes) before requests are
+   * routed to it, so that a cluster replaced by a configuration change does not make the first
+   * requests after the swap wait for them. Never rejects; what fails here fails again, and is
+   * answered, on send. Absent: nothing to prepare.
+   */
+  warmUp?(topics: readonly string[]): Promise<void>;
+  /**
    * Stores the messages and resolves with one outcome per message, in input order. Never rejects:
    * failures are outcomes, so one bad message cannot hide the fate of the others. Messages that
    * land on the same partition are stored in input order.

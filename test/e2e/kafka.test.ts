@@ -7,6 +7,10 @@ import fs from 'node:fs';
 import { test, type TestContext } from 'node:test';
 import YAML from 'yaml';
 import type { MessageSpec, ProducerClient } from '../../src/client/producer-client';
+import { silentLogger } from '../../src/log';
+import { kafkaClusterSchema } from '../../src/storage/kafka/kafka-config';
+import { KafkaStorage } from '../../src/storage/kafka/kafka-storage';
+import type { OutgoingMessage } from '../../src/storage/storage';
 import { ApiKey, KafkaError, MockKafka, consumeAll } from '../helpers/kafka';
 import { startProxy, type InProcessProxy } from '../helpers/proxy';
 import { eventually } from '../helpers/wait';
@@ -167,9 +171,37 @@ test('a killed cluster gives error codes without hanging; reloading onto a live 
   config.pproxy.carreraConfiguration.kafkaConfigurationMap.K1.bootstrapServers = live.bootstraps;
   fs.writeFileSync(proxy.configFile, YAML.stringify(config));
   assert.equal(await proxy.app.reload(), true);
+  // the reload warmed the new storage up: it needs no metadata now, which the cluster stops serving
+  await live.command(`topic_error moving ${KafkaError.UNKNOWN_TOPIC_OR_PART}`);
 
   const acknowledged = new Set<string>();
   const send = sender(client, acknowledged);
   assert.equal(await send({ topic: 'moving', body: 'recovered' }), 0, 'the same connection now reaches the live cluster');
+  await live.command('topic_error moving 0');
   await assertAllStored(live, 'moving', acknowledged);
+});
+
+test('a Kafka storage warmed up for its topics sends without fetching metadata again', { timeout: 60_000 }, async (t) => {
+  const mock = await MockKafka.start(t);
+  await mock.createTopic('warm', 4);
+  const config = kafkaClusterSchema.parse({ bootstrapServers: mock.bootstraps, retries: 0 });
+  const warmed = new KafkaStorage('K1', config, 2, silentLogger());
+  const cold = new KafkaStorage('K1', config, 1, silentLogger());
+  t.after(() => Promise.all([warmed.close(), cold.close()]));
+  await warmed.start();
+  await warmed.warmUp(['warm']);
+  // from now on the topic's metadata says it does not exist (the mock's produce path ignores that):
+  // only what the warm-up loaded can serve
+  await mock.command(`topic_error warm ${KafkaError.UNKNOWN_TOPIC_OR_PART}`);
+  const message: OutgoingMessage = {
+    topic: 'warm', key: undefined, tags: undefined, body: Buffer.from('after warm-up'), properties: undefined,
+    partitionId: -2, hashId: 0n, ordered: false, timestamp: Date.now(),
+  };
+  await cold.start();
+  const [coldOutcome] = await cold.send([message]);
+  assert.equal(coldOutcome!.ok ? 'OK' : coldOutcome!.error.code, 'TOPIC_NOT_FOUND', 'a storage that was not warmed up needs the metadata');
+  for (let i = 0; i < 4; i++) {
+    const [outcome] = await warmed.send([message]);
+    assert.equal(outcome!.ok, true, `send ${i} on the warmed storage: ${outcome!.ok ? '' : outcome!.error.message}`);
+  }
 });

@@ -89,6 +89,23 @@ export class KafkaStorage implements ClusterStorage {
     return Promise.resolve();
   }
 
+  /**
+   * Connects every client, fetches the topics' partition counts and has each producer load their
+   * metadata (a send of no message does only that). Connections to partition leaders still open on
+   * the first produce request.
+   */
+  async warmUp(topics: readonly string[]): Promise<void> {
+    try {
+      await this.connect();
+      await Promise.allSettled([
+        ...topics.map((topic) => this.counts.get(topic)),
+        ...this.producers.flatMap((producer) => topics.map((topic) => producer.send({ topic, messages: [], acks: this.acks }))),
+      ]);
+    } catch (error) {
+      this.logger.warn({ err: toStorageError(error, this.cluster).message }, 'kafka cluster not ready after a configuration change');
+    }
+  }
+
   send(messages: readonly OutgoingMessage[]): Promise<SendOutcome[]> {
     return this.sends.send(messages);
   }

@@ -73,6 +73,11 @@ export class RocketMqStorage implements ClusterStorage {
     return Promise.resolve();
   }
 
+  /** Fetches the topics' routes (a failure is fetched, and answered, again on send). */
+  async warmUp(topics: readonly string[]): Promise<void> {
+    await Promise.allSettled(topics.map((topic) => this.route(topic)));
+  }
+
   send(messages: readonly OutgoingMessage[]): Promise<SendOutcome[]> {
     return this.sends.send(messages);
   }
