@@ -74,7 +74,9 @@ export class FrameServer {
 
   /** New limits apply at once, to every connection. */
   setLimits(limits: FrameLimits): void {
+    const idleChanged = limits.idleTimeoutMs !== this.options.idleTimeoutMs;
     this.options = { ...this.options, ...limits };
+    if (idleChanged) for (const c of this.connections) c.applyIdleTimeout();
     this.updateBudget(0);
   }
 
@@ -175,13 +177,16 @@ class FrameConnection {
       this.chunks.length = 0;
       this.onClose();
     });
-    const idle = server.limits.idleTimeoutMs;
-    if (idle > 0) {
-      socket.setTimeout(idle, () => {
-        if (this.inFlight === 0) this.close();
-      });
-    }
+    socket.on('timeout', () => {
+      if (this.inFlight === 0) this.close();
+    });
+    this.applyIdleTimeout();
     this.updateFlow();
+  }
+
+  /** Closes the connection after the server's idle timeout without traffic (0: never). */
+  applyIdleTimeout(): void {
+    this.socket.setTimeout(this.server.limits.idleTimeoutMs);
   }
 
   /** Reads from the socket exactly when nothing holds it back. */

@@ -3,9 +3,11 @@
  * DDMQ SDK) against a running proxy on local storage.
  */
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import net from 'node:net';
 import { test } from 'node:test';
 import thrift from 'thrift';
+import YAML from 'yaml';
 import { int64, type MessageSpec } from '../../src/client/producer-client';
 import { Message } from '../../src/gen/producer_types';
 import { ResultCode, RESULT_MESSAGES } from '../../src/protocol/result-codes';
@@ -209,6 +211,36 @@ function splitFrames(data: Buffer): Buffer[] {
   }
   return frames;
 }
+
+/** Resolves with how long the server took to close this idle connection, or never. */
+function closedAfter(port: number): Promise<number> {
+  return new Promise((resolve) => {
+    const began = Date.now();
+    const s = net.connect(port, '127.0.0.1');
+    s.on('close', () => resolve(Date.now() - began));
+    s.on('error', () => undefined);
+  });
+}
+
+test('clientTimeout closes idle connections, and a new value applies to open ones on reload', { timeout: 30_000 }, async (t) => {
+  const proxy = await startProxy(t, { thriftServer: { clientTimeout: 300 } });
+  const idle = await closedAfter(proxy.port);
+  assert.ok(idle >= 250 && idle < 2000, `an idle connection closed after ${idle} ms`);
+  const client = await proxy.client();
+  for (let i = 0; i < 4; i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal((await client.sendSync({ topic: 'test', body: `busy-${i}` })).code, 0, 'a connection in use stays open');
+  }
+
+  const config = YAML.parse(fs.readFileSync(proxy.configFile, 'utf8'));
+  config.pproxy.carreraConfiguration.thriftServer.clientTimeout = 0;
+  fs.writeFileSync(proxy.configFile, YAML.stringify(config));
+  const open = closedAfter(proxy.port);
+  await new Promise((r) => setTimeout(r, 50)); // connected under the old timeout
+  assert.equal(await proxy.app.reload(), true);
+  const outcome = await Promise.race([open.then((ms) => `closed after ${ms} ms`), new Promise((r) => setTimeout(() => r('open'), 1000))]);
+  assert.equal(outcome, 'open', 'clientTimeout 0: an open connection is no longer closed when idle');
+});
 
 /** Decodes a reply frame with the stock protocol and returns Result.code. */
 function decodeResultCode(frame: Buffer): number {
