@@ -7,7 +7,9 @@
  *
  * Durability: every accepted add, cancel and delivery is appended to a journal before the client is
  * answered; on start the journal is replayed, so pending messages survive a restart, and a delivery
- * that was due while the proxy was down happens at once.
+ * that was due while the proxy was down happens at once. Once the journal holds many more lines
+ * than messages pending, it is rewritten with one line per pending message (written aside, synced,
+ * then renamed over it), so it stays proportional to what is pending.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -21,6 +23,8 @@ import { formatDelayId, type DelayKey } from './delay-id';
 const TICK_MS = 100;
 const RETRY_MS = 1000;
 const MAX_EXPONENT_STEP_SECONDS = 86_400n;
+/** The journal is compacted when it has this many lines and four times as many as messages pending. */
+const COMPACT_AFTER_LINES = 10_000;
 /** Codes after which Chronos gives a delivery up (DDMQ: 13, 14, 11). */
 const FINAL_CODES = new Set<number>([ResultCode.FAIL_TOPIC_NOT_ALLOWED, ResultCode.FAIL_TOPIC_NOT_EXIST, ResultCode.FAIL_ILLEGAL_MSG]);
 
@@ -34,7 +38,17 @@ export interface AcceptedDelay {
 }
 
 type JournalEntry =
-  | { op: 'add'; key: Record<keyof DelayKey, string | number>; topic: string; body: string; tags?: string; properties?: Record<string, string> }
+  | {
+      op: 'add';
+      key: Record<keyof DelayKey, string | number>;
+      topic: string;
+      body: string;
+      tags?: string;
+      properties?: Record<string, string>;
+      /** Written by compaction: the next trigger time (epoch seconds) and the deliveries made. */
+      fireAt?: string;
+      timed?: string;
+    }
   | { op: 'cancel'; uuid: string }
   | { op: 'fired'; uuid: string; timed: string };
 
@@ -57,6 +71,7 @@ export type Deliver = (message: ProducerMessage) => Promise<ResultCode> | Result
 export class LocalChronos {
   private readonly pending = new Map<string, Pending>();
   private readonly journal: string;
+  private journalLines = 0;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -64,6 +79,7 @@ export class LocalChronos {
     private readonly deliver: Deliver,
     private readonly logger: Logger,
     private readonly clock: () => number = Date.now,
+    private readonly compactAfterLines = COMPACT_AFTER_LINES,
   ) {
     fs.mkdirSync(dir, { recursive: true });
     this.journal = path.join(dir, 'journal.jsonl');
@@ -84,22 +100,48 @@ export class LocalChronos {
     if (delay.action === DelayAction.CANCEL) {
       this.append({ op: 'cancel', uuid: delay.key.uuid });
       this.pending.delete(delay.key.uuid);
-      return;
+    } else {
+      const entry = addEntry(delay.key, delay.topic, delay.body, delay.tags, delay.properties);
+      this.append(entry);
+      this.apply(entry);
     }
-    const entry: JournalEntry = {
-      op: 'add',
-      key: Object.fromEntries(Object.entries(delay.key).map(([k, v]) => [k, typeof v === 'bigint' ? v.toString() : v])) as Record<keyof DelayKey, string | number>,
-      topic: delay.topic,
-      body: delay.body.toString('base64'),
-      ...(delay.tags !== undefined && { tags: delay.tags }),
-      ...(delay.properties && { properties: Object.fromEntries(delay.properties) }),
-    };
-    this.append(entry);
-    this.apply(entry);
+    this.maybeCompact();
   }
 
   private append(entry: JournalEntry): void {
     fs.appendFileSync(this.journal, `${JSON.stringify(entry)}\n`);
+    this.journalLines++;
+  }
+
+  /** Called once a journaled change is applied in memory, which compaction writes out. */
+  private maybeCompact(): void {
+    if (this.journalLines >= this.compactAfterLines && this.journalLines >= 4 * this.pending.size) this.compact();
+  }
+
+  /** Rewrites the journal as one line per pending message; on failure the long journal stays. */
+  private compact(): void {
+    const before = this.journalLines;
+    const lines = [...this.pending.values()].map((p) => {
+      const entry = { ...addEntry(p.key, p.topic, p.body, p.tags, p.properties), fireAt: p.fireAt.toString(), timed: p.timed.toString() };
+      return `${JSON.stringify(entry)}\n`;
+    });
+    const aside = `${this.journal}.compacting`;
+    try {
+      const fd = fs.openSync(aside, 'w');
+      try {
+        fs.writeSync(fd, lines.join(''));
+        fs.fsyncSync(fd);
+      } finally {
+        fs.closeSync(fd);
+      }
+      fs.renameSync(aside, this.journal);
+      this.journalLines = lines.length;
+      this.logger.info({ before, after: lines.length }, 'chronos journal compacted');
+    } catch (err) {
+      this.logger.error({ err, journal: this.journal }, 'chronos journal compaction failed; appending to the old journal');
+      // try again after as many lines again, not at every append
+      this.journalLines = 0;
+    }
   }
 
   private replay(): void {
@@ -111,6 +153,7 @@ export class LocalChronos {
     }
     for (const line of text.split('\n')) {
       if (!line) continue;
+      this.journalLines++;
       try {
         this.apply(JSON.parse(line) as JournalEntry);
       } catch {
@@ -145,8 +188,8 @@ export class LocalChronos {
         body: Buffer.from(entry.body, 'base64'),
         tags: entry.tags,
         properties: new Map(Object.entries(entry.properties ?? {})),
-        fireAt: key.timestamp,
-        timed: 0n,
+        fireAt: entry.fireAt !== undefined ? BigInt(entry.fireAt) : key.timestamp,
+        timed: entry.timed !== undefined ? BigInt(entry.timed) : 0n,
         notBefore: 0,
         delivering: false,
       });
@@ -191,6 +234,7 @@ export class LocalChronos {
     } else {
       p.notBefore = this.clock() + RETRY_MS;
     }
+    this.maybeCompact();
   }
 
   /** The re-delivered message: the user topic, key = the id of this delivery, `from_chronos` set. */
@@ -207,6 +251,17 @@ export class LocalChronos {
       properties,
     };
   }
+}
+
+function addEntry(key: DelayKey, topic: string, body: Buffer, tags: string | undefined, properties: ReadonlyMap<string, string> | undefined): JournalEntry {
+  return {
+    op: 'add',
+    key: Object.fromEntries(Object.entries(key).map(([k, v]) => [k, typeof v === 'bigint' ? v.toString() : v])) as Record<keyof DelayKey, string | number>,
+    topic,
+    body: body.toString('base64'),
+    ...(tags !== undefined && { tags }),
+    ...(properties && properties.size > 0 && { properties: Object.fromEntries(properties) }),
+  };
 }
 
 function minBig(a: bigint, b: bigint): bigint {
