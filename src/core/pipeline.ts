@@ -372,20 +372,23 @@ export class ProducerPipeline {
     const timers = this.deps.timers;
     return new Promise((resolve) => {
       let answered = false;
-      let retryTimer: unknown;
+      // one timer per request at a time (the hot path creates one per call): first the extra
+      // attempt's, which then re-arms for the deadline
+      let timer: unknown;
       const answer = (code: ResultCode) => {
         if (answered) return;
         answered = true;
-        timers.clear(expiry);
-        if (retryTimer !== undefined) timers.clear(retryTimer);
+        timers.clear(timer);
         resolve(code);
       };
-      const expiry = timers.set(() => answer(ResultCode.FAIL_TIMEOUT), Math.max(0, deadline - timers.now()));
+      const expire = () => answer(ResultCode.FAIL_TIMEOUT);
       if (retry) {
-        retryTimer = timers.set(() => {
-          retryTimer = undefined;
+        timer = timers.set(() => {
+          timer = timers.set(expire, Math.max(0, deadline - timers.now()));
           void this.dispatch(this.current(retry), deadline, false).then((o) => answer(o.ok ? ResultCode.OK : this.failed(o)));
         }, Math.max(0, deadline - EXPIRY_RETRY_MS - timers.now()));
+      } else {
+        timer = timers.set(expire, Math.max(0, deadline - timers.now()));
       }
       void stored.then(answer);
     });
