@@ -195,7 +195,7 @@ export class ProxyApp {
       return false;
     }
     if (restartNeeded(this.settings, next)) {
-      this.logger.warn('server settings (port, bind address, thriftServer, dataDir, logDir) changed: they apply after a restart');
+      this.logger.warn('server settings (port, bind address, thriftServer.backlog, dataDir, logDir) changed: they apply after a restart');
     }
     const applied = await this.apply(next.local, 'file');
     // server settings stay as started; the rest of the file is now the running configuration

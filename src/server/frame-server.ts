@@ -36,12 +36,9 @@ export interface FrameServerOptions {
 }
 
 /**
- * Handles one complete frame. Returns the reply frame, a promise of it, or null for no reply
- * (oneway). Throwing closes the connection: the frame could not be understood well enough to reply.
- */
-/**
- * Answers one frame: a reply now, a reply later, or none (null; a promise of null: a oneway call
- * whose work is still under way, so it counts in flight until it ends).
+ * Handles one complete frame: a reply now, a reply later, or none (null; a promise of null: a
+ * oneway call whose work is still under way, so it counts in flight until it ends). Throwing closes
+ * the connection: the frame could not be understood well enough to reply.
  */
 export type FrameHandler = (frame: Buffer) => Buffer | Promise<Buffer | null> | null;
 
@@ -179,6 +176,8 @@ class FrameConnection {
     });
     socket.on('timeout', () => {
       if (this.inFlight === 0) this.close();
+      // the timer fires once and re-arms only on traffic, which a oneway call does not make
+      else this.applyIdleTimeout();
     });
     this.applyIdleTimeout();
     this.updateFlow();

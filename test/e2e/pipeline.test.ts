@@ -96,10 +96,10 @@ test('past the in-flight byte budget the proxy stops reading, and still answers 
   assert.equal(stored.length, 64);
 });
 
-test('oneway calls count against the in-flight budget until their send ends', { timeout: 60_000 }, async (t) => {
+test('oneway calls count against the in-flight budget until their send ends, and idle closes after them', { timeout: 60_000 }, async (t) => {
   const mock = await MockKafka.start(t);
   await mock.createTopic('p', 2);
-  const { proxy, client } = await proxyOn(t, mock, { thrift: { maxInFlightBytes: 64 * 1024 } });
+  const { proxy, client } = await proxyOn(t, mock, { thrift: { maxInFlightBytes: 64 * 1024, clientTimeout: 100 } });
   assert.equal((await client.sendSync({ topic: 'p', body: 'warm' })).code, 0);
   for (const id of [1, 2, 3]) await mock.command(`rtt ${id} 100`);
   const body = Buffer.alloc(16 * 1024, 7);
@@ -112,9 +112,14 @@ test('oneway calls count against the in-flight budget until their send ends', { 
   t.after(() => socket.destroy());
   let answered = 0;
   socket.on('data', (d: Buffer) => (answered += d.length));
+  let closedByProxy = false;
+  socket.on('close', () => (closedByProxy = true));
   await new Promise((resolve) => socket.write(Buffer.concat(frames), resolve));
   await eventually(() => (/in-flight budget exceeded: reading paused/.test(proxy.output()) ? true : undefined), 10_000, 'the oneway flood to pause reading');
   const stored = async () => (await consumeAll(mock.bootstraps, 'p')).filter((r) => r.key?.toString().startsWith('oneway-')).length;
   await eventually(async () => ((await stored()) === 32 ? true : undefined), 20_000, 'every oneway message stored');
   assert.equal(answered, 0, 'oneway calls get no reply');
+  // the calls outlast clientTimeout (100 ms, the broker answering after 100): once they are done, the
+  // idle connection is closed
+  await eventually(() => (closedByProxy ? true : undefined), 3000, 'the idle connection to be closed');
 });
