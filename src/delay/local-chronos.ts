@@ -25,6 +25,8 @@ const RETRY_MS = 1000;
 const MAX_EXPONENT_STEP_SECONDS = 86_400n;
 /** The journal is compacted when it has this many lines and four times as many as messages pending. */
 const COMPACT_AFTER_LINES = 10_000;
+/** Compaction writes the journal in slices of about this many characters. */
+const COMPACT_SLICE_CHARS = 1 << 20;
 /** Codes after which Chronos gives a delivery up (DDMQ: 13, 14, 11). */
 const FINAL_CODES = new Set<number>([ResultCode.FAIL_TOPIC_NOT_ALLOWED, ResultCode.FAIL_TOPIC_NOT_EXIST, ResultCode.FAIL_ILLEGAL_MSG]);
 
@@ -121,22 +123,33 @@ export class LocalChronos {
   /** Rewrites the journal as one line per pending message; on failure the long journal stays. */
   private compact(): void {
     const before = this.journalLines;
-    const lines = [...this.pending.values()].map((p) => {
-      const entry = { ...addEntry(p.key, p.topic, p.body, p.tags, p.properties), fireAt: p.fireAt.toString(), timed: p.timed.toString() };
-      return `${JSON.stringify(entry)}\n`;
-    });
-    const aside = `${this.journal}.compacting`;
+    const aside = this.asideFile();
     try {
       const fd = fs.openSync(aside, 'w');
       try {
-        fs.writeSync(fd, lines.join(''));
+        // in slices: the journal as one string could outgrow what a string can hold
+        let slice: string[] = [];
+        let sliceLength = 0;
+        for (const p of this.pending.values()) {
+          const entry = { ...addEntry(p.key, p.topic, p.body, p.tags, p.properties), fireAt: p.fireAt.toString(), timed: p.timed.toString() };
+          const line = `${JSON.stringify(entry)}\n`;
+          slice.push(line);
+          sliceLength += line.length;
+          if (sliceLength >= COMPACT_SLICE_CHARS) {
+            writeAll(fd, Buffer.from(slice.join('')));
+            slice = [];
+            sliceLength = 0;
+          }
+        }
+        writeAll(fd, Buffer.from(slice.join('')));
         fs.fsyncSync(fd);
       } finally {
         fs.closeSync(fd);
       }
       fs.renameSync(aside, this.journal);
-      this.journalLines = lines.length;
-      this.logger.info({ before, after: lines.length }, 'chronos journal compacted');
+      syncDirectory(path.dirname(this.journal));
+      this.journalLines = this.pending.size;
+      this.logger.info({ before, after: this.pending.size }, 'chronos journal compacted');
     } catch (err) {
       this.logger.error({ err, journal: this.journal }, 'chronos journal compaction failed; appending to the old journal');
       // try again after as many lines again, not at every append
@@ -144,12 +157,26 @@ export class LocalChronos {
     }
   }
 
+  /** Where compaction writes before the rename; one left by a crash mid-compaction is discarded. */
+  private asideFile(): string {
+    return `${this.journal}.compacting`;
+  }
+
   private replay(): void {
+    fs.rmSync(this.asideFile(), { force: true });
     let text: string;
     try {
       text = fs.readFileSync(this.journal, 'utf8');
     } catch {
       return;
+    }
+    // A crash in the middle of an append leaves a torn last line: cut it, or the next append would
+    // continue it and be lost with it at the next start.
+    if (text.length > 0 && !text.endsWith('\n')) {
+      const kept = text.slice(0, text.lastIndexOf('\n') + 1);
+      fs.truncateSync(this.journal, Buffer.byteLength(kept));
+      this.logger.warn({ journal: this.journal }, 'chronos journal: torn last line cut');
+      text = kept;
     }
     for (const line of text.split('\n')) {
       if (!line) continue;
@@ -157,7 +184,6 @@ export class LocalChronos {
       try {
         this.apply(JSON.parse(line) as JournalEntry);
       } catch {
-        // a line torn by a crash in the middle of its write: the ones before it count
         this.logger.warn({ journal: this.journal }, 'chronos journal: unreadable line skipped');
       }
     }
@@ -262,6 +288,20 @@ function addEntry(key: DelayKey, topic: string, body: Buffer, tags: string | und
     ...(tags !== undefined && { tags }),
     ...(properties && properties.size > 0 && { properties: Object.fromEntries(properties) }),
   };
+}
+
+function writeAll(fd: number, data: Buffer): void {
+  for (let at = 0; at < data.length; ) at += fs.writeSync(fd, data, at);
+}
+
+/** Makes a rename in `dir` durable. */
+function syncDirectory(dir: string): void {
+  const fd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 function minBig(a: bigint, b: bigint): bigint {

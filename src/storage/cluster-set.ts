@@ -39,49 +39,53 @@ export class ClusterSet {
    * Starts what `specs` adds or changes. If a storage fails to start, everything started here is
    * closed, the running set stays as it was (but for a local cluster already closed for its
    * replacement, which is dropped so that the next configuration, the old one included, reopens it),
-   * and the error is thrown. With `warmUp`, the storages started here are warmed up for their topics
-   * (meanwhile the running ones keep serving), for `warmUp.timeoutMs` at most.
+   * and the error is thrown. With `warmUp`, the broker storages started here are warmed up for their
+   * topics (meanwhile the running ones keep serving), for `warmUp.timeoutMs` at most.
    */
   async apply(specs: readonly ClusterSpec[], warmUp?: WarmUp): Promise<ClusterChange> {
     const next = new Map<string, Running>();
     const started: ClusterStorage[] = [];
     const retired: ClusterStorage[] = [];
     const closedEarly: string[] = [];
-    try {
-      for (const spec of specs) {
-        const current = this.running.get(spec.name);
-        if (current?.key === spec.key) {
-          next.set(spec.name, current);
-          continue;
-        }
-        if (current && spec.kind === 'local') {
-          await current.storage.close();
-          closedEarly.push(spec.name);
-        } else if (current) retired.push(current.storage);
-        const storage = spec.create();
-        try {
-          await storage.start();
-        } catch (error) {
-          await storage.close().catch(() => undefined); // what it opened before failing
-          throw new Error(`cluster ${spec.name} (${spec.kind}) cannot start: ${(error as Error).message}`, { cause: error });
-        }
-        started.push(storage);
-        next.set(spec.name, { key: spec.key, storage });
-        this.logger.info({ cluster: spec.name, kind: spec.kind, replaced: current !== undefined }, 'cluster started');
+    const startOrKeep = async (spec: ClusterSpec) => {
+      const current = this.running.get(spec.name);
+      if (current?.key === spec.key) {
+        next.set(spec.name, current);
+        return;
       }
+      if (current && spec.kind === 'local') {
+        await current.storage.close();
+        closedEarly.push(spec.name);
+      } else if (current) retired.push(current.storage);
+      const storage = spec.create();
+      try {
+        await storage.start();
+      } catch (error) {
+        await storage.close().catch(() => undefined); // what it opened before failing
+        throw new Error(`cluster ${spec.name} (${spec.kind}) cannot start: ${(error as Error).message}`, { cause: error });
+      }
+      started.push(storage);
+      next.set(spec.name, { key: spec.key, storage });
+      this.logger.info({ cluster: spec.name, kind: spec.kind, replaced: current !== undefined }, 'cluster started');
+    };
+    try {
+      for (const spec of specs) if (spec.kind !== 'local') await startOrKeep(spec);
+      if (warmUp && started.length > 0) await this.warmUp(started, warmUp);
+      // local clusters last: a changed one is closed before it reopens (two cannot share a
+      // directory), and that gap must not include the other clusters' start and warm-up
+      for (const spec of specs) if (spec.kind === 'local') await startOrKeep(spec);
     } catch (error) {
       await Promise.allSettled(started.map((s) => s.close()));
       // a closed storage must not count as running: the next configuration recreates it
       for (const name of closedEarly) this.running.delete(name);
       throw error;
     }
-    if (warmUp && started.length > 0) await this.warmUp(started, warmUp);
     for (const [name, current] of this.running) {
       if (!next.has(name)) retired.push(current.storage);
     }
     this.running = next;
     return {
-      storages: new Map([...next].map(([name, r]) => [name, r.storage])),
+      storages: new Map(specs.map((spec) => [spec.name, next.get(spec.name)!.storage])),
       retire: async () => {
         const results = await Promise.allSettled(retired.map((s) => s.close()));
         results.forEach((r, i) => {
@@ -91,16 +95,26 @@ export class ClusterSet {
     };
   }
 
+  /** Never throws: a storage that cannot warm up is routed to anyway, and fails on send. */
   private async warmUp(storages: readonly ClusterStorage[], { topicsOf, timeoutMs }: WarmUp): Promise<void> {
     const began = Date.now();
-    let timer: NodeJS.Timeout | undefined;
-    const timeUp = new Promise<'time up'>((resolve) => (timer = setTimeout(() => resolve('time up'), timeoutMs)));
-    const ready = Promise.all(storages.map((s) => s.warmUp?.(topicsOf(s.cluster)))).then(() => 'ready' as const);
-    const result = await Promise.race([ready, timeUp]);
-    clearTimeout(timer);
     const clusters = storages.map((s) => s.cluster);
-    if (result === 'ready') this.logger.info({ clusters, ms: Date.now() - began }, 'new cluster storages ready');
-    else this.logger.warn({ clusters, timeoutMs }, 'new cluster storages not ready in time; routing to them anyway');
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const timeUp = new Promise<'time up'>((resolve) => (timer = setTimeout(() => resolve('time up'), timeoutMs)));
+      const ready = Promise.all(
+        storages.map((s) =>
+          Promise.resolve()
+            .then(() => s.warmUp?.(topicsOf(s.cluster)))
+            .catch((err: unknown) => this.logger.warn({ err, cluster: s.cluster }, 'warming a new cluster storage up failed')),
+        ),
+      ).then(() => 'ready' as const);
+      const result = await Promise.race([ready, timeUp]);
+      if (result === 'ready') this.logger.info({ clusters, ms: Date.now() - began }, 'new cluster storages ready');
+      else this.logger.warn({ clusters, timeoutMs }, 'new cluster storages not ready in time; routing to them anyway');
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Closes every storage (shutdown). */

@@ -74,3 +74,21 @@ test('the journal is compacted to what is pending, and a restart from it deliver
   );
   assert.equal(loopAgain[0]!.properties?.get('p'), 'loop');
 });
+
+test('a journal line torn by a crash is cut at start, so what is journaled next is not lost', { timeout: 30_000 }, async (t) => {
+  const dir = tempDir(t);
+  const nowMs = Number(NOW_S) * 1000;
+  const none = () => ResultCode.OK;
+  add(new LocalChronos(dir, none, silentLogger(), () => nowMs), key(NOW_S + 100n), 'before the crash');
+  fs.appendFileSync(path.join(dir, 'journal.jsonl'), '{"op":"add","key":{"timesta'); // the crash
+  fs.writeFileSync(path.join(dir, 'journal.jsonl.compacting'), '{"op":"add"'); // and one mid-compaction
+  add(new LocalChronos(dir, none, silentLogger(), () => nowMs), key(NOW_S + 100n), 'after the restart');
+  assert.equal(fs.existsSync(path.join(dir, 'journal.jsonl.compacting')), false, 'the unfinished compaction is discarded');
+
+  const delivered: string[] = [];
+  const third = new LocalChronos(dir, (m) => (delivered.push(m.body!.toString()), ResultCode.OK), silentLogger(), () => nowMs + 200_000);
+  t.after(() => third.stop());
+  third.start();
+  await eventually(() => (delivered.length === 2 ? true : undefined), 5000, 'both messages delivered');
+  assert.deepEqual(delivered.sort(), ['after the restart', 'before the crash']);
+});

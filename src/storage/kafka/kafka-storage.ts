@@ -95,12 +95,18 @@ export class KafkaStorage implements ClusterStorage {
    * the first produce request.
    */
   async warmUp(topics: readonly string[]): Promise<void> {
+    if (topics.length === 0) return;
     try {
       await this.connect();
-      await Promise.allSettled([
-        ...topics.map((topic) => this.counts.get(topic)),
-        ...this.producers.flatMap((producer) => topics.map((topic) => producer.send({ topic, messages: [], acks: this.acks }))),
-      ]);
+      // One metadata refresh per producer for all the topics: one send per topic would refresh all
+      // the producer's topics once per topic. But kafkajs drops every topic of a refresh that names
+      // an unknown one, so on failure each topic is loaded on its own.
+      const topicMessages = topics.map((topic) => ({ topic, messages: [] }));
+      const loadMetadata = (producer: Producer) =>
+        producer
+          .sendBatch({ topicMessages, acks: this.acks })
+          .catch(() => Promise.allSettled(topics.map((topic) => producer.send({ topic, messages: [], acks: this.acks }))));
+      await Promise.allSettled([...topics.map((topic) => this.counts.get(topic)), ...this.producers.map(loadMetadata)]);
     } catch (error) {
       this.logger.warn({ err: toStorageError(error, this.cluster).message }, 'kafka cluster not ready after a configuration change');
     }

@@ -6,7 +6,7 @@
  *
  * kafkajs looks the Produce definition up on this module object at every produce call, so replacing
  * its `protocol` once covers every kafkajs client of the process (all of them are pproxy's).
- * kafkajs 2.2.4 (2023) is the project's last release and package-lock pins it; the equivalence test
+ * kafkajs 2.2.4 (2023) is that project's last release, pinned exactly in package.json; the equivalence test
  * in test/storage/kafka/produce-request.test.ts fails if a different kafkajs encodes differently.
  */
 import produceDefinitions from 'kafkajs/src/protocol/requests/produce';

@@ -82,6 +82,38 @@ const cases: [string, ProduceRequestArgs][] = [
   ],
 ];
 
+// with the clock frozen, kafkajs' "now" and ours agree
+const atFrozenTime: [string, ProduceRequestArgs][] = [
+  [
+    'records without a timestamp or with 0, an empty transactional id, an empty partition',
+    {
+      acks: -1,
+      timeout: 30_000,
+      transactionalId: '',
+      topicData: [
+        {
+          topic: 't',
+          partitions: [
+            { partition: 0, messages: [{ value: 'a' }, { value: 'b', timestamp: String(T0 - 5) }, { value: 'c', timestamp: 0 }, { value: 'd', timestamp: String(T0 + 9) }] },
+            { partition: 1, messages: [{ value: 'x' }] },
+            { partition: 2, messages: [] },
+          ],
+        },
+      ],
+    },
+  ],
+  ['timestamp deltas near 2^53', { acks: 1, timeout: 1, topicData: [{ topic: 't', partitions: [{ partition: 0, messages: [{ value: 'v', timestamp: '1' }, { value: 'w', timestamp: '9007199254740000' }] }] }] }],
+];
+
+for (const [name, args] of atFrozenTime) {
+  test(`same bytes as kafkajs: ${name}`, async (t) => {
+    t.mock.method(Date, 'now', () => T0);
+    const ours = await encodeProduceRequest(args);
+    const theirs = await kafkajsBytes(args);
+    assert.ok(ours.equals(theirs), `first difference at byte ${ours.findIndex((b, i) => b !== theirs[i])} (lengths ${ours.length}, ${theirs.length})`);
+  });
+}
+
 for (const [name, args] of cases) {
   test(`same bytes as kafkajs: ${name}`, async () => {
     const ours = await encodeProduceRequest(args);
