@@ -14,7 +14,7 @@ import { AutoBatcher } from './batch/auto-batcher';
 import { realTimers } from './batch/batch-queue';
 import { ProducerPipeline } from './core/pipeline';
 import { batchSettings, buildPolicy, type BuiltPolicy } from './core/policy';
-import { buildRoutingTable, type RoutingTable } from './core/routing-table';
+import { buildRoutingTable, isBound, type RoutingTable } from './core/routing-table';
 import type { Logger } from './log';
 import type { ProducerMessage } from './core/message';
 import { ResultCode } from './protocol/result-codes';
@@ -226,7 +226,11 @@ export class ProxyApp {
     const conf = snapshot.pproxy?.carreraConfiguration ?? UNBOUND_CONFIGURATION;
     try {
       const change = await this.clusters.apply(clusterSpecs(conf, this.settings.dataDir, this.logger), {
-        topicsOf: (cluster) => snapshot.topics.filter((t) => t.topicUnits.some((u) => u.brokerCluster === cluster)).map((t) => t.topic),
+        // the topics this proxy serves on the cluster (in ZooKeeper mode, not every topic that lives there)
+        topicsOf: (cluster) => {
+          const identity = { instance: this.instance, requireBinding: this.status.mode === 'zookeeper' };
+          return snapshot.topics.filter((t) => t.topicUnits.some((u) => u.brokerCluster === cluster && isBound(u.proxies, identity))).map((t) => t.topic);
+        },
         timeoutMs: CLUSTER_WARM_UP_MS,
       });
       const routing = routingTable(snapshot, change.storages, this.instance, this.status.mode === 'zookeeper');

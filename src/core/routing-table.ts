@@ -78,7 +78,8 @@ export function buildRoutingTable(
   return { topics, innerTopicPrefix: delay?.chronosInnerTopicPrefix, innerTopicNum: delay?.innerTopicNum ?? 0 };
 }
 
-function isBound(proxies: Readonly<Record<string, readonly string[]>>, identity: Identity): boolean {
+/** Whether a topic unit is served by this proxy. */
+export function isBound(proxies: Readonly<Record<string, readonly string[]>>, identity: Identity): boolean {
   const groups = Object.values(proxies);
   if (!identity.requireBinding && groups.every((g) => g.length === 0)) return true;
   return groups.some((g) => g.includes(identity.instance));
