@@ -16,6 +16,7 @@ import { kafkaAcks, kafkaClientId, type KafkaClusterConfig } from './kafka-confi
 import { toStorageError } from './kafka-errors';
 import { installProduceEncoder } from './kafkajs-produce';
 import { PartitionCounts } from './partition-counts';
+import { noDelaySocketFactory } from './socket-factory';
 
 /** Kafka header carrying DDMQ's tags. */
 export const TAGS_HEADER = 'TAGS';
@@ -63,6 +64,7 @@ export class KafkaStorage implements ClusterStorage {
         retry: { retries: config.retries, initialRetryTime: config.retryBackoff },
         logLevel: logLevel.WARN,
         logCreator: () => (entry) => this.logKafkaJs(entry),
+        socketFactory: noDelaySocketFactory,
       });
     this.producers = Array.from({ length: producerCount }, (_, i) =>
       client(i).producer({
