@@ -14,7 +14,7 @@ import { AutoBatcher } from './batch/auto-batcher';
 import { realTimers } from './batch/batch-queue';
 import { ProducerPipeline } from './core/pipeline';
 import { batchSettings, buildPolicy, type BuiltPolicy } from './core/policy';
-import { buildRoutingTable, isBound, type RoutingTable } from './core/routing-table';
+import { buildRoutingTable, servedTopicsByCluster, type Identity, type RoutingTable } from './core/routing-table';
 import type { Logger } from './log';
 import type { ProducerMessage } from './core/message';
 import { ResultCode } from './protocol/result-codes';
@@ -115,7 +115,7 @@ export class ProxyApp {
       throw error;
     }
     const requireBinding = mode === 'zookeeper';
-    const firstRouting = routingTable(initial, storages, configuredInstance, requireBinding);
+    const firstRouting = routingTable(initial, storages, { instance: configuredInstance, requireBinding });
     let policy = buildPolicy(conf, firstRouting, undefined, Date.now);
     const batcher = new AutoBatcher(batchSettings(conf));
     // local mode plays Chronos' part: it delivers the delay messages it accepted, through itself
@@ -153,7 +153,7 @@ export class ProxyApp {
     }
     const instance = `${settings.host}:${address.port}`;
     // port 0 (tests, local mode) is known only now; units may name this instance in their proxies
-    const routing = routingTable(initial, storages, instance, requireBinding);
+    const routing = routingTable(initial, storages, { instance, requireBinding });
     if (address.port !== settings.port) {
       policy = buildPolicy(conf, routing, policy, Date.now);
       pipeline.configure(routing, policy.policy);
@@ -224,16 +224,14 @@ export class ProxyApp {
     if (this.stopping) return false;
     const started = Date.now();
     const conf = snapshot.pproxy?.carreraConfiguration ?? UNBOUND_CONFIGURATION;
+    const identity: Identity = { instance: this.instance, requireBinding: this.status.mode === 'zookeeper' };
     try {
+      const served = snapshot.pproxy ? servedTopicsByCluster(snapshot.pproxy, snapshot.topics, identity) : new Map<string, string[]>();
       const change = await this.clusters.apply(clusterSpecs(conf, this.settings.dataDir, this.logger), {
-        // the topics this proxy serves on the cluster (in ZooKeeper mode, not every topic that lives there)
-        topicsOf: (cluster) => {
-          const identity = { instance: this.instance, requireBinding: this.status.mode === 'zookeeper' };
-          return snapshot.topics.filter((t) => t.topicUnits.some((u) => u.brokerCluster === cluster && isBound(u.proxies, identity))).map((t) => t.topic);
-        },
+        topicsOf: (cluster) => served.get(cluster) ?? [],
         timeoutMs: CLUSTER_WARM_UP_MS,
       });
-      const routing = routingTable(snapshot, change.storages, this.instance, this.status.mode === 'zookeeper');
+      const routing = routingTable(snapshot, change.storages, identity);
       this.policy = buildPolicy(conf, routing, this.policy, Date.now);
       this.batcher.configure(batchSettings(conf));
       this.pipeline.configure(routing, this.policy.policy);
@@ -280,14 +278,9 @@ export class ProxyApp {
   }
 }
 
-function routingTable(
-  snapshot: ConfigSnapshot,
-  storages: ReadonlyMap<string, ClusterStorage>,
-  instance: string,
-  requireBinding: boolean,
-): RoutingTable {
+function routingTable(snapshot: ConfigSnapshot, storages: ReadonlyMap<string, ClusterStorage>, identity: Identity): RoutingTable {
   if (!snapshot.pproxy) return { topics: new Map(), innerTopicPrefix: undefined, innerTopicNum: 0 };
-  return buildRoutingTable(snapshot.pproxy, snapshot.topics, storages, { instance, requireBinding });
+  return buildRoutingTable(snapshot.pproxy, snapshot.topics, storages, identity);
 }
 
 function describe(

@@ -159,6 +159,7 @@ const loose = buildSchemas('loose');
 export const schemas = { strict, loose };
 
 export type TopicConfig = z.output<typeof strict.topicConfig>;
+export type TopicUnit = TopicConfig['topicUnits'][number];
 export type PProxyConfig = z.output<typeof strict.pproxyConfig>;
 export type CarreraConfiguration = z.output<typeof strict.carreraConfiguration>;
 export type LocalClusterConfig = CarreraConfiguration['localConfigurationMap'][string];

@@ -2,7 +2,7 @@
  * The immutable snapshot of what this proxy serves: topic -> clusters and flags. A configuration
  * change builds a new table and swaps it in whole, so a request sees one consistent view.
  */
-import type { PProxyConfig, TopicConfig } from '../config/schema';
+import type { PProxyConfig, TopicConfig, TopicUnit } from '../config/schema';
 import type { ClusterStorage } from '../storage/storage';
 import { DEFAULT_MAX_MESSAGE_SIZE } from './validate';
 
@@ -50,18 +50,9 @@ export function buildRoutingTable(
   storages: ReadonlyMap<string, ClusterStorage>,
   identity: Identity,
 ): RoutingTable {
-  const listed = pproxy.topics ? new Set(pproxy.topics) : undefined;
-  const brokerClusters = new Set(pproxy.brokerClusters);
   const topics = new Map<string, ServedTopic>();
-  for (const config of topicConfigs) {
-    if (listed && !listed.has(config.topic)) continue;
-    const clusters: ClusterRoute[] = [];
-    for (const unit of config.topicUnits) {
-      if (!brokerClusters.has(unit.brokerCluster)) continue;
-      if (!isBound(unit.proxies, identity)) continue;
-      clusters.push({ name: unit.brokerCluster, storage: storages.get(unit.brokerCluster), maxTps: unit.maxTps });
-    }
-    if (clusters.length === 0) continue;
+  for (const [config, units] of servedUnits(pproxy, topicConfigs, identity)) {
+    const clusters = units.map((unit): ClusterRoute => ({ name: unit.brokerCluster, storage: storages.get(unit.brokerCluster), maxTps: unit.maxTps }));
     clusters.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     const limits = clusters.map((c) => c.storage?.maxMessageSize).filter((n): n is number => n !== undefined);
     topics.set(config.topic, {
@@ -78,8 +69,31 @@ export function buildRoutingTable(
   return { topics, innerTopicPrefix: delay?.chronosInnerTopicPrefix, innerTopicNum: delay?.innerTopicNum ?? 0 };
 }
 
-/** Whether a topic unit is served by this proxy. */
-export function isBound(proxies: Readonly<Record<string, readonly string[]>>, identity: Identity): boolean {
+/** The topics this proxy serves on each broker cluster (what a new cluster storage is warmed up for). */
+export function servedTopicsByCluster(pproxy: PProxyConfig, topicConfigs: readonly TopicConfig[], identity: Identity): Map<string, string[]> {
+  const byCluster = new Map<string, string[]>();
+  for (const [config, units] of servedUnits(pproxy, topicConfigs, identity)) {
+    for (const unit of units) {
+      const topics = byCluster.get(unit.brokerCluster);
+      if (topics) topics.push(config.topic);
+      else byCluster.set(unit.brokerCluster, [config.topic]);
+    }
+  }
+  return byCluster;
+}
+
+/** Each topic this proxy serves, with its units on the node's broker clusters that are bound to it. */
+function* servedUnits(pproxy: PProxyConfig, topicConfigs: readonly TopicConfig[], identity: Identity): Generator<[TopicConfig, TopicUnit[]]> {
+  const listed = pproxy.topics ? new Set(pproxy.topics) : undefined;
+  const brokerClusters = new Set(pproxy.brokerClusters);
+  for (const config of topicConfigs) {
+    if (listed && !listed.has(config.topic)) continue;
+    const units = config.topicUnits.filter((unit) => brokerClusters.has(unit.brokerCluster) && isBound(unit.proxies, identity));
+    if (units.length > 0) yield [config, units];
+  }
+}
+
+function isBound(proxies: Readonly<Record<string, readonly string[]>>, identity: Identity): boolean {
   const groups = Object.values(proxies);
   if (!identity.requireBinding && groups.every((g) => g.length === 0)) return true;
   return groups.some((g) => g.includes(identity.instance));

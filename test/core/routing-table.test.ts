@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { schemas, type TopicConfig } from '../../src/config/schema';
-import { buildRoutingTable } from '../../src/core/routing-table';
+import { buildRoutingTable, servedTopicsByCluster } from '../../src/core/routing-table';
 import { DEFAULT_MAX_MESSAGE_SIZE } from '../../src/core/validate';
 import type { ClusterStorage } from '../../src/storage/storage';
 
@@ -44,4 +44,9 @@ test('served topics: listed, on a broker cluster of this proxy, bound to this in
 
   const bound = buildRoutingTable(pproxy, topics, storages, { instance: '10.0.0.1:9613', requireBinding: true });
   assert.deepEqual([...bound.topics.keys()], ['t4'], 'with binding required, only units naming this instance count');
+
+  // what a new cluster storage is warmed up for: the same rule, by cluster
+  const identity = { instance: '10.0.0.1:9613', requireBinding: false };
+  assert.deepEqual(Object.fromEntries(servedTopicsByCluster(pproxy, topics, identity)), { L_b: ['t1'], L_a: ['t1'], K_x: ['t4'] });
+  assert.deepEqual(Object.fromEntries(servedTopicsByCluster(pproxy, topics, { ...identity, requireBinding: true })), { K_x: ['t4'] });
 });
