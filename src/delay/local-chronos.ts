@@ -18,6 +18,7 @@ import { ResultCode } from '../protocol/result-codes';
 import { emptyProducerMessage, type ProducerMessage } from '../core/message';
 import { FROM_CHRONOS_PROPERTY } from '../core/validate';
 import { DelayAction, DelayType } from './delay-check';
+import { syncDirectory } from '../storage/local/file-io';
 import { formatDelayId, type DelayKey } from './delay-id';
 
 const TICK_MS = 100;
@@ -73,6 +74,8 @@ export type Deliver = (message: ProducerMessage) => Promise<ResultCode> | Result
 export class LocalChronos {
   private readonly pending = new Map<string, Pending>();
   private readonly journal: string;
+  /** Where compaction writes before renaming over the journal. */
+  private readonly aside: string;
   private journalLines = 0;
   private timer: NodeJS.Timeout | undefined;
 
@@ -85,6 +88,7 @@ export class LocalChronos {
   ) {
     fs.mkdirSync(dir, { recursive: true });
     this.journal = path.join(dir, 'journal.jsonl');
+    this.aside = `${this.journal}.compacting`;
     this.replay();
   }
 
@@ -123,9 +127,8 @@ export class LocalChronos {
   /** Rewrites the journal as one line per pending message; on failure the long journal stays. */
   private compact(): void {
     const before = this.journalLines;
-    const aside = this.asideFile();
     try {
-      const fd = fs.openSync(aside, 'w');
+      const fd = fs.openSync(this.aside, 'w');
       try {
         // in slices: the journal as one string could outgrow what a string can hold
         let slice: string[] = [];
@@ -146,8 +149,8 @@ export class LocalChronos {
       } finally {
         fs.closeSync(fd);
       }
-      fs.renameSync(aside, this.journal);
-      syncDirectory(path.dirname(this.journal));
+      fs.renameSync(this.aside, this.journal);
+      void syncDirectory(path.dirname(this.journal)).catch((err: unknown) => this.logger.warn({ err }, 'chronos journal: directory sync after compaction failed'));
       this.journalLines = this.pending.size;
       this.logger.info({ before, after: this.pending.size }, 'chronos journal compacted');
     } catch (err) {
@@ -157,13 +160,8 @@ export class LocalChronos {
     }
   }
 
-  /** Where compaction writes before the rename; one left by a crash mid-compaction is discarded. */
-  private asideFile(): string {
-    return `${this.journal}.compacting`;
-  }
-
   private replay(): void {
-    fs.rmSync(this.asideFile(), { force: true });
+    fs.rmSync(this.aside, { force: true }); // a compaction a crash interrupted
     let text: string;
     try {
       text = fs.readFileSync(this.journal, 'utf8');
@@ -292,16 +290,6 @@ function addEntry(key: DelayKey, topic: string, body: Buffer, tags: string | und
 
 function writeAll(fd: number, data: Buffer): void {
   for (let at = 0; at < data.length; ) at += fs.writeSync(fd, data, at);
-}
-
-/** Makes a rename in `dir` durable. */
-function syncDirectory(dir: string): void {
-  const fd = fs.openSync(dir, 'r');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
 }
 
 function minBig(a: bigint, b: bigint): bigint {
