@@ -3,7 +3,7 @@
  * every error says whether it may be retried). kafkajs wraps the last failure of its retries, so the
  * cause chain is followed to the broker's own error.
  */
-import { KafkaJSError, KafkaJSProtocolError, KafkaJSRequestTimeoutError } from 'kafkajs';
+import { KafkaJSError, KafkaJSProtocolError, KafkaJSRequestTimeoutError } from './kafkajs';
 import { StorageError, type StorageErrorCode } from '../storage';
 
 const PROTOCOL_ERRORS: Readonly<Record<string, StorageErrorCode>> = {

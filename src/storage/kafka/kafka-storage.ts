@@ -7,7 +7,7 @@
  * The partition is chosen here from DDMQ's hints against the topic's real partition count, because
  * kafkajs silently drops a record sent to a partition that does not exist.
  */
-import { CompressionTypes, Kafka, Partitioners, logLevel, type Admin, type IHeaders, type LogEntry, type Producer } from 'kafkajs';
+import { CompressionTypes, Kafka, logLevel, type Admin, type IHeaders, type LogEntry, type Message, type Producer } from './kafkajs';
 import type { Logger } from '../../log';
 import { choosePartition } from '../../routing/partition';
 import { StorageError, type ClusterStorage, type OutgoingMessage, type SendOutcome, type StorageKind } from '../storage';
@@ -70,8 +70,9 @@ export class KafkaStorage implements ClusterStorage {
       client(i).producer({
         allowAutoTopicCreation: false,
         metadataMaxAge: config.metadataMaxAge,
-        // partitions are always explicit; this only silences kafkajs' partitioner notice
-        createPartitioner: Partitioners.DefaultPartitioner,
+        // every record carries its partition (chosen in sendTopic); kafkajs' default partitioner
+        // would also filter the partition list once per record
+        createPartitioner: () => explicitPartition,
       }),
     );
     this.admin = client(producerCount).admin();
@@ -223,6 +224,10 @@ export class KafkaStorage implements ClusterStorage {
     const level = entry.level <= logLevel.ERROR ? 'warn' : entry.level === logLevel.WARN ? 'info' : 'debug';
     this.logger[level]({ kafkajs: entry.namespace, ...fields }, message);
   }
+}
+
+function explicitPartition({ message }: { message: Message }): number {
+  return message.partition!;
 }
 
 function toRecord(m: OutgoingMessage, partition: number): KafkaRecord {

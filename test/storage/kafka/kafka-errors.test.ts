@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { KafkaJSConnectionError, KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError, KafkaJSRequestTimeoutError } from 'kafkajs';
+import { KafkaJSConnectionError, KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError, KafkaJSRequestTimeoutError } from '../../../src/storage/kafka/kafkajs';
 import { kafkaAcks, kafkaClusterSchema } from '../../../src/storage/kafka/kafka-config';
 import { toStorageError } from '../../../src/storage/kafka/kafka-errors';
 import { resultForStorageError } from '../../../src/core/result-mapping';
