@@ -2,8 +2,8 @@
  * One BatchQueue per (storage, topic), created on first use and dropped when idle, so a storage
  * replaced by a configuration change drains its queues and leaves nothing behind.
  */
-import type { ClusterStorage, OutgoingMessage, SendOutcome } from '../storage/storage';
-import { BatchQueue, realTimers, type BatchSettings, type Timers } from './batch-queue';
+import type { ClusterStorage } from '../storage/storage';
+import { BatchQueue, realTimers, type BatchMember, type BatchSettings, type Timers } from './batch-queue';
 
 export class AutoBatcher {
   private readonly queues = new Map<ClusterStorage, Map<string, BatchQueue>>();
@@ -18,7 +18,8 @@ export class AutoBatcher {
     this.settings = settings;
   }
 
-  submit(storage: ClusterStorage, message: OutgoingMessage, deadline: number): Promise<SendOutcome> {
+  enqueue(storage: ClusterStorage, member: BatchMember): void {
+    const { message } = member;
     let byTopic = this.queues.get(storage);
     if (!byTopic) this.queues.set(storage, (byTopic = new Map()));
     let queue = byTopic.get(message.topic);
@@ -30,6 +31,6 @@ export class AutoBatcher {
       });
       byTopic.set(message.topic, queue);
     }
-    return queue.submit(message, deadline);
+    queue.enqueue(member);
   }
 }

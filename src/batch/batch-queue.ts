@@ -31,14 +31,15 @@ export const realTimers: Timers = {
   clear: (handle) => clearTimeout(handle as NodeJS.Timeout),
 };
 
-interface Member {
+/** A message waiting for its batch, and where its outcome goes (once). */
+export interface BatchMember {
   readonly message: OutgoingMessage;
   readonly deadline: number;
-  readonly resolve: (outcome: SendOutcome) => void;
+  resolve(outcome: SendOutcome): void;
 }
 
 export class BatchQueue {
-  private queue: Member[] = [];
+  private queue: BatchMember[] = [];
   private queuedBytes = 0;
   private firstQueuedAt = 0;
   private inFlight = 0;
@@ -53,13 +54,11 @@ export class BatchQueue {
     private readonly onIdle: () => void = () => undefined,
   ) {}
 
-  submit(message: OutgoingMessage, deadline: number): Promise<SendOutcome> {
-    return new Promise((resolve) => {
-      if (this.queue.length === 0) this.firstQueuedAt = this.timers.now();
-      this.queue.push({ message, deadline, resolve });
-      this.queuedBytes += message.body.length;
-      this.pump();
-    });
+  enqueue(member: BatchMember): void {
+    if (this.queue.length === 0) this.firstQueuedAt = this.timers.now();
+    this.queue.push(member);
+    this.queuedBytes += member.message.body.length;
+    this.pump();
   }
 
   /** Sends what is due, as long as a batch may go out; otherwise arms the timer for the next due time. */
@@ -84,7 +83,7 @@ export class BatchQueue {
     return due;
   }
 
-  private takeBatch(): Member[] {
+  private takeBatch(): BatchMember[] {
     this.dropExpired();
     let bytes = 0;
     let count = 0;
@@ -117,7 +116,7 @@ export class BatchQueue {
     });
   }
 
-  private sendBatch(batch: Member[]): void {
+  private sendBatch(batch: BatchMember[]): void {
     if (batch.length === 0) return;
     this.inFlight++;
     this.storage

@@ -4,38 +4,32 @@
  * bounded by a deadline. Results are DDMQ result codes; a synchronous answer (invalid message,
  * unknown topic, heartbeat, refusal) is returned as a plain value so it costs no promise.
  *
- * Retries (reference section 5.1 step 6, improved):
- * - a retriable storage failure is retried with backoff while the deadline allows; a non-retriable
- *   one is answered at once;
- * - DDMQ's single extra attempt for a sendSync that has not completed (not for strongOrder topics,
- *   nor after a limiter retry) is made 30 ms before the caller's deadline instead of 30 ms after it,
- *   so that the answer, 12 if neither attempt succeeded, never comes later than the caller's
- *   timeout. The first attempt is not cancelled (a message can be stored twice, as in DDMQ).
+ * Retries (reference section 5.1 step 6, improved): a retriable storage failure is retried with
+ * backoff while the deadline allows, a non-retriable one is answered at once; DDMQ's single extra
+ * attempt for a sendSync that has not completed (not for strongOrder topics, nor after a limiter
+ * retry) is made 30 ms before the caller's deadline instead of 30 ms after it (message-delivery.ts).
  */
 import type { AutoBatcher } from '../batch/auto-batcher';
-import type { Timers } from '../batch/batch-queue';
+import type { BatchMember, Timers } from '../batch/batch-queue';
 import { ThrottledWarning, type Logger } from '../log';
 import { ResultCode } from '../protocol/result-codes';
 import { deferredRetryDelay } from '../ratelimit/deferred-retry';
 import type { TpsLimiter } from '../ratelimit/tps-limiter';
 import { chooseCluster } from '../routing/cluster';
-import { StorageError, type ClusterStorage, type OutgoingMessage, type SendOutcome } from '../storage/storage';
+import { StorageError, type ClusterStorage, type SendOutcome } from '../storage/storage';
 import { encodeBodyExt } from '../delay/body-ext';
 import { DELAY_EXPIRE_SECONDS, DelayAction, DelayType, delayRefusal } from '../delay/delay-check';
 import { formatDelayId, innerTopicSeq, parseDelayId, type DelayKey } from '../delay/delay-id';
 import type { AcceptedDelay } from '../delay/local-chronos';
 import { javaStringHashCode } from '../routing/cluster';
 import { emptyProducerMessage, type DelayMessage, type ProducerMessage } from './message';
+import { EXPIRY_RETRY_MS, FIRST_BACKOFF_MS, MAX_BACKOFF_MS, MessageDelivery, type DeliveryContext, type RoutedMessage } from './message-delivery';
 import { resultForStorageError } from './result-mapping';
-import type { ClusterRoute, RoutingTable, ServedTopic } from './routing-table';
+import type { RoutingTable } from './routing-table';
 import { DEFAULT_MAX_MESSAGE_SIZE, FROM_CHRONOS_PROPERTY, HEARTBEAT_TOPIC, illegalMessageReason, resolveBody } from './validate';
 
 /** Bound of requests without a caller deadline: DDMQ's DEFAULT_MQ_ASYNC_REQUEST_TIMEOUT_MS. */
 export const ASYNC_REQUEST_TIMEOUT_MS = 10_000;
-/** DDMQ's DEFAULT_MQ_SEND_RETRY_TIMEOUT_MS: the budget of the extra attempt before the deadline. */
-export const EXPIRY_RETRY_MS = 30;
-const FIRST_BACKOFF_MS = 5;
-const MAX_BACKOFF_MS = 100;
 
 export interface DelayReply {
   readonly code: ResultCode;
@@ -61,16 +55,10 @@ export interface PipelineDeps {
   readonly delays?: { accept(delay: AcceptedDelay): void };
 }
 
-interface Prepared {
-  readonly topic: ServedTopic;
-  readonly cluster: ClusterRoute;
-  readonly storage: ClusterStorage;
-  readonly outgoing: OutgoingMessage;
-}
-
 export class ProducerPipeline {
   private readonly failures: ThrottledWarning;
   private waitingLimiterRetries = 0;
+  private readonly delivery: DeliveryContext;
 
   constructor(
     private routing: RoutingTable,
@@ -78,6 +66,12 @@ export class ProducerPipeline {
     private readonly deps: PipelineDeps,
   ) {
     this.failures = new ThrottledWarning(deps.logger, 1000, deps.timers.now);
+    this.delivery = {
+      timers: deps.timers,
+      dispatch: (route, sink, batchable) => this.dispatch(route, sink, batchable),
+      current: (route) => this.current(route),
+      failed: (outcome) => this.failed(outcome),
+    };
   }
 
   /** Swaps in a new configuration; requests already routed finish on the old one. */
@@ -109,7 +103,7 @@ export class ProducerPipeline {
    */
   sendBatch(messages: readonly ProducerMessage[] | undefined): ResultCode | Promise<ResultCode> {
     if (!messages || messages.length === 0) return ResultCode.OK;
-    const prepared: Prepared[] = [];
+    const prepared: RoutedMessage[] = [];
     const perTopic = new Map<string, number>();
     for (const message of messages) {
       const p = this.prepare(message);
@@ -118,13 +112,10 @@ export class ProducerPipeline {
       perTopic.set(p.topic.name, (perTopic.get(p.topic.name) ?? 0) + 1);
     }
     const deadline = this.deps.timers.now() + ASYNC_REQUEST_TIMEOUT_MS;
-    const first = prepared[0]!.topic;
-    return this.admit(
-      (limiter) => limiter.tryEnterAll(perTopic),
-      first.limiterFailureRetryInterval,
-      ASYNC_REQUEST_TIMEOUT_MS,
-      () => this.withDeadline(this.deliverBatch(prepared, deadline), deadline, undefined),
-    );
+    const deliver = () => this.withDeadline(this.deliverBatch(prepared, deadline), deadline);
+    if (this.policy.limiter?.tryEnterAll(perTopic) !== 'refused') return deliver();
+    const retryInterval = prepared[0]!.topic.limiterFailureRetryInterval;
+    return this.afterLimiterRefusal((limiter) => limiter.tryEnterAll(perTopic), retryInterval, ASYNC_REQUEST_TIMEOUT_MS, deliver);
   }
 
   /**
@@ -182,7 +173,7 @@ export class ProducerPipeline {
     const hashId = BigInt(javaStringHashCode(key.uuid));
     const cluster = chooseCluster(inner.clusters, { partitionId: -1, hashId, key: uniqDelayMsgId }, this.deps.random);
     if (!cluster.storage) return refuse(ResultCode.FAIL_NO_PRODUCER_FOR_CLUSTER);
-    const prepared: Prepared = {
+    const prepared: RoutedMessage = {
       topic: inner,
       cluster,
       storage: cluster.storage,
@@ -200,12 +191,11 @@ export class ProducerPipeline {
     };
     const timeout = timeoutMs > 0 ? timeoutMs : ASYNC_REQUEST_TIMEOUT_MS;
     const deadline = this.deps.timers.now() + timeout;
-    const result = this.admit(
-      (limiter) => limiter.tryEnter(topicName, 1),
-      topic.limiterFailureRetryInterval,
-      timeout,
-      () => this.withDeadline(this.deliver(prepared, deadline, false), deadline, undefined),
-    );
+    const deliver = () => this.deliver(prepared, deadline, false, false);
+    const result =
+      this.policy.limiter?.tryEnter(topicName, 1) !== 'refused'
+        ? deliver()
+        : this.afterLimiterRefusal((limiter) => limiter.tryEnter(topicName, 1), topic.limiterFailureRetryInterval, timeout, deliver);
     const reply = (code: ResultCode): DelayReply => {
       if (code !== ResultCode.OK) return { code, uniqDelayMsgId: '' };
       this.deps.delays?.accept({ action: message.action, key, topic: topicName, body, tags: message.tags, properties: message.properties });
@@ -218,19 +208,19 @@ export class ProducerPipeline {
     const prepared = this.prepare(message);
     if (typeof prepared === 'number') return prepared;
     const deadline = this.deps.timers.now() + timeoutMs;
-    return this.admit(
-      (limiter) => limiter.tryEnter(prepared.topic.name, 1),
-      prepared.topic.limiterFailureRetryInterval,
-      timeoutMs,
-      (retriedByLimiter) => {
-        const retry = expiryRetry && !retriedByLimiter && !prepared.topic.strongOrder && timeoutMs >= 2 * EXPIRY_RETRY_MS;
-        return this.withDeadline(this.deliver(prepared, deadline, true), deadline, retry ? prepared : undefined);
-      },
-    );
+    const { topic } = prepared;
+    // the hot path allocates no closure unless the limiter refuses
+    if (this.policy.limiter?.tryEnter(topic.name, 1) !== 'refused') {
+      const retry = expiryRetry && !topic.strongOrder && timeoutMs >= 2 * EXPIRY_RETRY_MS;
+      return this.deliver(prepared, deadline, retry, true);
+    }
+    // no extra attempt after a limiter retry, as in DDMQ
+    const deliver = () => this.deliver(prepared, deadline, false, true);
+    return this.afterLimiterRefusal((limiter) => limiter.tryEnter(topic.name, 1), topic.limiterFailureRetryInterval, timeoutMs, deliver);
   }
 
   /** Checks in DDMQ's order: validity (11), then the topic (13), then the delay guard (19). */
-  private prepare(message: ProducerMessage | undefined): Prepared | ResultCode {
+  private prepare(message: ProducerMessage | undefined): RoutedMessage | ResultCode {
     if (!message) return this.illegal(undefined, 'message is missing');
     const routing = this.routing;
     const reason = illegalMessageReason(message, routing.innerTopicPrefix);
@@ -270,17 +260,15 @@ export class ProducerPipeline {
   }
 
   /**
-   * The rate limiter, with DDMQ's one deferred retry of a refused request (then 15). `proceed`
-   * learns whether the request went through that retry.
+   * DDMQ's one deferred retry of a request the rate limiter refused, or 15 at once when the
+   * request has no time for it or too many wait already.
    */
-  private admit(
+  private afterLimiterRefusal(
     enter: (limiter: TpsLimiter) => string,
     retryInterval: number,
     timeoutMs: number,
-    proceed: (retriedByLimiter: boolean) => ResultCode | Promise<ResultCode>,
+    proceed: () => ResultCode | Promise<ResultCode>,
   ): ResultCode | Promise<ResultCode> {
-    const limiter = this.policy.limiter;
-    if (!limiter || enter(limiter) !== 'refused') return proceed(false);
     const delay = deferredRetryDelay(retryInterval, timeoutMs);
     if (delay === undefined || this.waitingLimiterRetries >= this.policy.limiterRetryQueueSize) {
       return ResultCode.FAIL_REFUSED_BY_RATE_LIMITER;
@@ -291,43 +279,40 @@ export class ProducerPipeline {
         this.waitingLimiterRetries--;
         const current = this.policy.limiter;
         if (current && enter(current) === 'refused') resolve(ResultCode.FAIL_REFUSED_BY_RATE_LIMITER);
-        else resolve(proceed(true));
+        else resolve(proceed());
       }, delay);
     });
   }
 
-  /** Sends until stored, a non-retriable failure, or no time left for another try. */
-  private async deliver(p: Prepared, deadline: number, batchable: boolean): Promise<ResultCode> {
-    let backoff = FIRST_BACKOFF_MS;
-    let outcome = await this.dispatch(p, deadline, batchable);
-    while (!outcome.ok && outcome.error.retriable && this.deps.timers.now() + backoff < deadline) {
-      await this.sleep(backoff);
-      backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
-      outcome = await this.dispatch(this.current(p), deadline, false);
-    }
-    return outcome.ok ? ResultCode.OK : this.failed(outcome);
+  /** One message, answered by its deadline at the latest (see MessageDelivery). */
+  private deliver(route: RoutedMessage, deadline: number, expiryRetry: boolean, batchable: boolean): Promise<ResultCode> {
+    return new Promise((resolve) => new MessageDelivery(this.delivery, route, deadline, expiryRetry, resolve).start(batchable));
   }
 
   /**
    * The request on its cluster's storage as configured now: a configuration change may have
    * replaced the storage it was routed to (which then answers CLOSED).
    */
-  private current(p: Prepared): Prepared {
+  private current(p: RoutedMessage): RoutedMessage {
     const storage = this.routing.topics.get(p.topic.name)?.clusters.find((c) => c.name === p.cluster.name)?.storage;
     return storage && storage !== p.storage ? { ...p, storage } : p;
   }
 
   /** Auto-batches small messages of autoBatch topics; retries always go alone, as in DDMQ. */
-  private dispatch(p: Prepared, deadline: number, batchable: boolean): Promise<SendOutcome> {
+  private dispatch(p: RoutedMessage, sink: BatchMember, batchable: boolean): void {
     const threshold = this.policy.autoBatchThresholdBytes;
     if (batchable && threshold !== undefined && p.topic.autoBatch && p.outgoing.body.length < threshold) {
-      return this.deps.batcher.submit(p.storage, p.outgoing, deadline);
+      this.deps.batcher.enqueue(p.storage, sink);
+      return;
     }
-    return p.storage.send([p.outgoing]).then((outcomes) => outcomes[0]!, rejected);
+    p.storage.send([p.outgoing]).then(
+      (outcomes) => sink.resolve(outcomes[0]!),
+      (error: unknown) => sink.resolve(rejected(error)),
+    );
   }
 
   /** Sends a batch's messages, resending only the ones that failed retriably, while in time. */
-  private async deliverBatch(prepared: Prepared[], deadline: number): Promise<ResultCode> {
+  private async deliverBatch(prepared: RoutedMessage[], deadline: number): Promise<ResultCode> {
     const outcomes = new Array<SendOutcome | undefined>(prepared.length);
     let pending = prepared.map((_, i) => i);
     let backoff = FIRST_BACKOFF_MS;
@@ -364,33 +349,15 @@ export class ProducerPipeline {
     return ResultCode.OK;
   }
 
-  /**
-   * The stored result, or 12 at the deadline. With `retry`, one more attempt starts EXPIRY_RETRY_MS
-   * before the deadline if the first has not completed; whichever completes first answers.
-   */
-  private withDeadline(stored: Promise<ResultCode>, deadline: number, retry: Prepared | undefined): Promise<ResultCode> {
+  /** The stored result, or 12 at the deadline. */
+  private withDeadline(stored: Promise<ResultCode>, deadline: number): Promise<ResultCode> {
     const timers = this.deps.timers;
     return new Promise((resolve) => {
-      let answered = false;
-      // one timer per request at a time (the hot path creates one per call): first the extra
-      // attempt's, which then re-arms for the deadline
-      let timer: unknown;
-      const answer = (code: ResultCode) => {
-        if (answered) return;
-        answered = true;
+      const timer = timers.set(() => resolve(ResultCode.FAIL_TIMEOUT), Math.max(0, deadline - timers.now()));
+      void stored.then((code) => {
         timers.clear(timer);
         resolve(code);
-      };
-      const expire = () => answer(ResultCode.FAIL_TIMEOUT);
-      if (retry) {
-        timer = timers.set(() => {
-          timer = timers.set(expire, Math.max(0, deadline - timers.now()));
-          void this.dispatch(this.current(retry), deadline, false).then((o) => answer(o.ok ? ResultCode.OK : this.failed(o)));
-        }, Math.max(0, deadline - EXPIRY_RETRY_MS - timers.now()));
-      } else {
-        timer = timers.set(expire, Math.max(0, deadline - timers.now()));
-      }
-      void stored.then(answer);
+      });
     });
   }
 

@@ -262,6 +262,24 @@ function zigzag32(n: number): number {
 }
 
 /** Appends compact-protocol values to a growable buffer. Used for replies, which are small. */
+/** Bytes of `n` (as unsigned 32 bits) in varint form. */
+export function varint32Length(n: number): number {
+  let length = 1;
+  for (let v = n >>> 0; v >= 0x80; v >>>= 7) length++;
+  return length;
+}
+
+/** Writes `n` (as unsigned 32 bits) in varint form at `offset`; returns the offset after it. */
+export function writeVarint32At(buf: Buffer, offset: number, n: number): number {
+  let v = n >>> 0;
+  while (v >= 0x80) {
+    buf[offset++] = (v & 0x7f) | 0x80;
+    v >>>= 7;
+  }
+  buf[offset++] = v;
+  return offset;
+}
+
 export class CompactWriter {
   private buf: Buffer;
   private len = 0;
@@ -291,13 +309,8 @@ export class CompactWriter {
   }
 
   writeVarint32(n: number): void {
-    let v = n >>> 0;
     this.ensure(5);
-    while (v >= 0x80) {
-      this.buf[this.len++] = (v & 0x7f) | 0x80;
-      v >>>= 7;
-    }
-    this.buf[this.len++] = v;
+    this.len = writeVarint32At(this.buf, this.len, n);
   }
 
   writeI32(n: number): void {

@@ -150,6 +150,8 @@ class FrameConnection {
   /** Bytes of this connection's requests not yet answered. */
   private inFlightBytes = 0;
   private readonly chunks: Buffer[] = [];
+  /** Where the unread bytes of chunks[0] start. */
+  private offset = 0;
   private buffered = 0;
   /** Length of the frame being received, or -1 while waiting for a length prefix. */
   private frameLength = -1;
@@ -171,7 +173,7 @@ class FrameConnection {
     socket.on('error', (err) => this.logger.debug({ err, peer: this.peer }, 'client connection error'));
     socket.on('close', () => {
       this.closed = true;
-      this.chunks.length = 0;
+      this.discardBuffered();
       this.onClose();
     });
     socket.on('timeout', () => {
@@ -204,8 +206,7 @@ class FrameConnection {
 
   stopReading(): void {
     this.reading = false;
-    this.chunks.length = 0;
-    this.buffered = 0;
+    this.discardBuffered();
     this.updateFlow();
     if (this.inFlight === 0) this.close();
   }
@@ -242,8 +243,7 @@ class FrameConnection {
       { peer: this.peer, frameLength: length, maxFrameBytes: this.server.limits.maxFrameBytes },
       length === 0 ? 'empty frame; closing connection' : 'frame larger than maxReadBufferBytes; closing connection',
     );
-    this.chunks.length = 0;
-    this.buffered = 0;
+    this.discardBuffered();
     this.reading = false;
     this.socket.destroy();
   }
@@ -300,55 +300,49 @@ class FrameConnection {
   }
 
   private readLengthPrefix(): number {
-    let length: number;
     const first = this.chunks[0]!;
-    if (first.length >= 4) {
-      length = first.readUInt32BE(0);
-    } else {
-      length = Buffer.concat(this.chunks, 4).readUInt32BE(0);
-    }
-    this.skip(4);
+    if (first.length - this.offset < 4) return this.take(4).readUInt32BE(0);
+    const length = first.readUInt32BE(this.offset);
+    this.advance(4);
     return length;
   }
 
   /** Removes and returns the next n buffered bytes; no copy when they lie in one chunk. */
   private take(n: number): Buffer {
     const first = this.chunks[0]!;
-    if (first.length >= n) {
-      const out = first.subarray(0, n);
-      this.skip(n);
+    if (first.length - this.offset >= n) {
+      const out = first.subarray(this.offset, this.offset + n);
+      this.advance(n);
       return out;
     }
     const out = Buffer.allocUnsafe(n);
     let filled = 0;
     while (filled < n) {
       const chunk = this.chunks[0]!;
-      const want = n - filled;
-      if (chunk.length <= want) {
-        chunk.copy(out, filled);
-        filled += chunk.length;
-        this.chunks.shift();
-      } else {
-        chunk.copy(out, filled, 0, want);
-        this.chunks[0] = chunk.subarray(want);
-        filled += want;
-      }
+      const copied = chunk.copy(out, filled, this.offset, Math.min(chunk.length, this.offset + n - filled));
+      filled += copied;
+      this.advance(copied);
     }
-    this.buffered -= n;
     return out;
   }
 
-  private skip(n: number): void {
+  /**
+   * Consumes n bytes of the first chunk (at most what it holds). Chunks are read through an offset
+   * rather than re-sliced: a slice is an object, and this runs twice per request.
+   */
+  private advance(n: number): void {
     this.buffered -= n;
-    while (n > 0) {
-      const chunk = this.chunks[0]!;
-      if (chunk.length <= n) {
-        n -= chunk.length;
-        this.chunks.shift();
-      } else {
-        this.chunks[0] = chunk.subarray(n);
-        n = 0;
-      }
+    this.offset += n;
+    if (this.offset === this.chunks[0]!.length) {
+      this.chunks.shift();
+      this.offset = 0;
     }
+  }
+
+  /** Drops everything buffered. */
+  private discardBuffered(): void {
+    this.chunks.length = 0;
+    this.offset = 0;
+    this.buffered = 0;
   }
 }

@@ -18,6 +18,8 @@ import {
   PROTOCOL_ID,
   ThriftDecodeError,
   VERSION,
+  varint32Length,
+  writeVarint32At,
 } from './compact';
 
 export interface CallHeader {
@@ -276,13 +278,36 @@ function encodeResultBody(code: number, msg: string): Buffer {
   return w.toBuffer();
 }
 
+/**
+ * The proxy's most frequent output. Result replies of one method differ only in their seqid and
+ * code, so what follows the seqid (method name, Result struct) is encoded once per method and
+ * code, and a reply is one buffer written in one pass.
+ */
 export function encodeResultReply(name: string, seqid: number, code: ResultCode): Buffer {
-  const body = RESULT_BODIES.get(code)!;
-  const w = new CompactWriter(16 + name.length + body.length);
-  w.writeBytes(FRAME_PLACEHOLDER);
-  w.writeMessageBegin(name, MessageType.REPLY, seqid);
-  w.writeBytes(body);
-  return sealFrame(w);
+  const tail = resultReplyTail(name, code);
+  const frame = Buffer.allocUnsafe(6 + varint32Length(seqid) + tail.length);
+  frame.writeUInt32BE(frame.length - 4, 0);
+  frame[4] = PROTOCOL_ID;
+  frame[5] = (MessageType.REPLY << 5) | VERSION;
+  tail.copy(frame, writeVarint32At(frame, 6, seqid));
+  return frame;
+}
+
+/** Only the IDL's methods are answered with a Result, so this holds a few dozen entries at most. */
+const resultReplyTails = new Map<string, Map<ResultCode, Buffer>>();
+
+function resultReplyTail(name: string, code: ResultCode): Buffer {
+  let byCode = resultReplyTails.get(name);
+  if (!byCode) resultReplyTails.set(name, (byCode = new Map()));
+  let tail = byCode.get(code);
+  if (!tail) {
+    const body = RESULT_BODIES.get(code)!;
+    const w = new CompactWriter(8 + name.length * 3 + body.length);
+    w.writeString(name);
+    w.writeBytes(body);
+    byCode.set(code, (tail = w.toBuffer()));
+  }
+  return tail;
 }
 
 export function encodeDelayResultReply(name: string, seqid: number, code: ResultCode, uniqDelayMsgId: string): Buffer {

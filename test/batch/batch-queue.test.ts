@@ -9,15 +9,19 @@ const message = (body: string): OutgoingMessage => ({
   topic: 't', key: undefined, tags: undefined, body: Buffer.from(body), properties: undefined, partitionId: -2, hashId: 0n, ordered: false, timestamp: 0,
 });
 
+/** A member whose outcome is a promise. */
+const submit = (q: BatchQueue, m: OutgoingMessage, deadline: number) =>
+  new Promise<SendOutcome>((resolve) => q.enqueue({ message: m, deadline, resolve }));
+
 const settings = (s: Partial<BatchSettings> = {}): BatchSettings => ({ maxMessages: 4, maxBytes: 1000, lingerMs: 0, maxInFlight: 1, urgencyMarginMs: 2, ...s });
 
 test('without linger a lone message goes at once; arrivals during a send form the next batch', async () => {
   const timers = new FakeTimers();
   const rec = new StorageDouble();
   const q = new BatchQueue(rec.storage, settings(), timers);
-  const results = [q.submit(message('a'), timers.now() + 1000)];
+  const results = [submit(q, message('a'), timers.now() + 1000)];
   assert.deepEqual(rec.sizes, [1]);
-  for (const b of ['b', 'c', 'd']) results.push(q.submit(message(b), timers.now() + 1000));
+  for (const b of ['b', 'c', 'd']) results.push(submit(q, message(b), timers.now() + 1000));
   assert.deepEqual(rec.sizes, [1], 'waiting while one batch is in flight');
   rec.answer();
   await settle();
@@ -32,9 +36,9 @@ test('a batch is cut at maxMessages and at maxBytes; an oversized message goes a
   const rec = new StorageDouble();
   const q = new BatchQueue(rec.storage, settings({ maxInFlight: 1, maxBytes: 10 }), timers);
   const all: Promise<SendOutcome>[] = [];
-  all.push(q.submit(message('first'), timers.now() + 1000)); // goes alone, holds the slot
-  for (let i = 0; i < 6; i++) all.push(q.submit(message('x'), timers.now() + 1000)); // 6 x 1 byte
-  all.push(q.submit(message('0123456789AB'), timers.now() + 1000)); // 12 bytes: alone
+  all.push(submit(q, message('first'), timers.now() + 1000)); // goes alone, holds the slot
+  for (let i = 0; i < 6; i++) all.push(submit(q, message('x'), timers.now() + 1000)); // 6 x 1 byte
+  all.push(submit(q, message('0123456789AB'), timers.now() + 1000)); // 12 bytes: alone
   for (let i = 0; i < 4; i++) {
     rec.answer();
     await settle();
@@ -48,13 +52,13 @@ test('linger: the first message waits lingerMs for others, unless the batch fill
   const timers = new FakeTimers();
   const rec = new StorageDouble();
   const q = new BatchQueue(rec.storage, settings({ lingerMs: 5, maxInFlight: 2 }), timers);
-  void q.submit(message('a'), timers.now() + 1000);
+  void submit(q, message('a'), timers.now() + 1000);
   await timers.advance(3);
-  void q.submit(message('b'), timers.now() + 1000);
+  void submit(q, message('b'), timers.now() + 1000);
   assert.deepEqual(rec.sizes, []);
   await timers.advance(2);
   assert.deepEqual(rec.sizes, [2], 'sent 5 ms after the first message');
-  for (const b of ['c', 'd', 'e', 'f']) void q.submit(message(b), timers.now() + 1000);
+  for (const b of ['c', 'd', 'e', 'f']) void submit(q, message(b), timers.now() + 1000);
   assert.deepEqual(rec.sizes, [2, 4], 'a full batch does not linger');
 });
 
@@ -62,8 +66,8 @@ test('a batch goes early when its most urgent member needs it', async () => {
   const timers = new FakeTimers();
   const rec = new StorageDouble();
   const q = new BatchQueue(rec.storage, settings({ lingerMs: 50 }), timers);
-  void q.submit(message('relaxed'), timers.now() + 10_000);
-  void q.submit(message('urgent'), timers.now() + 10); // due at +8 (2 ms margin)
+  void submit(q, message('relaxed'), timers.now() + 10_000);
+  void submit(q, message('urgent'), timers.now() + 10); // due at +8 (2 ms margin)
   await timers.advance(7);
   assert.deepEqual(rec.sizes, []);
   await timers.advance(1);
@@ -75,7 +79,7 @@ test('each caller gets the outcome of its own message', async () => {
   const rec = new StorageDouble();
   const q = new BatchQueue(rec.storage, settings({ lingerMs: 5, maxInFlight: 1 }), timers);
   const bodies = ['ok-1', 'bad', 'ok-2'];
-  const results = bodies.map((b) => q.submit(message(b), timers.now() + 1000));
+  const results = bodies.map((b) => submit(q, message(b), timers.now() + 1000));
   await timers.advance(5);
   rec.answer((m) => (m.body.toString() === 'bad' ? { code: 'MESSAGE_TOO_LARGE', retriable: false } : 'ok'));
   const outcomes = await Promise.all(results);
@@ -86,8 +90,8 @@ test('a member whose deadline passed while it waited is answered, not sent', asy
   const timers = new FakeTimers();
   const rec = new StorageDouble();
   const q = new BatchQueue(rec.storage, settings({ maxInFlight: 1, urgencyMarginMs: 0 }), timers);
-  const first = q.submit(message('in-flight'), timers.now() + 1000);
-  const late = q.submit(message('expires'), timers.now() + 5);
+  const first = submit(q, message('in-flight'), timers.now() + 1000);
+  const late = submit(q, message('expires'), timers.now() + 5);
   await timers.advance(10);
   rec.answer();
   const outcome = await late;

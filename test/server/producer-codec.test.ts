@@ -209,3 +209,24 @@ test('DelayResult and TApplicationException replies decode in the stock client',
     },
   );
 });
+
+test('Result replies carry every seqid exactly, from one varint byte to five, and the same Result', () => {
+  /** The frame's message header as the stock library reads it, and the bytes after it. */
+  const split = (frame: Buffer) => {
+    assert.equal(frame.readUInt32BE(0), frame.length - 4, 'frame length');
+    const transport = new thrift.TFramedTransport(frame.subarray(4));
+    const header = new thrift.TCompactProtocol(transport).readMessageBegin();
+    const readPos = (transport as unknown as { readPos: number }).readPos;
+    return { header: [header.fname, header.mtype, header.rseqid | 0], rest: frame.subarray(4 + readPos) };
+  };
+  const seqids = [0, 1, 127, 128, 16_383, 16_384, 2_097_152, 2 ** 31 - 1, -1, -(2 ** 31)];
+  for (const code of [ResultCode.OK, ResultCode.FAIL_TIMEOUT]) {
+    // the Result of seqid 1 is the one the stock client decodes exactly (test above)
+    const checked = split(encodeResultReply('sendAsync', 1, code)).rest;
+    for (const seqid of seqids) {
+      const { header, rest } = split(encodeResultReply('sendAsync', seqid, code));
+      assert.deepEqual(header, ['sendAsync', thrift.Thrift.MessageType.REPLY, seqid], `seqid ${seqid}`);
+      assert.deepEqual(rest, checked, `Result after seqid ${seqid}`);
+    }
+  }
+});

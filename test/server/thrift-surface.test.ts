@@ -179,6 +179,44 @@ test('a client that disconnects mid-request disturbs nothing; a complete request
   assert.deepEqual(bodies.sort(), ['after', 'sent-then-gone']);
 });
 
+test('frames cut anywhere, inside the length prefix too, or packed several to a packet, are all read', async (t) => {
+  const proxy = await startProxy(t);
+  const bodies = Array.from({ length: 8 }, (_, i) => `piece-${i}-${'x'.repeat(i * 40)}`);
+  const stream = Buffer.concat(
+    bodies.map((body, i) =>
+      frameOf(encodeWithStockClient((c) => c.sendSync(Object.assign(new Message(), { topic: 'test', body: Buffer.from(body), partitionId: i % 4 }), int64(5000n)))),
+    ),
+  );
+  const socket = net.connect(proxy.port, '127.0.0.1');
+  t.after(() => socket.destroy());
+  await new Promise((resolve) => socket.once('connect', resolve));
+  let received = Buffer.alloc(0);
+  const answered = new Promise<void>((resolve) => {
+    socket.on('data', (chunk: Buffer) => {
+      received = Buffer.concat([received, chunk]);
+      if (splitFrames(received).length === bodies.length) resolve();
+    });
+    socket.on('close', resolve);
+  });
+  // pieces of 1, 2, 3, 5 ... bytes, each its own packet (Nagle off, a pause between writes), then
+  // the rest of the stream in one write
+  socket.setNoDelay(true);
+  let pos = 0;
+  for (const size of [1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144]) {
+    await new Promise((resolve) => socket.write(stream.subarray(pos, pos + size), resolve));
+    await new Promise((resolve) => setTimeout(resolve, 2));
+    pos += size;
+  }
+  socket.write(stream.subarray(pos));
+  await answered;
+  assert.deepEqual(splitFrames(received).map(decodeResultCode), bodies.map(() => 0));
+  const stored = await eventually(async () => {
+    const all = await storedMessages(proxy.dataDir, 'test');
+    return all.length === bodies.length ? all : undefined;
+  });
+  assert.deepEqual(stored.map((m) => m.body.toString()).sort(), [...bodies].sort());
+});
+
 test('1,000 concurrent requests over 20 connections are all answered and stored', async (t) => {
   const proxy = await startProxy(t);
   const clients = await Promise.all(Array.from({ length: 20 }, () => proxy.client()));
