@@ -99,6 +99,22 @@ test('retriable failures are retried with backoff inside the deadline; non-retri
   assert.ok(c.double.sends.length > 5 && c.double.sends.length < 120, `${c.double.sends.length} attempts in 10 s`);
 });
 
+test('once a request is answered, its pending retries are not sent', async () => {
+  const { timers, double, pipeline } = setup();
+  // attempts at 0, 5, 15 and 35 ms fail; the next would go at 75, the extra attempt goes at 70
+  for (let i = 0; i < 4; i++) double.script.push({ code: 'UNAVAILABLE', retriable: true });
+  const start = timers.now();
+  const r = track(pipeline.sendSync(msg(), 100), timers);
+  await timers.advance(70);
+  assert.equal(double.sends.length, 5, 'four failed attempts and the extra one');
+  await timers.advance(2);
+  double.answer('ok', 4);
+  await settle();
+  assert.deepEqual([r.code, r.at! - start], [ResultCode.OK, 72]);
+  await timers.advance(28);
+  assert.equal(double.sends.length, 5, 'the retry due at 75 ms was dropped');
+});
+
 test('a refused request waits once, as limiterFailureRetryInterval says, then gets 15', async () => {
   const { timers, double, pipeline } = setup({ limiterTps: 1 });
   double.script.push('ok', 'ok');
