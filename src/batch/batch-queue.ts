@@ -35,8 +35,11 @@ export const realTimers: Timers = {
 export interface BatchMember {
   readonly message: OutgoingMessage;
   readonly deadline: number;
-  resolve(outcome: SendOutcome): void;
+  readonly resolve: (outcome: SendOutcome) => void;
 }
+
+/** For a storage that breaks its one-outcome-per-message contract. */
+const missingOutcome: SendOutcome = { ok: false, error: new StorageError('UNKNOWN', 'the storage gave no outcome for this message', false) };
 
 export class BatchQueue {
   private queue: BatchMember[] = [];
@@ -127,10 +130,14 @@ export class BatchQueue {
         return batch.map((): SendOutcome => ({ ok: false, error: failure }));
       })
       .then((outcomes) => {
-        batch.forEach((member, i) => member.resolve(outcomes[i]!));
         this.inFlight--;
-        this.pump();
-        if (this.queue.length === 0 && this.inFlight === 0) this.onIdle();
+        try {
+          batch.forEach((member, i) => member.resolve(outcomes[i] ?? missingOutcome));
+        } finally {
+          // whatever a member does with its outcome, the queue goes on
+          this.pump();
+          if (this.queue.length === 0 && this.inFlight === 0) this.onIdle();
+        }
       });
   }
 

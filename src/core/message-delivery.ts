@@ -8,10 +8,10 @@
  *   alone, on the cluster's current storage, with backoff, while the deadline allows; a
  *   non-retriable one is answered at once.
  * - With `expiryRetry`, DDMQ's one extra attempt starts EXPIRY_RETRY_MS before the deadline if
- *   nothing has answered yet, so that the answer, 12 if neither attempt succeeded, never comes later
- *   than the caller's timeout. The first attempt is not cancelled (a message can be stored twice,
- *   as in DDMQ).
- * - 12 at the deadline. The first answer wins, and nothing is retried after it.
+ *   nothing has answered yet, so that no answer comes later than the caller's timeout (DDMQ makes
+ *   it after). The first attempt is not cancelled (a message can be stored twice, as in DDMQ).
+ * - 12 at the deadline. The first outcome answers (the extra attempt's failure included), and
+ *   nothing is retried after the answer.
  */
 import type { BatchMember, Timers } from '../batch/batch-queue';
 import { ResultCode } from '../protocol/result-codes';
@@ -43,10 +43,13 @@ export interface DeliveryContext {
 }
 
 export class MessageDelivery implements BatchMember {
-  message: OutgoingMessage;
+  /** The message is the same on every attempt; only the storage it goes to may change. */
+  readonly message: OutgoingMessage;
   private answered = false;
-  /** The extra attempt's timer, then the deadline's: one timer at a time per request. */
+  /** The extra attempt's timer, then the deadline's (one at a time: the hot path makes one per request). */
   private timer: unknown;
+  /** The next retry after a retriable failure, while it waits. */
+  private retryTimer: unknown;
   private backoff = FIRST_BACKOFF_MS;
 
   constructor(
@@ -81,10 +84,9 @@ export class MessageDelivery implements BatchMember {
     }
     const wait = this.backoff;
     this.backoff = Math.min(wait * 2, MAX_BACKOFF_MS);
-    timers.set(() => {
-      if (this.answered) return;
+    this.retryTimer = timers.set(() => {
+      this.retryTimer = undefined;
       this.route = this.context.current(this.route);
-      this.message = this.route.outgoing;
       this.context.dispatch(this.route, this, false);
     }, wait);
   }
@@ -104,6 +106,7 @@ export class MessageDelivery implements BatchMember {
     if (this.answered) return;
     this.answered = true;
     this.context.timers.clear(this.timer);
+    if (this.retryTimer !== undefined) this.context.timers.clear(this.retryTimer);
     this.answer(code);
   }
 }

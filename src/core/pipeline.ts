@@ -261,7 +261,8 @@ export class ProducerPipeline {
 
   /**
    * DDMQ's one deferred retry of a request the rate limiter refused, or 15 at once when the
-   * request has no time for it or too many wait already.
+   * request has no time for it or too many wait already. As in DDMQ, the caller's deadline runs
+   * during the wait: if it comes first, the answer is 12 at the deadline and nothing is retried.
    */
   private afterLimiterRefusal(
     enter: (limiter: TpsLimiter) => string,
@@ -277,10 +278,14 @@ export class ProducerPipeline {
     return new Promise((resolve) => {
       this.deps.timers.set(() => {
         this.waitingLimiterRetries--;
+        if (delay >= timeoutMs) {
+          resolve(ResultCode.FAIL_TIMEOUT);
+          return;
+        }
         const current = this.policy.limiter;
         if (current && enter(current) === 'refused') resolve(ResultCode.FAIL_REFUSED_BY_RATE_LIMITER);
         else resolve(proceed());
-      }, delay);
+      }, Math.min(delay, timeoutMs));
     });
   }
 

@@ -261,7 +261,6 @@ function zigzag32(n: number): number {
   return (n >>> 1) ^ -(n & 1);
 }
 
-/** Appends compact-protocol values to a growable buffer. Used for replies, which are small. */
 /** Bytes of `n` (as unsigned 32 bits) in varint form. */
 export function varint32Length(n: number): number {
   let length = 1;
@@ -280,6 +279,7 @@ export function writeVarint32At(buf: Buffer, offset: number, n: number): number 
   return offset;
 }
 
+/** Appends compact-protocol values to a growable buffer. Used for replies, which are small. */
 export class CompactWriter {
   private buf: Buffer;
   private len = 0;

@@ -132,6 +132,16 @@ test('a refused request waits once, as limiterFailureRetryInterval says, then ge
   await later.timers.advance(60); // 20/s refills one token in 50 ms
   assert.equal(retried.code, ResultCode.OK, 'admitted on its deferred retry');
 
+  // as in DDMQ, the deadline runs during the wait: when it comes first, 12 then, and no retry
+  const long = setup({ limiterTps: 1, topic: { limiterFailureRetryInterval: 200 } });
+  long.double.script.push('ok');
+  await long.pipeline.sendSync(msg(), 100);
+  const start = long.timers.now();
+  const expired = track(long.pipeline.sendSync(msg(), 100), long.timers);
+  await long.timers.advance(300);
+  assert.deepEqual([expired.code, expired.at! - start], [ResultCode.FAIL_TIMEOUT, 100]);
+  assert.equal(long.double.sends.length, 1, 'the refused message was never sent');
+
   const none = setup({ limiterTps: 1, topic: { limiterFailureRetryInterval: 0 } });
   none.double.script.push('ok');
   await none.pipeline.sendSync(msg(), 100);

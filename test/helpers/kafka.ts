@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import readline from 'node:readline';
 import type { TestContext } from 'node:test';
+import { Kafka, logLevel } from '../../src/storage/kafka/kafkajs';
 import { REPO_ROOT } from './proxy';
 import { run } from './run';
 
@@ -143,7 +144,6 @@ export interface StoredBatchRecord {
  * record was stored in (a producer's request lands as one batch per partition).
  */
 export async function consumeRecordBatches(bootstraps: string[], topic: string, count: number, timeoutMs = 30_000): Promise<StoredBatchRecord[]> {
-  const { Kafka, logLevel } = await import('kafkajs');
   const consumer = new Kafka({ brokers: bootstraps, logLevel: logLevel.NOTHING }).consumer({ groupId: `test-${topic}-${Date.now()}` });
   await consumer.connect();
   try {
