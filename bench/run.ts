@@ -4,9 +4,11 @@
  *
  *   npm run bench                                  everything, about 2-3 minutes on 2 cores
  *   node dist/bench/run.js --scenarios 1,3 --only c,d --duration 2
+ *   node dist/bench/run.js --scenarios 3 --only a,d --rate 48000   scenario 3 at a fixed rate
  *
  * Options: --scenarios 1,...,5 (default all), --only a,...,f (systems, default all),
  * --duration S (measured seconds per run, 5; scenario 5 runs twice as long), --warmup S (2),
+ * --rate N (scenario 3's calls/s instead of half of 1/d's msgs/s, which then is not measured),
  * --out FILE (JSON results, default dist/bench-results.json).
  * Progress goes to stderr, the table to stdout. Exit code 1 when a run failed.
  */
@@ -29,6 +31,7 @@ function parseOptions() {
       only: { type: 'string', default: Object.keys(SYSTEMS).join(',') },
       duration: { type: 'string', default: '5' },
       warmup: { type: 'string', default: '2' },
+      rate: { type: 'string' },
       out: { type: 'string' },
     },
   });
@@ -37,6 +40,11 @@ function parseOptions() {
       if (!allowed.includes(v.trim() as T)) throw new Error(`unknown ${what} ${JSON.stringify(v)} (one of ${allowed.join(',')})`);
       return v.trim() as T;
     });
+  const positive = (value: string, what: string) => {
+    const n = Number(value);
+    if (!(n > 0)) throw new Error(`--${what} must be a positive number`);
+    return n;
+  };
   const seconds = (value: string, what: string) => {
     const n = Number(value);
     if (!(n >= 0)) throw new Error(`--${what} must be a number of seconds`);
@@ -47,6 +55,7 @@ function parseOptions() {
     systems: list(values.only, Object.keys(SYSTEMS) as SystemId[], 'system'),
     durationMs: seconds(values.duration, 'duration'),
     warmupMs: seconds(values.warmup, 'warmup'),
+    rate: values.rate === undefined ? undefined : positive(values.rate, 'rate'),
     out: values.out ? path.resolve(values.out) : path.join(REPO_ROOT, 'dist/bench-results.json'),
   };
 }
@@ -84,6 +93,7 @@ async function main(): Promise<number> {
   const scenario1 = SCENARIOS.find((s) => s.id === '1')!;
   const context: PlanContext = {
     durationMs: options.durationMs,
+    openLoopRate: options.rate,
     peakOfD: async () => {
       const measured = rows.find((r): r is RunResult => r.plan.scenario === '1' && r.plan.system === 'd' && !('error' in r));
       const row = measured ?? (await run(await scenario1.plan('d', context)));

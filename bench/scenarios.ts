@@ -1,6 +1,6 @@
 /**
  * The scenarios: which systems each one measures, with which requests and which load. Scenario 3's
- * rate comes from scenario 1's measurement of (d), hence `peakOfD`.
+ * rate comes from scenario 1's measurement of (d), hence `peakOfD`, unless --rate gives it.
  */
 import type { Load } from './load';
 import type { ProxyOptions } from './proxy-config';
@@ -27,6 +27,8 @@ export interface Scenario {
 
 export interface PlanContext {
   durationMs: number;
+  /** Scenario 3's calls/s when given (--rate), instead of half of 1/d's peak. */
+  openLoopRate: number | undefined;
   /** Scenario 1's msgs/s of (d), measuring it first when this run has not. */
   peakOfD(): Promise<number>;
 }
@@ -75,14 +77,14 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     id: '3',
-    title: 'sendSync 200 B, open loop at half the peak msgs/s of 1/d',
+    title: 'sendSync 200 B, open loop at half the peak msgs/s of 1/d (or at --rate)',
     // a and b give the floor of the load generator and of stock Thrift at the same rate
     systems: ['a', 'b', 'c', 'd'],
-    plan: async (system, { durationMs, peakOfD }) => ({
+    plan: async (system, { durationMs, peakOfD, openLoopRate }) => ({
       scenario: '3',
       system,
       workload: SMALL,
-      load: { kind: 'open', callsPerSec: Math.max(1, Math.round((await peakOfD()) / 2)) },
+      load: { kind: 'open', callsPerSec: openLoopRate ?? Math.max(1, Math.round((await peakOfD()) / 2)) },
       proxy: proxyFor(system),
       durationMs,
     }),
