@@ -160,7 +160,8 @@ function readVarint(buf: Buffer, pos: number): { value: number; end: number } {
 
 /**
  * Splits a byte stream into frames. `onFrame` gets the buffer and the message's bounds (after the
- * length prefix); the buffer may be reused after the call returns.
+ * length prefix); the buffer may be reused after the call returns, and so may the chunk given to
+ * `feed` once it returns (an incomplete frame's bytes are copied).
  */
 export class FrameReader {
   private pending: Buffer | undefined;
@@ -176,6 +177,6 @@ export class FrameReader {
       this.onFrame(buf, pos + 4, end);
       pos = end;
     }
-    this.pending = pos < buf.length ? buf.subarray(pos) : undefined;
+    this.pending = pos < buf.length ? Buffer.from(buf.subarray(pos)) : undefined;
   }
 }

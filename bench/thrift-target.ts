@@ -12,13 +12,22 @@ import { LOST } from './recorder';
 
 type Done = (outcome: Outcome) => void;
 
+/**
+ * Replies are read into one buffer per connection, reused for every read (net's `onread`): the
+ * generator handles tens of thousands of reads a second, and a fresh buffer for each is garbage its
+ * own collector would have to sweep while calls wait.
+ */
+const READ_BUFFER_BYTES = 64 * 1024;
+
 class Connection {
   private readonly pending = new Map<number, Done>();
   private nextSeqid = 0;
   closed = false;
   protocolError: string | undefined;
+  private readonly socket: net.Socket;
 
-  constructor(private readonly socket: net.Socket) {
+  /** Connects; `opened` settles once the connection is up or has failed. */
+  constructor(port: number, opened: { resolve: () => void; reject: (err: Error) => void }) {
     const reader = new FrameReader((buf, start, end) => {
       const { seqid, outcome } = parseReply(buf, start, end);
       const done = this.pending.get(seqid);
@@ -26,15 +35,30 @@ class Connection {
       this.pending.delete(seqid);
       done(outcome);
     });
-    socket.on('data', (chunk: Buffer) => {
-      try {
-        reader.feed(chunk);
-      } catch (err) {
-        // a reply that cannot be matched: the connection's calls become unanswered, and say why
-        this.protocolError = (err as Error).message;
-        socket.destroy();
-      }
+    const socket = net.connect({
+      host: '127.0.0.1',
+      port,
+      noDelay: true,
+      onread: {
+        buffer: Buffer.allocUnsafe(READ_BUFFER_BYTES),
+        callback: (bytes, buffer) => {
+          try {
+            reader.feed(Buffer.from(buffer.buffer, buffer.byteOffset, bytes));
+          } catch (err) {
+            // a reply that cannot be matched: the connection's calls become unanswered, and say why
+            this.protocolError = (err as Error).message;
+            socket.destroy();
+          }
+          return true;
+        },
+      },
     });
+    this.socket = socket;
+    socket.once('connect', () => {
+      socket.off('error', opened.reject);
+      opened.resolve();
+    });
+    socket.once('error', opened.reject);
     socket.on('error', () => undefined); // 'close' follows and fails what is pending
     socket.on('close', () => {
       this.closed = true;
@@ -67,26 +91,16 @@ export class ThriftTarget implements Target {
 
   /** `templateOf` picks the request of each call, e.g. an occasional large one among small ones. */
   static async connect(port: number, connections: number, templateOf: (index: number) => CallTemplate): Promise<ThriftTarget> {
+    const all: Connection[] = [];
     const opened = await Promise.allSettled(
-      Array.from(
-        { length: connections },
-        () =>
-          new Promise<net.Socket>((resolve, reject) => {
-            const socket = net.connect({ host: '127.0.0.1', port, noDelay: true }, () => {
-              socket.off('error', reject);
-              resolve(socket);
-            });
-            socket.once('error', reject);
-          }),
-      ),
+      Array.from({ length: connections }, () => new Promise<void>((resolve, reject) => all.push(new Connection(port, { resolve, reject })))),
     );
-    const sockets = opened.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
     const failed = opened.find((r) => r.status === 'rejected');
     if (failed) {
-      for (const s of sockets) s.destroy();
+      for (const c of all) c.close();
       throw failed.reason;
     }
-    return new ThriftTarget(sockets.map((s) => new Connection(s)), templateOf);
+    return new ThriftTarget(all, templateOf);
   }
 
   messagesOf(index: number): number {
