@@ -2,7 +2,8 @@
  * Load policies, independent of what carries the calls: a closed loop (N callers, each issuing its
  * next call when the previous one is answered) and an open loop (calls scheduled at a fixed rate
  * whatever the answers, latency measured from the scheduled time so a stall is not hidden).
- * Both run a warm-up, then the measured window, then wait (bounded) for every call to be answered.
+ * Both run a warm-up, then the measured window, then the same load for COOLDOWN_MS more (not
+ * measured), then wait (bounded) for every call to be answered.
  */
 import type { Outcome } from './frames';
 import { LOST, Recorder, type Measurement } from './recorder';
@@ -30,13 +31,21 @@ export function drive(target: Target, load: Load, timing: Timing): Promise<Measu
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/**
+ * Load after the window, so that the window's last calls meet the competition the others met: a
+ * rate limiter's deferred retries from the window's last 100 ms, say, would otherwise find the
+ * limiter idle, and the last calls' latency would be measured on a server already unloading.
+ */
+const COOLDOWN_MS = 500;
+
 async function closedLoop(target: Target, callers: number, timing: Timing): Promise<Measurement> {
   const start = performance.now();
   const recorder = new Recorder(start + timing.warmupMs, timing.durationMs);
+  const loadEnd = recorder.windowEnd + COOLDOWN_MS;
   let next = 0;
   const issue = () => {
     const issuedAt = performance.now();
-    if (issuedAt >= recorder.windowEnd) return; // this caller is done
+    if (issuedAt >= loadEnd) return; // this caller is done
     const index = next++;
     recorder.issued();
     target.call(index, (outcome) => {
@@ -45,7 +54,7 @@ async function closedLoop(target: Target, callers: number, timing: Timing): Prom
     });
   };
   for (let i = 0; i < callers; i++) issue();
-  await sleep(recorder.windowEnd - performance.now());
+  await sleep(loadEnd - performance.now());
   await recorder.drained(timing.graceMs);
   return recorder.result();
 }
@@ -57,17 +66,18 @@ async function openLoop(target: Target, callsPerSec: number, timing: Timing): Pr
   const start = performance.now();
   const recorder = new Recorder(start + timing.warmupMs, timing.durationMs);
   const interval = 1000 / callsPerSec;
+  const loadEnd = recorder.windowEnd + COOLDOWN_MS;
   let sent = 0;
   await new Promise<void>((resolve) => {
     const tick = () => {
-      const now = Math.min(performance.now(), recorder.windowEnd);
+      const now = Math.min(performance.now(), loadEnd);
       for (; start + sent * interval < now; sent++) {
         const index = sent;
         const scheduledAt = start + index * interval;
         recorder.issued();
         target.call(index, (outcome) => recorder.answered(scheduledAt, outcome, target.messagesOf(index)));
       }
-      if (now >= recorder.windowEnd) resolve();
+      if (now >= loadEnd) resolve();
       else setTimeout(tick, TICK_MS);
     };
     tick();
