@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { BatchQueue, type BatchSettings } from '../../src/batch/batch-queue';
-import type { OutgoingMessage, SendOutcome } from '../../src/storage/storage';
+import type { ClusterStorage, OutgoingMessage, SendOutcome } from '../../src/storage/storage';
 import { FakeTimers, settle } from '../helpers/fake-timers';
 import { StorageDouble } from '../helpers/storage-double';
 
@@ -98,4 +98,28 @@ test('a member whose deadline passed while it waited is answered, not sent', asy
   assert.deepEqual(outcome.ok ? 'ok' : outcome.error.code, 'TIMEOUT');
   assert.deepEqual(rec.sizes, [1], 'the expired message never reached the storage');
   assert.equal((await first).ok, true);
+});
+
+test('a storage that returns fewer outcomes than messages gets the rest answered UNKNOWN, and the queue goes on', async () => {
+  const timers = new FakeTimers();
+  const sent: number[] = [];
+  const short: ClusterStorage = {
+    cluster: 'C',
+    kind: 'local',
+    maxMessageSize: undefined,
+    start: async () => undefined,
+    close: async () => undefined,
+    // breaks the contract: one outcome, whatever the batch
+    send: async (messages) => {
+      sent.push(messages.length);
+      return [{ ok: true, partition: 0, offset: 0n }];
+    },
+  };
+  const q = new BatchQueue(short, settings(), timers);
+  const first = submit(q, message('alone'), timers.now() + 1000);
+  const batch = ['a', 'b', 'c'].map((b) => submit(q, message(b), timers.now() + 1000));
+  const outcomes = await Promise.all([first, ...batch]);
+  assert.deepEqual(outcomes.map((o) => (o.ok ? 'ok' : o.error.code)), ['ok', 'ok', 'UNKNOWN', 'UNKNOWN']);
+  assert.equal((await submit(q, message('after'), timers.now() + 1000)).ok, true, 'the queue still sends');
+  assert.deepEqual(sent, [1, 3, 1]);
 });
