@@ -20,8 +20,23 @@ import type { ClusterRoute, ServedTopic } from './routing-table';
 
 /** DDMQ's DEFAULT_MQ_SEND_RETRY_TIMEOUT_MS: the budget of the extra attempt before the deadline. */
 export const EXPIRY_RETRY_MS = 30;
-export const FIRST_BACKOFF_MS = 5;
-export const MAX_BACKOFF_MS = 100;
+const FIRST_BACKOFF_MS = 5;
+const MAX_BACKOFF_MS = 100;
+
+/** The waits between retries of a failed send: 5 ms doubling to 100 ms, while one ends before the deadline. */
+export class Backoff {
+  private wait = FIRST_BACKOFF_MS;
+
+  constructor(private readonly deadline: number) {}
+
+  /** The next wait, or undefined when another try would not start before the deadline. */
+  next(now: number): number | undefined {
+    const wait = this.wait;
+    if (now + wait >= this.deadline) return undefined;
+    this.wait = Math.min(wait * 2, MAX_BACKOFF_MS);
+    return wait;
+  }
+}
 
 /** A validated message and the cluster it was routed to. */
 export interface RoutedMessage {
@@ -50,7 +65,8 @@ export class MessageDelivery implements BatchMember {
   private timer: unknown;
   /** The next retry after a retriable failure, while it waits. */
   private retryTimer: unknown;
-  private backoff = FIRST_BACKOFF_MS;
+  /** Made on the first retriable failure: most messages never need one. */
+  private backoff: Backoff | undefined;
 
   constructor(
     private readonly context: DeliveryContext,
@@ -78,12 +94,11 @@ export class MessageDelivery implements BatchMember {
       return;
     }
     const timers = this.context.timers;
-    if (!outcome.error.retriable || timers.now() + this.backoff >= this.deadline) {
+    const wait = outcome.error.retriable ? (this.backoff ??= new Backoff(this.deadline)).next(timers.now()) : undefined;
+    if (wait === undefined) {
       this.finish(this.context.failed(outcome));
       return;
     }
-    const wait = this.backoff;
-    this.backoff = Math.min(wait * 2, MAX_BACKOFF_MS);
     this.retryTimer = timers.set(() => {
       this.retryTimer = undefined;
       this.route = this.context.current(this.route);

@@ -23,7 +23,7 @@ import { formatDelayId, innerTopicSeq, parseDelayId, type DelayKey } from '../de
 import type { AcceptedDelay } from '../delay/local-chronos';
 import { javaStringHashCode } from '../routing/cluster';
 import { emptyProducerMessage, type DelayMessage, type ProducerMessage } from './message';
-import { EXPIRY_RETRY_MS, FIRST_BACKOFF_MS, MAX_BACKOFF_MS, MessageDelivery, type DeliveryContext, type RoutedMessage } from './message-delivery';
+import { Backoff, EXPIRY_RETRY_MS, MessageDelivery, type DeliveryContext, type RoutedMessage } from './message-delivery';
 import { resultForStorageError } from './result-mapping';
 import type { RoutingTable } from './routing-table';
 import { DEFAULT_MAX_MESSAGE_SIZE, FROM_CHRONOS_PROPERTY, HEARTBEAT_TOPIC, illegalMessageReason, resolveBody } from './validate';
@@ -320,7 +320,7 @@ export class ProducerPipeline {
   private async deliverBatch(prepared: RoutedMessage[], deadline: number): Promise<ResultCode> {
     const outcomes = new Array<SendOutcome | undefined>(prepared.length);
     let pending = prepared.map((_, i) => i);
-    let backoff = FIRST_BACKOFF_MS;
+    const backoff = new Backoff(deadline);
     for (;;) {
       const byStorage = new Map<ClusterStorage, number[]>();
       for (const i of pending) {
@@ -343,9 +343,9 @@ export class ProducerPipeline {
         const o = outcomes[i]!;
         return !o.ok && o.error.retriable;
       });
-      if (pending.length === 0 || this.deps.timers.now() + backoff >= deadline) break;
-      await this.sleep(backoff);
-      backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+      const wait = pending.length > 0 ? backoff.next(this.deps.timers.now()) : undefined;
+      if (wait === undefined) break;
+      await this.sleep(wait);
       for (const i of pending) prepared[i] = this.current(prepared[i]!);
     }
     for (const outcome of outcomes) {
