@@ -7,6 +7,7 @@ import Int64 from 'node-int64';
 import thrift from 'thrift';
 import { Client } from '../gen/ProducerService';
 import { DelayMessage, Message } from '../gen/producer_types';
+import { TIMED_OUT, timeLimit } from '../time-limit';
 
 export interface MessageSpec {
   topic: string;
@@ -102,21 +103,11 @@ export class ProducerClient {
     this.connection.destroy();
   }
 
-  private call<T>(invoke: () => Promise<T>): Promise<T> {
-    if (this.closedError) return Promise.reject(this.closedError);
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no answer within ${this.callTimeoutMs} ms`)), this.callTimeoutMs);
-      invoke().then(
-        (r) => {
-          clearTimeout(timer);
-          resolve(r);
-        },
-        (err: unknown) => {
-          clearTimeout(timer);
-          reject(err);
-        },
-      );
-    });
+  private async call<T>(invoke: () => Promise<T>): Promise<T> {
+    if (this.closedError) throw this.closedError;
+    const result = await timeLimit(invoke(), this.callTimeoutMs);
+    if (result === TIMED_OUT) throw new Error(`no answer within ${this.callTimeoutMs} ms`);
+    return result;
   }
 }
 

@@ -8,6 +8,7 @@
  * closed first and reopened; requests in that short gap are answered 20.
  */
 import type { Logger } from '../log';
+import { TIMED_OUT, timeLimit } from '../time-limit';
 import type { ClusterSpec } from './registry';
 import type { ClusterStorage } from './storage';
 
@@ -99,21 +100,17 @@ export class ClusterSet {
   private async warmUp(storages: readonly ClusterStorage[], { topicsOf, timeoutMs }: WarmUp): Promise<void> {
     const began = Date.now();
     const clusters = storages.map((s) => s.cluster);
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      const timeUp = new Promise<'time up'>((resolve) => (timer = setTimeout(() => resolve('time up'), timeoutMs)));
-      const ready = Promise.all(
-        storages.map((s) =>
-          Promise.resolve()
-            .then(() => s.warmUp?.(topicsOf(s.cluster)))
-            .catch((err: unknown) => this.logger.warn({ err, cluster: s.cluster }, 'warming a new cluster storage up failed')),
-        ),
-      ).then(() => 'ready' as const);
-      const result = await Promise.race([ready, timeUp]);
-      if (result === 'ready') this.logger.info({ clusters, ms: Date.now() - began }, 'new cluster storages ready');
-      else this.logger.warn({ clusters, timeoutMs }, 'new cluster storages not ready in time; routing to them anyway');
-    } finally {
-      clearTimeout(timer);
+    const ready = Promise.all(
+      storages.map((s) =>
+        Promise.resolve()
+          .then(() => s.warmUp?.(topicsOf(s.cluster)))
+          .catch((err: unknown) => this.logger.warn({ err, cluster: s.cluster }, 'warming a new cluster storage up failed')),
+      ),
+    );
+    if ((await timeLimit(ready, timeoutMs)) === TIMED_OUT) {
+      this.logger.warn({ clusters, timeoutMs }, 'new cluster storages not ready in time; routing to them anyway');
+    } else {
+      this.logger.info({ clusters, ms: Date.now() - began }, 'new cluster storages ready');
     }
   }
 

@@ -2,6 +2,7 @@
  * The send bookkeeping the broker adapters share: refuse once closing, split a send by topic
  * (each topic is one produce call), and keep the sends under way so close() can let them finish.
  */
+import { timeLimit } from '../time-limit';
 import { StorageError, type OutgoingMessage, type SendOutcome } from './storage';
 
 export type SendTopic = (topic: string, indices: number[], messages: readonly OutgoingMessage[], outcomes: SendOutcome[]) => Promise<void>;
@@ -38,9 +39,6 @@ export class TopicSends {
   /** Refuses new sends, and waits for those under way, `graceMs` at most. */
   async close(graceMs: number): Promise<void> {
     this.closing = true;
-    let timer: NodeJS.Timeout | undefined;
-    const grace = new Promise((r) => (timer = setTimeout(r, graceMs)));
-    await Promise.race([Promise.allSettled(this.inFlight), grace]);
-    clearTimeout(timer);
+    await timeLimit(Promise.allSettled(this.inFlight), graceMs);
   }
 }

@@ -9,6 +9,7 @@
  */
 import { CompressionTypes, Kafka, logLevel, type Admin, type IHeaders, type LogEntry, type Message, type Producer } from './kafkajs';
 import type { Logger } from '../../log';
+import { TIMED_OUT, timeLimit } from '../../time-limit';
 import { choosePartition } from '../../routing/partition';
 import { StorageError, type ClusterStorage, type OutgoingMessage, type SendOutcome, type StorageKind } from '../storage';
 import { TopicSends } from '../topic-sends';
@@ -201,21 +202,12 @@ export class KafkaStorage implements ClusterStorage {
   }
 
   private async fetchPartitionCount(topic: string): Promise<number> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new StorageError('TIMEOUT', `kafka ${this.cluster}: no metadata for ${topic} within ${this.config.metadataFetchTimeout} ms`, true)),
-        this.config.metadataFetchTimeout,
-      );
-    });
-    try {
-      const metadata = await Promise.race([this.admin.fetchTopicMetadata({ topics: [topic] }), timeout]);
-      const count = metadata.topics.find((t) => t.name === topic)?.partitions.length ?? 0;
-      if (count === 0) throw new StorageError('TOPIC_NOT_FOUND', `kafka ${this.cluster}: topic ${topic} has no partitions`, false);
-      return count;
-    } finally {
-      clearTimeout(timer);
-    }
+    const timeoutMs = this.config.metadataFetchTimeout;
+    const metadata = await timeLimit(this.admin.fetchTopicMetadata({ topics: [topic] }), timeoutMs);
+    if (metadata === TIMED_OUT) throw new StorageError('TIMEOUT', `kafka ${this.cluster}: no metadata for ${topic} within ${timeoutMs} ms`, true);
+    const count = metadata.topics.find((t) => t.name === topic)?.partitions.length ?? 0;
+    if (count === 0) throw new StorageError('TOPIC_NOT_FOUND', `kafka ${this.cluster}: topic ${topic} has no partitions`, false);
+    return count;
   }
 
   /** kafkajs logs through the proxy's logger; its errors are per attempt, so they stay at warn. */
