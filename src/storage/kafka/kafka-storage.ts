@@ -15,7 +15,6 @@ import { StorageError, type ClusterStorage, type OutgoingMessage, type SendOutco
 import { TopicSends } from '../topic-sends';
 import { kafkaAcks, kafkaClientId, type KafkaClusterConfig } from './kafka-config';
 import { toStorageError } from './kafka-errors';
-import { installProduceEncoder } from './kafkajs-produce';
 import { PartitionCounts } from './partition-counts';
 import { noDelaySocketFactory } from './socket-factory';
 
@@ -53,7 +52,6 @@ export class KafkaStorage implements ClusterStorage {
     logger: Logger,
     private readonly random: () => number = Math.random,
   ) {
-    installProduceEncoder();
     this.logger = logger.child({ cluster, storage: 'kafka' });
     this.sends = new TopicSends(`kafka cluster ${cluster}`, (topic, indices, messages, outcomes) => this.sendTopic(topic, indices, messages, outcomes));
     const startedAt = Date.now();

@@ -1,5 +1,7 @@
 /**
- * kafkajs as pproxy loads it: every module of src/ imports kafkajs from here, never directly.
+ * kafkajs as pproxy loads it: every module of src/ imports kafkajs from here, never directly, so that
+ * both of pproxy's replacements inside kafkajs are in place before any client exists: the Produce
+ * encoder (kafkajs-produce.ts) and the grouping of a send's messages by partition (below).
  *
  * kafkajs' producer groups a send's messages by partition with `[...current, message]` and
  * `Object.assign` per message: quadratic in the messages of one partition, and since pproxy's
@@ -10,6 +12,7 @@
  * that module's place first. kafkajs 2.2.4 is pinned exactly in package.json.
  */
 import type { Message, PartitionMetadata } from 'kafkajs';
+import { installProduceEncoder } from './kafkajs-produce';
 
 type Partitioner = (args: { topic: string; partitionMetadata: PartitionMetadata[]; message: Message }) => number;
 type GroupArgs = { topic: string; partitionMetadata: PartitionMetadata[]; messages: Message[]; partitioner: Partitioner };
@@ -34,5 +37,6 @@ if (require.cache[require.resolve('kafkajs/src/producer/sendMessages')]) {
 }
 require(groupingModule);
 require.cache[groupingModule]!.exports = groupMessagesPerPartition;
+installProduceEncoder();
 
 export * from 'kafkajs';
