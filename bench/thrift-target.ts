@@ -26,8 +26,10 @@ class Connection {
   protocolError: string | undefined;
   private readonly socket: net.Socket;
 
-  /** Connects; `opened` settles once the connection is up or has failed. */
-  constructor(port: number, opened: { resolve: () => void; reject: (err: Error) => void }) {
+  /** Connects; the connection is usable once `opened` resolves. */
+  readonly opened: Promise<void>;
+
+  constructor(port: number) {
     const reader = new FrameReader((buf, start, end) => {
       const { seqid, outcome } = parseReply(buf, start, end);
       const done = this.pending.get(seqid);
@@ -54,11 +56,13 @@ class Connection {
       },
     });
     this.socket = socket;
-    socket.once('connect', () => {
-      socket.off('error', opened.reject);
-      opened.resolve();
+    this.opened = new Promise((resolve, reject) => {
+      socket.once('connect', () => {
+        socket.off('error', reject);
+        resolve();
+      });
+      socket.once('error', reject);
     });
-    socket.once('error', opened.reject);
     socket.on('error', () => undefined); // 'close' follows and fails what is pending
     socket.on('close', () => {
       this.closed = true;
@@ -91,10 +95,8 @@ export class ThriftTarget implements Target {
 
   /** `templateOf` picks the request of each call, e.g. an occasional large one among small ones. */
   static async connect(port: number, connections: number, templateOf: (index: number) => CallTemplate): Promise<ThriftTarget> {
-    const all: Connection[] = [];
-    const opened = await Promise.allSettled(
-      Array.from({ length: connections }, () => new Promise<void>((resolve, reject) => all.push(new Connection(port, { resolve, reject })))),
-    );
+    const all = Array.from({ length: connections }, () => new Connection(port));
+    const opened = await Promise.allSettled(all.map((c) => c.opened));
     const failed = opened.find((r) => r.status === 'rejected');
     if (failed) {
       for (const c of all) c.close();
