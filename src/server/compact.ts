@@ -9,6 +9,7 @@
  *
  * Wire format: https://github.com/apache/thrift/blob/master/doc/specs/thrift-compact-protocol.md
  */
+import { writeVarint32At, zigzagEncode32 } from '../protocol/varint';
 
 export const enum CType {
   STOP = 0,
@@ -261,24 +262,6 @@ function zigzag32(n: number): number {
   return (n >>> 1) ^ -(n & 1);
 }
 
-/** Bytes of `n` (as unsigned 32 bits) in varint form. */
-export function varint32Length(n: number): number {
-  let length = 1;
-  for (let v = n >>> 0; v >= 0x80; v >>>= 7) length++;
-  return length;
-}
-
-/** Writes `n` (as unsigned 32 bits) in varint form at `offset`; returns the offset after it. */
-export function writeVarint32At(buf: Buffer, offset: number, n: number): number {
-  let v = n >>> 0;
-  while (v >= 0x80) {
-    buf[offset++] = (v & 0x7f) | 0x80;
-    v >>>= 7;
-  }
-  buf[offset++] = v;
-  return offset;
-}
-
 /** Appends compact-protocol values to a growable buffer. Used for replies, which are small. */
 export class CompactWriter {
   private buf: Buffer;
@@ -314,7 +297,7 @@ export class CompactWriter {
   }
 
   writeI32(n: number): void {
-    this.writeVarint32((n << 1) ^ (n >> 31));
+    this.writeVarint32(zigzagEncode32(n));
   }
 
   writeString(s: string): void {

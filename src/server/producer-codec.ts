@@ -18,9 +18,8 @@ import {
   PROTOCOL_ID,
   ThriftDecodeError,
   VERSION,
-  varint32Length,
-  writeVarint32At,
 } from './compact';
+import { varint32Length, writeVarint32At } from '../protocol/varint';
 
 export interface CallHeader {
   readonly name: string;

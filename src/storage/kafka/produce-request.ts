@@ -23,6 +23,7 @@
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { crc32c } from '@node-rs/crc32';
+import { varint32Length, writeVarint32At, zigzagEncode32 } from '../../protocol/varint';
 
 const gzip = promisify(zlib.gzip);
 
@@ -234,25 +235,13 @@ function writeNullableString(buf: Buffer, at: number, value: string | null | und
   return at + buf.write(value, at, 'utf8');
 }
 
-/** Kafka's varint: a zigzag-encoded signed 32-bit value in 7-bit groups, low first. */
+/** Kafka's varint: a signed 32-bit value, zigzag-encoded. */
 function varintSize(value: number): number {
-  let z = ((value << 1) ^ (value >> 31)) >>> 0;
-  let n = 1;
-  while (z >= 0x80) {
-    z >>>= 7;
-    n++;
-  }
-  return n;
+  return varint32Length(zigzagEncode32(value));
 }
 
 function writeVarint(buf: Buffer, at: number, value: number): number {
-  let z = ((value << 1) ^ (value >> 31)) >>> 0;
-  while (z >= 0x80) {
-    buf[at++] = (z & 0x7f) | 0x80;
-    z >>>= 7;
-  }
-  buf[at++] = z;
-  return at;
+  return writeVarint32At(buf, at, zigzagEncode32(value));
 }
 
 /**
