@@ -70,7 +70,10 @@ export class ProducerClient {
       transport: thrift.TFramedTransport,
       protocol: thrift.TCompactProtocol,
       connect_timeout: options.connectTimeoutMs ?? 3000,
-      max_attempts: 1,
+      // No reconnection: the stock connection, given max_attempts, reconnects after the server
+      // closes it, and a reconnect scheduled before close() still runs after it, opening a socket
+      // nobody closes (it kept a test process alive). A closed connection fails its calls instead.
+      max_attempts: 0,
     } as thrift.ConnectOptions);
     return new Promise((resolve, reject) => {
       connection.once('connect', () => {
