@@ -7,7 +7,7 @@
  * The partition is chosen here from DDMQ's hints against the topic's real partition count, because
  * kafkajs silently drops a record sent to a partition that does not exist.
  */
-import { CompressionTypes, Kafka, logLevel, type Admin, type IHeaders, type LogEntry, type Message, type Producer } from './kafkajs';
+import { CompressionTypes, Kafka, logLevel, type Admin, type IHeaders, type LogEntry, type Message, type Producer, type RecordMetadata } from './kafkajs';
 import type { Logger } from '../../log';
 import { TIMED_OUT, timeLimit } from '../../time-limit';
 import { choosePartition } from '../../routing/partition';
@@ -169,18 +169,9 @@ export class KafkaStorage implements ClusterStorage {
         timeout: this.config.ackTimeout,
         compression: this.compression,
       });
-      const baseOffsets = new Map(metadata.map((m) => [m.partition, m.baseOffset]));
-      const nth = new Map<number, bigint>();
-      records.forEach((record, j) => {
-        const n = nth.get(record.partition) ?? 0n;
-        nth.set(record.partition, n + 1n);
-        const base = baseOffsets.get(record.partition);
-        outcomes[recordIndices[j]!] = {
-          ok: true,
-          partition: record.partition,
-          offset: base !== undefined && base !== '-1' ? BigInt(base) + n : undefined,
-        };
-      });
+      const unsent = (partition: number) =>
+        new StorageError('UNAVAILABLE', `kafka ${this.cluster}: partition ${partition} of ${topic} is not in the producer's metadata yet; not sent`, true);
+      recordOutcomes(records, metadata, this.acks, unsent).forEach((outcome, j) => (outcomes[recordIndices[j]!] = outcome));
     } catch (error) {
       const failure = fail(recordIndices, error);
       if (failure.code === 'TOPIC_NOT_FOUND') void this.counts.refresh(topic).catch(() => undefined);
@@ -214,6 +205,30 @@ export class KafkaStorage implements ClusterStorage {
     const level = entry.level <= logLevel.ERROR ? 'warn' : entry.level === logLevel.WARN ? 'info' : 'debug';
     this.logger[level]({ kafkajs: entry.namespace, ...fields }, message);
   }
+}
+
+/**
+ * Each record's outcome from kafkajs' answer to one send. kafkajs leaves out, without an error, a
+ * partition its producer has no metadata for (the topic has grown since the producer last loaded
+ * it, while the partition was chosen from a fresher count): those records were never sent, and
+ * fail retriably instead of counting as stored. With acks 0 nothing is answered and every record
+ * counts as sent.
+ */
+export function recordOutcomes(
+  records: readonly { partition: number }[],
+  acknowledged: readonly RecordMetadata[],
+  acks: -1 | 0 | 1,
+  unsent: (partition: number) => StorageError,
+): SendOutcome[] {
+  const baseOffsets = new Map(acknowledged.map((m) => [m.partition, m.baseOffset]));
+  const nth = new Map<number, bigint>();
+  return records.map(({ partition }): SendOutcome => {
+    const base = baseOffsets.get(partition);
+    if (base === undefined && acks !== 0) return { ok: false, error: unsent(partition) };
+    const n = nth.get(partition) ?? 0n;
+    nth.set(partition, n + 1n);
+    return { ok: true, partition, offset: base !== undefined && base !== '-1' ? BigInt(base) + n : undefined };
+  });
 }
 
 function explicitPartition({ message }: { message: Message }): number {
