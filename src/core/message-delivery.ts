@@ -9,9 +9,15 @@
  *   non-retriable one is answered at once.
  * - With `expiryRetry`, DDMQ's one extra attempt starts EXPIRY_RETRY_MS before the deadline if
  *   nothing has answered yet, so that no answer comes later than the caller's timeout (DDMQ makes
- *   it after). The first attempt is not cancelled (a message can be stored twice, as in DDMQ).
- * - 12 at the deadline. The first outcome answers (the extra attempt's failure included), and
- *   nothing is retried after the answer.
+ *   it after). When the first attempt is waiting to retry, the extra attempt is that retry, made
+ *   early. When it is out, the extra attempt goes beside it, not cancelling it (a message can be
+ *   stored twice, as in DDMQ), and stands for the retry the first attempt would make if it failed
+ *   retriably meanwhile.
+ * - The first success of either answers OK. A failure answers only once neither attempt can still
+ *   store the message: the first attempt's code if it gave up, else the extra attempt's. (DDMQ
+ *   answers whichever completes first, so a fast failure of the extra attempt hid the first's
+ *   success, and the SDK's retry then stored the message again.)
+ * - 12 at the deadline; nothing answers after it, and nothing is sent after the answer.
  */
 import type { BatchMember, Timers } from '../batch/batch-queue';
 import { ResultCode } from '../protocol/result-codes';
@@ -57,6 +63,14 @@ export interface DeliveryContext {
   failed(outcome: Extract<SendOutcome, { ok: false }>): ResultCode;
 }
 
+/** DDMQ's extra attempt while it is out beside an attempt of the first's. */
+interface ExtraAttempt extends BatchMember {
+  /** The first attempt gave up meanwhile, with this code: the answer if the extra attempt fails too. */
+  firstFailure: ResultCode | undefined;
+  /** The first attempt failed retriably meanwhile: the extra attempt stands for its next retry. */
+  standsForRetry: boolean;
+}
+
 export class MessageDelivery implements BatchMember {
   /** The message is the same on every attempt; only the storage it goes to may change. */
   readonly message: OutgoingMessage;
@@ -67,6 +81,8 @@ export class MessageDelivery implements BatchMember {
   private retryTimer: unknown;
   /** Made on the first retriable failure: most messages never need one. */
   private backoff: Backoff | undefined;
+  /** Made on the expiry path only, while the extra attempt is out beside the first. */
+  private extra: ExtraAttempt | undefined;
 
   constructor(
     private readonly context: DeliveryContext,
@@ -95,26 +111,57 @@ export class MessageDelivery implements BatchMember {
     }
     const timers = this.context.timers;
     const wait = outcome.error.retriable ? (this.backoff ??= new Backoff(this.deadline)).next(timers.now()) : undefined;
+    const extra = this.extra;
     if (wait === undefined) {
-      this.finish(this.context.failed(outcome));
-      return;
+      const code = this.context.failed(outcome);
+      if (extra) extra.firstFailure = code;
+      else this.finish(code);
+    } else if (extra) {
+      extra.standsForRetry = true;
+    } else {
+      this.retryTimer = timers.set(() => {
+        this.retryTimer = undefined;
+        this.retry();
+      }, wait);
     }
-    this.retryTimer = timers.set(() => {
-      this.retryTimer = undefined;
-      this.route = this.context.current(this.route);
-      this.context.dispatch(this.route, this, false);
-    }, wait);
+  }
+
+  private retry(): void {
+    this.route = this.context.current(this.route);
+    this.context.dispatch(this.route, this, false);
   }
 
   private retryBeforeExpiry(): void {
     const timers = this.context.timers;
     this.timer = timers.set(() => this.finish(ResultCode.FAIL_TIMEOUT), Math.max(0, this.deadline - timers.now()));
+    if (this.retryTimer !== undefined) {
+      // the first attempt waits to retry: the extra attempt is that retry, made now
+      timers.clear(this.retryTimer);
+      this.retryTimer = undefined;
+      this.retry();
+      return;
+    }
     const route = this.context.current(this.route);
-    this.context.dispatch(
-      route,
-      { message: route.outgoing, deadline: this.deadline, resolve: (o) => this.finish(o.ok ? ResultCode.OK : this.context.failed(o)) },
-      false,
-    );
+    this.extra = {
+      message: route.outgoing,
+      deadline: this.deadline,
+      resolve: (outcome) => this.resolveExtra(outcome),
+      firstFailure: undefined,
+      standsForRetry: false,
+    };
+    this.context.dispatch(route, this.extra, false);
+  }
+
+  /** The extra attempt's outcome: it answers, or hands over to the first attempt. */
+  private resolveExtra(outcome: SendOutcome): void {
+    const extra = this.extra;
+    if (this.answered || !extra) return;
+    this.extra = undefined;
+    if (outcome.ok) this.finish(ResultCode.OK);
+    // as the first attempt's retry, its failure goes on with the first attempt's backoff
+    else if (extra.standsForRetry) this.resolve(outcome);
+    else if (extra.firstFailure !== undefined) this.finish(extra.firstFailure);
+    // otherwise the first attempt is still out, and its outcome decides
   }
 
   private finish(code: ResultCode): void {
