@@ -13,9 +13,12 @@ export class AutoBatcher {
     private readonly timers: Timers = realTimers,
   ) {}
 
-  /** New settings apply to queues created from now on. */
+  /** New settings apply to every queue at once: under load a queue may never go idle and be made anew. */
   configure(settings: BatchSettings): void {
     this.settings = settings;
+    for (const byTopic of this.queues.values()) {
+      for (const queue of byTopic.values()) queue.configure(settings);
+    }
   }
 
   enqueue(storage: ClusterStorage, member: BatchMember): void {

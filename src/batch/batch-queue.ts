@@ -51,11 +51,24 @@ export class BatchQueue {
 
   constructor(
     private readonly storage: ClusterStorage,
-    private readonly settings: BatchSettings,
+    private settings: BatchSettings,
     private readonly timers: Timers,
     /** Called when the queue is empty with nothing in flight, so its owner can drop it. */
     private readonly onIdle: () => void = () => undefined,
   ) {}
+
+  /**
+   * New settings for the batches formed from now on: a smaller maxMessages or maxBytes cuts the
+   * next one, a changed lingerMs moves the send of the messages waiting (still counted from the
+   * first one's arrival), and with a smaller maxInFlight the batches out finish, the next going
+   * once fewer than the new bound are out.
+   */
+  configure(settings: BatchSettings): void {
+    this.settings = settings;
+    // the armed timer was for the old linger
+    this.disarm();
+    this.pump();
+  }
 
   enqueue(member: BatchMember): void {
     if (this.queue.length === 0) this.firstQueuedAt = this.timers.now();
