@@ -1,16 +1,19 @@
 /**
- * The send pipeline end to end on the mock Kafka cluster: auto-batching seen at the broker,
- * deadlines under a slow broker, all-or-nothing batch validation, the in-flight budget.
+ * The send pipeline end to end on the mock Kafka cluster: auto-batching seen at the broker (and its
+ * settings reloaded under load), deadlines under a slow broker, all-or-nothing batch validation,
+ * the in-flight budget.
  */
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import net from 'node:net';
 import { test, type TestContext } from 'node:test';
 import thrift from 'thrift';
+import YAML from 'yaml';
 import { ProducerClient, int64 } from '../../src/client/producer-client';
 import { Message } from '../../src/gen/producer_types';
 import { localConfig, tempDir, writeConfig } from '../helpers/config';
 import { MockKafka, consumeAll, consumeRecordBatches } from '../helpers/kafka';
-import { startProxyProcess } from '../helpers/proxy';
+import { startProxy, startProxyProcess } from '../helpers/proxy';
 import { lengthPrefix } from '../helpers/raw-socket';
 import { encodeWithStockClient } from '../helpers/stock-thrift';
 import { eventually } from '../helpers/wait';
@@ -50,6 +53,48 @@ test('concurrent sendSync calls reach the broker as multi-message produce reques
   assert.ok(multi.length > 0, 'some produce requests carried several messages');
   assert.ok(batchSizes.size < stored.length, `fewer produce batches (${batchSizes.size}) than messages`);
   assert.equal(new Set(stored.map((r) => r.value)).size, 400, 'every OK message is in the broker once');
+});
+
+test('a reloaded maxBatchMessagesNumber shapes the next produce requests of a queue that never went idle', { timeout: 90_000 }, async (t) => {
+  const mock = await MockKafka.start(t);
+  await mock.createTopic('p', 1);
+  const proxy = await startProxy(t, {
+    clusters: {},
+    kafkaClusters: { K1: { bootstrapServers: mock.bootstraps } },
+    carreraConfiguration: { useKafka: true, useAutoBatch: true, autoBatch: { maxBatchMessagesNumber: 16 } },
+    topics: [{ topic: 'p', autoBatch: true }],
+  });
+  const clients = await Promise.all(Array.from({ length: 8 }, () => proxy.client()));
+  // 200 requests out at all times: far more than a batch takes, so the queue always holds some
+  let phase = 'before';
+  let sent = 0;
+  const counts = { before: 0, after: 0 };
+  const codes = new Set<number>();
+  const worker = async (client: ProducerClient) => {
+    while (counts.after < 200) {
+      const label = phase;
+      const r = await client.sendSync({ topic: 'p', body: `${label}-${sent++}` }, 5000);
+      codes.add(r.code);
+      counts[label as keyof typeof counts]++;
+    }
+  };
+  const load = Promise.all(clients.flatMap((c) => Array.from({ length: 25 }, () => worker(c))));
+  await eventually(() => (counts.before >= 300 ? true : undefined), 20_000, 'the load to run');
+  const config = YAML.parse(fs.readFileSync(proxy.configFile, 'utf8'));
+  config.pproxy.carreraConfiguration.autoBatch.maxBatchMessagesNumber = 2;
+  fs.writeFileSync(proxy.configFile, YAML.stringify(config));
+  assert.equal(await proxy.app.reload(), true);
+  phase = 'after';
+  await load;
+  assert.deepEqual([...codes], [0]);
+
+  const stored = await consumeRecordBatches(mock.bootstraps, 'p', sent);
+  const batches = new Map<string, string[]>();
+  for (const r of stored) batches.set(r.batchFirstOffset, [...(batches.get(r.batchFirstOffset) ?? []), r.value]);
+  const largest = (label: string) => Math.max(0, ...[...batches.values()].filter((b) => b.some((v) => v.startsWith(label))).map((b) => b.length));
+  t.diagnostic(`${sent} messages; largest produce request before the reload ${largest('before')}, after ${largest('after')}`);
+  assert.ok(largest('before') > 2, 'batches grew past 2 before the reload');
+  assert.equal(largest('after'), 2, 'every message sent after the reload went in a batch of at most 2');
 });
 
 test('a broker slowed by RTT yields 12 exactly at the deadline, never later', { timeout: 60_000 }, async (t) => {
