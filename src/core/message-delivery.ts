@@ -65,8 +65,8 @@ export interface DeliveryContext {
 
 /** DDMQ's extra attempt while it is out beside an attempt of the first's. */
 interface ExtraAttempt extends BatchMember {
-  /** The first attempt gave up meanwhile, with this code: the answer if the extra attempt fails too. */
-  firstFailure: ResultCode | undefined;
+  /** The first attempt gave up meanwhile with this failure: the answer if the extra attempt fails too. */
+  firstFailure: Extract<SendOutcome, { ok: false }> | undefined;
   /** The first attempt failed retriably meanwhile: the extra attempt stands for its next retry. */
   standsForRetry: boolean;
 }
@@ -113,9 +113,8 @@ export class MessageDelivery implements BatchMember {
     const wait = outcome.error.retriable ? (this.backoff ??= new Backoff(this.deadline)).next(timers.now()) : undefined;
     const extra = this.extra;
     if (wait === undefined) {
-      const code = this.context.failed(outcome);
-      if (extra) extra.firstFailure = code;
-      else this.finish(code);
+      if (extra) extra.firstFailure = outcome;
+      else this.finish(this.context.failed(outcome));
     } else if (extra) {
       extra.standsForRetry = true;
     } else {
@@ -160,7 +159,7 @@ export class MessageDelivery implements BatchMember {
     if (outcome.ok) this.finish(ResultCode.OK);
     // as the first attempt's retry, its failure goes on with the first attempt's backoff
     else if (extra.standsForRetry) this.resolve(outcome);
-    else if (extra.firstFailure !== undefined) this.finish(extra.firstFailure);
+    else if (extra.firstFailure) this.finish(this.context.failed(extra.firstFailure));
     // otherwise the first attempt is still out, and its outcome decides
   }
 
