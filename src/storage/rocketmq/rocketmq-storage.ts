@@ -104,19 +104,15 @@ export class RocketMqStorage implements ClusterStorage {
       for (const i of indices) outcomes[i] = { ok: false, error: failure };
       return;
     }
-    const normal: number[] = [];
-    const groups = new Map<string, number[]>();
-    for (const i of indices) {
-      const m = messages[i]!;
-      if (this.serverMaxBodySize !== undefined && m.body.length > this.serverMaxBodySize) {
-        const reason = `body of ${m.body.length} bytes exceeds the ${this.serverMaxBodySize} bytes rocketmq ${this.cluster} accepts`;
-        outcomes[i] = { ok: false, error: new StorageError('MESSAGE_TOO_LARGE', reason, false) };
-        continue;
-      }
-      const group = route.fifo ? messageGroup(m) : undefined;
-      if (group === undefined) normal.push(i);
-      else groups.set(group, [...(groups.get(group) ?? []), i]);
-    }
+    const limit = this.serverMaxBodySize;
+    const sendable = indices.filter((i) => {
+      const size = messages[i]!.body.length;
+      if (limit === undefined || size <= limit) return true;
+      const reason = `body of ${size} bytes exceeds the ${limit} bytes rocketmq ${this.cluster} accepts`;
+      outcomes[i] = { ok: false, error: new StorageError('MESSAGE_TOO_LARGE', reason, false) };
+      return false;
+    });
+    const { normal, groups } = splitByGroup(sendable, messages, route.fifo);
     const calls: Promise<void>[] = [];
     if (normal.length > 0) calls.push(this.sendMessages(normal, messages, outcomes, undefined));
     // one request per FIFO message (the server hashes only single-message requests), in order per group
@@ -246,6 +242,23 @@ export function messageGroup(m: OutgoingMessage): string | undefined {
   if (m.partitionId >= 0) return `partition-${m.partitionId}`;
   if (m.partitionId === -1) return `hash-${m.hashId}`;
   return undefined;
+}
+
+/** A topic's messages as normal ones and FIFO groups (none unless the route is FIFO), send order kept in each. */
+export function splitByGroup(indices: readonly number[], messages: readonly OutgoingMessage[], fifo: boolean): { normal: number[]; groups: Map<string, number[]> } {
+  const normal: number[] = [];
+  const groups = new Map<string, number[]>();
+  for (const i of indices) {
+    const group = fifo ? messageGroup(messages[i]!) : undefined;
+    if (group === undefined) {
+      normal.push(i);
+      continue;
+    }
+    const members = groups.get(group);
+    if (members) members.push(i);
+    else groups.set(group, [i]);
+  }
+  return { normal, groups };
 }
 
 function toProtobuf(m: OutgoingMessage, group: string | undefined): pb.Message {
