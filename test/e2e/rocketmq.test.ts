@@ -113,6 +113,19 @@ test('RocketMQ errors map to result codes; an outage answers within the deadline
   assert.ok(back.stored.length >= 1);
 });
 
+test('a RocketMQ endpoint stopped mid-way: sends go on through the next one listed', { timeout: 60_000 }, async (t) => {
+  const first = await standIn(t);
+  const second = await standIn(t);
+  const client = await rmqProxy(t, first, [{ topic: 'normal' }], {
+    rocketmqClusters: { R1: { namesrvAddrs: [first.address, second.address], sendMsgTimeout: 1000 } },
+  });
+  for (let i = 0; i < 5; i++) assert.equal((await client.sendSync({ topic: 'normal', body: `before-${i}` })).code, 0);
+  assert.deepEqual([first.stored.length, second.stored.length], [5, 0], 'the first endpoint listed is used while it answers');
+  await first.stop();
+  for (let i = 0; i < 5; i++) assert.equal((await client.sendSync({ topic: 'normal', body: `after-${i}` }, 1000)).code, 0, `after-${i}`);
+  assert.deepEqual(second.stored.map((e) => e.body.toString()), ['after-0', 'after-1', 'after-2', 'after-3', 'after-4']);
+});
+
 test('a topic on one Kafka and one RocketMQ cluster routes by DDMQ cluster choice', { timeout: 60_000 }, async (t) => {
   const s = await standIn(t);
   const kafka = await MockKafka.start(t);

@@ -10,7 +10,10 @@
  *   goes to Hashing.consistentHash(group.hashCode(), writeQueues) (Guava), anything else round-robin,
  *   a batch to one queue; FIFO messages only on FIFO topics and the other way round
  *   (MESSAGE_PROPERTY_CONFLICT_WITH_TYPE); bodies over max_body_size are MESSAGE_BODY_TOO_LARGE;
- * - every stored entry is recorded with its queue; errors, latency and outages can be injected.
+ * - stop() ends the Telemetry streams with OK and stops listening; a new stand-in started on the same
+ *   port is the proxy restarted, possibly with other settings;
+ * - every stored entry is recorded with its queue, every settings answer counted; errors, latency and
+ *   outages can be injected.
  */
 import * as grpc from '@grpc/grpc-js';
 import { javaStringHashCode } from '../../src/routing/cluster';
@@ -76,6 +79,8 @@ export class RocketMqStandIn {
   readonly failNext: { code: number; message: string }[] = [];
   /** Added to every SendMessage. */
   latencyMs = 0;
+  /** How many times Telemetry answered a client's settings with the server's. */
+  settingsAnswered = 0;
   private readonly server = new grpc.Server();
   private readonly telemetryStreams = new Set<grpc.ServerDuplexStream<unknown, unknown>>();
   private readonly offsets = new Map<string, number>();
@@ -191,6 +196,7 @@ export class RocketMqStandIn {
       reply.setStatus(status(Code.OK));
       reply.setSettings(settings);
       call.write(reply);
+      this.settingsAnswered++;
     });
     call.on('end', () => call.end());
     call.on('error', () => undefined);

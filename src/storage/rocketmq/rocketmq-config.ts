@@ -6,7 +6,7 @@
 import { z } from 'zod';
 
 export const rocketmqClusterSchema = z.looseObject({
-  /** RocketMQ 5 proxy gRPC endpoints, host:port; the first that answers is used. */
+  /** RocketMQ 5 proxy gRPC endpoints, host:port, in failover order (see endpoint-pool.ts). */
   namesrvAddrs: z.array(z.string().regex(/^[^:\s]+:\d{1,5}$/, 'must be host:port')).min(1, 'must list at least one endpoint'),
   /** Prefix of the client id the proxy sees (DDMQ: the producer group prefix). */
   groupPrefix: z.string().min(1).default('pproxy'),

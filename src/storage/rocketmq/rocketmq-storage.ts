@@ -2,7 +2,8 @@
  * A RocketMQ cluster as a ClusterStorage, over RocketMQ 5's gRPC protocol
  * (`apache.rocketmq.v2.MessagingService`), through the stubs rocketmq-client-nodejs ships rather than
  * its Producer: the Producer sends one message per request, cannot choose how messages are grouped,
- * and after a telemetry error leaves a reconnect timer that keeps the process alive.
+ * and after a telemetry error leaves a reconnect timer that keeps the process alive. The endpoints
+ * and their failover are endpoint-pool.ts's, the Telemetry stream telemetry-session.ts's.
  *
  * In RocketMQ 5 the server picks the queue: a single message with a `message_group` is hashed onto
  * one queue (FIFO topics only), anything else goes round-robin. So DDMQ's "queue = |hashId| % n"
@@ -16,20 +17,22 @@
 import os from 'node:os';
 import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import { Duration } from 'google-protobuf/google/protobuf/duration_pb';
 import { Timestamp } from 'google-protobuf/google/protobuf/timestamp_pb';
 import { MessageIdFactory } from 'rocketmq-client-nodejs/dist/message/MessageId';
 import * as pb from 'rocketmq-client-nodejs/proto/apache/rocketmq/v2/definition_pb';
-import { MessagingServiceClient } from 'rocketmq-client-nodejs/proto/apache/rocketmq/v2/service_grpc_pb';
 import * as rpc from 'rocketmq-client-nodejs/proto/apache/rocketmq/v2/service_pb';
 import type { Logger } from '../../log';
 import { StorageError, type ClusterStorage, type OutgoingMessage, type SendOutcome, type StorageKind } from '../storage';
 import { TopicSends } from '../topic-sends';
+import { realAdapterTimers, type AdapterTimers } from './adapter-timers';
+import { EndpointPool } from './endpoint-pool';
 import type { RocketmqClusterConfig } from './rocketmq-config';
 import { RmqCode, grpcError, statusError } from './rocketmq-errors';
+import { TelemetrySession } from './telemetry-session';
 
 const CLIENT_VERSION = 'pproxy';
 const CLOSE_GRACE_MS = 10_000;
+const TERMINATION_NOTICE_MS = 1000;
 
 interface Route {
   readonly fetchedAt: number;
@@ -40,13 +43,13 @@ interface Route {
 export class RocketMqStorage implements ClusterStorage {
   readonly kind: StorageKind = 'rocketmq';
   readonly maxMessageSize: number;
-  private readonly client: MessagingServiceClient;
+  private readonly pool: EndpointPool;
+  private readonly telemetry: TelemetrySession;
   private readonly clientId: string;
   private readonly logger: Logger;
   private readonly routes = new Map<string, Route>();
   private readonly routeFetches = new Map<string, Promise<Route>>();
-  private telemetry: grpc.ClientDuplexStream<rpc.TelemetryCommand, rpc.TelemetryCommand> | undefined;
-  /** The body limit the server published in its Telemetry settings. */
+  /** The body limit the server last published in its Telemetry settings. */
   private serverMaxBodySize: number | undefined;
   private closing: Promise<void> | undefined;
   private readonly sends: TopicSends;
@@ -55,12 +58,25 @@ export class RocketMqStorage implements ClusterStorage {
     readonly cluster: string,
     private readonly config: RocketmqClusterConfig,
     logger: Logger,
+    timers: AdapterTimers = realAdapterTimers,
   ) {
     this.logger = logger.child({ cluster, storage: 'rocketmq' });
     this.sends = new TopicSends(`rocketmq cluster ${cluster}`, (topic, indices, messages, outcomes) => this.sendTopic(topic, indices, messages, outcomes));
     this.maxMessageSize = config.maxMessageSize;
     this.clientId = `${config.groupPrefix}@${os.hostname()}@${process.pid}@${Date.now().toString(36)}`;
-    this.client = new MessagingServiceClient(config.namesrvAddrs[0]!, grpc.credentials.createInsecure());
+    this.pool = new EndpointPool(config.namesrvAddrs, timers);
+    this.telemetry = new TelemetrySession({
+      pool: this.pool,
+      timers,
+      logger: this.logger,
+      requestTimeoutMs: config.sendMsgTimeout,
+      clientVersion: CLIENT_VERSION,
+      metadata: () => this.metadata(),
+      onSettings: (settings) => {
+        const maxBodySize = settings.getPublishing()?.getMaxBodySize() ?? 0;
+        if (maxBodySize > 0) this.serverMaxBodySize = maxBodySize;
+      },
+    });
   }
 
   /**
@@ -69,7 +85,7 @@ export class RocketMqStorage implements ClusterStorage {
    * the proxy from starting, and sends fail with their own errors meanwhile.
    */
   start(): Promise<void> {
-    this.openTelemetry();
+    this.telemetry.open();
     return Promise.resolve();
   }
 
@@ -85,12 +101,12 @@ export class RocketMqStorage implements ClusterStorage {
   close(): Promise<void> {
     this.closing ??= (async () => {
       await this.sends.close(CLOSE_GRACE_MS);
-      this.telemetry?.end();
-      await new Promise<void>((resolve) => {
-        const request = new rpc.NotifyClientTerminationRequest();
-        this.client.notifyClientTermination(request, this.metadata(), { deadline: Date.now() + 1000 }, () => resolve());
-      });
-      this.client.close();
+      this.telemetry.close();
+      const request = new rpc.NotifyClientTerminationRequest();
+      await this.pool
+        .unary(Date.now() + TERMINATION_NOTICE_MS, (client, deadline, done) => client.notifyClientTermination(request, this.metadata(), { deadline }, done))
+        .catch(() => undefined);
+      this.pool.close();
     })();
     return this.closing;
   }
@@ -127,34 +143,34 @@ export class RocketMqStorage implements ClusterStorage {
   }
 
   /** One SendMessage carrying `indices`; each message gets its entry's outcome. */
-  private sendMessages(indices: number[], messages: readonly OutgoingMessage[], outcomes: SendOutcome[], group: string | undefined): Promise<void> {
+  private async sendMessages(indices: number[], messages: readonly OutgoingMessage[], outcomes: SendOutcome[], group: string | undefined): Promise<void> {
     const request = new rpc.SendMessageRequest();
     for (const i of indices) request.addMessages(toProtobuf(messages[i]!, group));
-    return new Promise((resolve) => {
-      this.client.sendMessage(request, this.metadata(), { deadline: Date.now() + this.config.sendMsgTimeout }, (error, response) => {
-        if (error || !response) {
-          const failure = grpcError(error!, this.cluster);
-          for (const i of indices) outcomes[i] = { ok: false, error: failure };
-        } else {
-          const status = response.getStatus();
-          const entries = response.getEntriesList();
-          indices.forEach((i, j) => {
-            const entry = entries[j];
-            const entryStatus = entry?.getStatus() ?? status;
-            const code = entryStatus?.getCode() ?? 0;
-            if (code === RmqCode.OK && entry) {
-              outcomes[i] = { ok: true, partition: -1, offset: BigInt(entry.getOffset()) };
-            } else {
-              const failure = statusError(code, entryStatus?.getMessage() ?? 'no entry for the message', this.cluster);
-              if (failure.code === 'UNKNOWN') this.logger.warn({ code, message: entryStatus?.getMessage() }, 'rocketmq refused a message');
-              outcomes[i] = { ok: false, error: failure };
-            }
-          });
-          if (status?.getCode() === RmqCode.TOPIC_NOT_FOUND) this.routes.delete(messages[indices[0]!]!.topic);
-        }
-        resolve();
-      });
+    let response: rpc.SendMessageResponse;
+    try {
+      response = await this.pool.unary<rpc.SendMessageResponse>(Date.now() + this.config.sendMsgTimeout, (client, deadline, done) =>
+        client.sendMessage(request, this.metadata(), { deadline }, done),
+      );
+    } catch (error) {
+      const failure = grpcError(error as grpc.ServiceError, this.cluster);
+      for (const i of indices) outcomes[i] = { ok: false, error: failure };
+      return;
+    }
+    const status = response.getStatus();
+    const entries = response.getEntriesList();
+    indices.forEach((i, j) => {
+      const entry = entries[j];
+      const entryStatus = entry?.getStatus() ?? status;
+      const code = entryStatus?.getCode() ?? 0;
+      if (code === RmqCode.OK && entry) {
+        outcomes[i] = { ok: true, partition: -1, offset: BigInt(entry.getOffset()) };
+      } else {
+        const failure = statusError(code, entryStatus?.getMessage() ?? 'no entry for the message', this.cluster);
+        if (failure.code === 'UNKNOWN') this.logger.warn({ code, message: entryStatus?.getMessage() }, 'rocketmq refused a message');
+        outcomes[i] = { ok: false, error: failure };
+      }
     });
+    if (status?.getCode() === RmqCode.TOPIC_NOT_FOUND) this.routes.delete(messages[indices[0]!]!.topic);
   }
 
   /** The topic's route, from cache or QueryRoute (concurrent callers share one call). */
@@ -170,57 +186,26 @@ export class RocketMqStorage implements ClusterStorage {
     return cached ? fetching.catch(() => cached) : fetching;
   }
 
-  private queryRoute(topic: string): Promise<Route> {
+  private async queryRoute(topic: string): Promise<Route> {
     const request = new rpc.QueryRouteRequest();
     request.setTopic(resource(topic));
-    request.setEndpoints(this.endpoints());
-    return new Promise((resolve, reject) => {
-      this.client.queryRoute(request, this.metadata(), { deadline: Date.now() + this.config.sendMsgTimeout }, (error, response) => {
-        if (error || !response) return reject(grpcError(error!, this.cluster));
-        const code = response.getStatus()?.getCode() ?? 0;
-        if (code !== RmqCode.OK) return reject(statusError(code, response.getStatus()?.getMessage() ?? '', this.cluster));
-        const queues = response.getMessageQueuesList();
-        if (queues.length === 0) return reject(new StorageError('TOPIC_NOT_FOUND', `rocketmq ${this.cluster}: topic ${topic} has no queues`, false));
-        const fifo = queues.some((q) => q.getAcceptMessageTypesList().includes(pb.MessageType.FIFO));
-        const route = { fetchedAt: Date.now(), fifo };
-        this.routes.set(topic, route);
-        resolve(route);
-      });
-    });
-  }
-
-  private openTelemetry(): void {
-    const stream = this.client.telemetry(this.metadata());
-    this.telemetry = stream;
-    stream.on('data', (command: rpc.TelemetryCommand) => {
-      const publishing = command.getSettings()?.getPublishing();
-      if (publishing && publishing.getMaxBodySize() > 0) this.serverMaxBodySize = publishing.getMaxBodySize();
-    });
-    stream.on('error', (error: grpc.ServiceError) => {
-      if (!this.closing) this.logger.warn({ err: error.message }, 'rocketmq telemetry stream failed; the server limits stay as last known');
-    });
-    const settings = new pb.Settings();
-    settings.setClientType(pb.ClientType.PRODUCER);
-    settings.setAccessPoint(this.endpoints());
-    settings.setRequestTimeout(new Duration().setSeconds(Math.ceil(this.config.sendMsgTimeout / 1000)));
-    settings.setPublishing(new pb.Publishing());
-    const ua = new pb.UA();
-    ua.setLanguage(pb.Language.LANGUAGE_UNSPECIFIED);
-    ua.setVersion(CLIENT_VERSION);
-    ua.setPlatform(`${os.platform()} ${os.release()}`);
-    ua.setHostname(os.hostname());
-    settings.setUserAgent(ua);
-    stream.write(new rpc.TelemetryCommand().setSettings(settings));
-  }
-
-  private endpoints(): pb.Endpoints {
-    const endpoints = new pb.Endpoints();
-    endpoints.setScheme(pb.AddressScheme.IPV4);
-    for (const hostPort of this.config.namesrvAddrs) {
-      const [host, port] = hostPort.split(':');
-      endpoints.addAddresses(new pb.Address().setHost(host!).setPort(Number(port)));
+    request.setEndpoints(this.pool.accessPoint());
+    let response: rpc.QueryRouteResponse;
+    try {
+      response = await this.pool.unary<rpc.QueryRouteResponse>(Date.now() + this.config.sendMsgTimeout, (client, deadline, done) =>
+        client.queryRoute(request, this.metadata(), { deadline }, done),
+      );
+    } catch (error) {
+      throw grpcError(error as grpc.ServiceError, this.cluster);
     }
-    return endpoints;
+    const code = response.getStatus()?.getCode() ?? 0;
+    if (code !== RmqCode.OK) throw statusError(code, response.getStatus()?.getMessage() ?? '', this.cluster);
+    const queues = response.getMessageQueuesList();
+    if (queues.length === 0) throw new StorageError('TOPIC_NOT_FOUND', `rocketmq ${this.cluster}: topic ${topic} has no queues`, false);
+    const fifo = queues.some((q) => q.getAcceptMessageTypesList().includes(pb.MessageType.FIFO));
+    const route = { fetchedAt: Date.now(), fifo };
+    this.routes.set(topic, route);
+    return route;
   }
 
   /** The transport headers every RocketMQ 5 server expects (rocketmq-clients docs/transport.md). */

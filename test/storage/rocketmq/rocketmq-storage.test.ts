@@ -1,8 +1,24 @@
-/** The grouping of a send's messages by RocketMqStorage. */
+/**
+ * RocketMqStorage against the RocketMQ 5 proxy stand-in: failover between `namesrvAddrs` endpoints,
+ * the Telemetry stream's reopening, and the grouping of a send's messages. Hold-offs and reopen
+ * backoff run on a manual clock; gRPC itself runs in real time.
+ */
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
-import { splitByGroup } from '../../../src/storage/rocketmq/rocketmq-storage';
+import net from 'node:net';
+import { test, type TestContext } from 'node:test';
+import { silentLogger } from '../../../src/log';
+import type { AdapterTimers } from '../../../src/storage/rocketmq/adapter-timers';
+import { ENDPOINT_HOLD_OFF_MS } from '../../../src/storage/rocketmq/endpoint-pool';
+import { rocketmqClusterSchema } from '../../../src/storage/rocketmq/rocketmq-config';
+import { RocketMqStorage, splitByGroup } from '../../../src/storage/rocketmq/rocketmq-storage';
+import { TELEMETRY_REOPEN_MIN_MS } from '../../../src/storage/rocketmq/telemetry-session';
 import type { OutgoingMessage } from '../../../src/storage/storage';
+import { FakeTimers } from '../../helpers/fake-timers';
+import { freePort } from '../../helpers/ports';
+import { RocketMqStandIn } from '../../helpers/rocketmq-standin';
+import { eventually } from '../../helpers/wait';
+
+const TOPICS = { normal: { type: 'NORMAL' as const } };
 
 function message(body: Buffer | string, extra: Partial<OutgoingMessage> = {}): OutgoingMessage {
   return {
@@ -18,6 +34,135 @@ function message(body: Buffer | string, extra: Partial<OutgoingMessage> = {}): O
     ...extra,
   };
 }
+
+/** A FakeTimers that also tells which of its timers are armed. */
+class TrackedTimers implements AdapterTimers {
+  readonly fake = new FakeTimers();
+  readonly armed = new Set<unknown>();
+  now = (): number => this.fake.now();
+  set = (callback: () => void, ms: number): unknown => {
+    const handle = this.fake.set(() => {
+      this.armed.delete(handle);
+      callback();
+    }, ms);
+    this.armed.add(handle);
+    return handle;
+  };
+  clear = (handle: unknown): void => {
+    this.armed.delete(handle);
+    this.fake.clear(handle);
+  };
+}
+
+async function standIn(t: TestContext, maxBodySize?: number, port = 0): Promise<RocketMqStandIn> {
+  const s = new RocketMqStandIn({ brokers: { 'broker-a': 2 }, topics: TOPICS, maxBodySize });
+  await s.start(port);
+  t.after(() => s.stop());
+  return s;
+}
+
+function storage(t: TestContext, namesrvAddrs: string[], timers: AdapterTimers, sendMsgTimeout = 2000): RocketMqStorage {
+  const config = rocketmqClusterSchema.parse({ namesrvAddrs, sendMsgTimeout });
+  const s = new RocketMqStorage('R1', config, silentLogger(), timers);
+  t.after(() => s.close());
+  return s;
+}
+
+async function sendOne(s: RocketMqStorage, body: Buffer | string) {
+  const [outcome] = await s.send([message(body)]);
+  return outcome!;
+}
+
+/** A TCP listener that accepts connections and never answers: an endpoint hung below gRPC. */
+async function silentEndpoint(t: TestContext): Promise<string> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => sockets.add(socket.on('close', () => sockets.delete(socket))));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    for (const socket of sockets) socket.destroy();
+    server.close();
+  });
+  return `127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+}
+
+test('a first endpoint that is down is passed over for the next, and dialled again once its hold-off is over', { timeout: 30_000 }, async (t) => {
+  const downPort = await freePort();
+  const second = await standIn(t);
+  const timers = new FakeTimers();
+  const s = storage(t, [`127.0.0.1:${downPort}`, second.address], timers);
+  await s.start();
+
+  const first = await sendOne(s, 'route and send via the second');
+  assert.equal(first.ok, true, first.ok ? '' : first.error.message);
+  assert.equal(second.stored.length, 1);
+
+  const back = await standIn(t, undefined, downPort);
+  assert.equal((await sendOne(s, 'still the second while the first is held off')).ok, true);
+  assert.deepEqual([back.stored.length, second.stored.length], [0, 2]);
+
+  await timers.advance(ENDPOINT_HOLD_OFF_MS);
+  assert.equal((await sendOne(s, 'the first again')).ok, true);
+  assert.deepEqual(back.stored.map((e) => e.body.toString()), ['the first again']);
+  assert.equal(second.stored.length, 2);
+});
+
+test('an endpoint whose connection hangs past the deadline is passed over on the next call', { timeout: 30_000 }, async (t) => {
+  const hung = await silentEndpoint(t);
+  const second = await standIn(t);
+  const s = storage(t, [hung, second.address], new FakeTimers(), 500);
+  await s.start();
+
+  const timedOut = await sendOne(s, 'lost in the hung endpoint');
+  assert.deepEqual(timedOut.ok ? 'ok' : [timedOut.error.code, timedOut.error.retriable], ['TIMEOUT', true]);
+  const next = await sendOne(s, 'via the second');
+  assert.equal(next.ok, true, next.ok ? '' : next.error.message);
+  assert.deepEqual(second.stored.map((e) => e.body.toString()), ['via the second']);
+});
+
+test("a Telemetry stream the server ends is reopened with backoff, and the server's new body limit is enforced", { timeout: 30_000 }, async (t) => {
+  const port = await freePort();
+  const before = new RocketMqStandIn({ brokers: { 'broker-a': 2 }, topics: TOPICS, maxBodySize: 1000 });
+  await before.start(port);
+  const timers = new TrackedTimers();
+  const s = storage(t, [before.address], timers);
+  await s.start();
+
+  /** The adapter refuses a body of `size` itself, without asking the server. */
+  const refusedLocally = async (server: RocketMqStandIn, size: number) => {
+    const calls = server.sendCalls.length;
+    const outcome = await sendOne(s, Buffer.alloc(size));
+    return !outcome.ok && outcome.error.code === 'MESSAGE_TOO_LARGE' && server.sendCalls.length === calls ? true : undefined;
+  };
+  await eventually(() => refusedLocally(before, 1001), 5000, 'the first limit enforced');
+  assert.equal((await sendOne(s, Buffer.alloc(600))).ok, true);
+
+  // the proxy restarts with a smaller limit: the stream ends with OK, then the port is dead a while
+  await before.stop();
+  await eventually(() => (timers.armed.size === 1 ? true : undefined), 5000, 'a reopen armed');
+  await timers.fake.advance(TELEMETRY_REOPEN_MIN_MS);
+  // the reopen found nobody: the next waits twice as long
+  await eventually(() => (timers.armed.size === 1 ? true : undefined), 5000, 'a second reopen armed');
+  const after = await standIn(t, 500, port);
+  await timers.fake.advance(2 * TELEMETRY_REOPEN_MIN_MS - 1);
+  assert.equal(after.settingsAnswered, 0, 'not reopened before its backoff');
+  await timers.fake.advance(1);
+  await eventually(() => (after.settingsAnswered === 1 ? true : undefined), 5000, 'the stream reopened');
+  await eventually(() => refusedLocally(after, 600), 5000, 'the new limit enforced');
+  assert.equal((await sendOne(s, Buffer.alloc(500))).ok, true);
+});
+
+test('close() disarms a pending Telemetry reopen', { timeout: 30_000 }, async (t) => {
+  const server = new RocketMqStandIn({ brokers: { 'broker-a': 2 }, topics: TOPICS });
+  await server.start();
+  const timers = new TrackedTimers();
+  const s = storage(t, [server.address], timers);
+  await s.start();
+  await eventually(() => (server.settingsAnswered === 1 ? true : undefined), 5000, 'settings answered');
+  await server.stop();
+  await eventually(() => (timers.armed.size === 1 ? true : undefined), 5000, 'a reopen armed');
+  await s.close();
+  assert.equal(timers.armed.size, 0);
+});
 
 test('grouping a send by FIFO group takes linear time and keeps send order within each group', { timeout: 30_000 }, () => {
   const n = 30_000;
