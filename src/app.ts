@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { loadSettings, type ProxySettings } from './config/load';
 import { schemas, type CarreraConfiguration } from './config/schema';
 import { loadSnapshot, saveSnapshot } from './config/zookeeper/snapshot-cache';
+import { DelaySender } from './delay/delay-sender';
 import { LocalChronos } from './delay/local-chronos';
 import { ZkConfigSource, type ConfigSnapshot } from './config/zookeeper/zk-source';
 import { AutoBatcher } from './batch/auto-batcher';
@@ -126,8 +127,8 @@ export class ProxyApp {
       timers: realTimers,
       random: Math.random,
       batcher,
-      ...(chronos && { delays: chronos }),
     });
+    const delays = new DelaySender(pipeline, logger, realTimers.now, chronos);
     deliverDelay = (m) => pipeline.sendSync(m, CHRONOS_DELIVERY_TIMEOUT_MS);
     const thrift = conf.thriftServer;
     const server = new FrameServer(
@@ -140,7 +141,7 @@ export class ProxyApp {
         maxInFlightBytes: thrift.maxInFlightBytes,
         idleTimeoutMs: thrift.clientTimeout,
       },
-      createProducerFrameHandler(pipeline, logger),
+      createProducerFrameHandler(pipeline, delays, logger),
       logger,
     );
     let address: AddressInfo;

@@ -1,10 +1,11 @@
 /**
- * The send pipeline behind the four ProducerService methods:
+ * The send pipeline behind sendSync, sendAsync and sendBatchSync:
  * validate -> topic lookup -> delay guard -> rate limiter -> cluster choice -> (auto-batch) -> storage,
  * bounded by a deadline. Results are DDMQ result codes; a synchronous answer (invalid message,
  * unknown topic, heartbeat, refusal) is returned as a plain value so it costs no promise.
+ * sendDelaySync's protocol lives in src/delay/delay-sender.ts, which sends through sendPrepared.
  *
- * Retries (reference section 5.1 step 6, improved): a retriable storage failure is retried with
+ * Retries (DDMQ's, improved): a retriable storage failure is retried with
  * backoff while the deadline allows, a non-retriable one is answered at once; DDMQ's single extra
  * attempt for a sendSync that has not completed (not for strongOrder topics, nor after a limiter
  * retry) is made 30 ms before the caller's deadline instead of 30 ms after it (message-delivery.ts).
@@ -16,25 +17,18 @@ import { ResultCode } from '../protocol/result-codes';
 import { deferredRetryDelay } from '../ratelimit/deferred-retry';
 import type { TpsLimiter } from '../ratelimit/tps-limiter';
 import { chooseCluster } from '../routing/cluster';
-import { StorageError, type ClusterStorage, type SendOutcome } from '../storage/storage';
-import { encodeBodyExt } from '../delay/body-ext';
-import { DELAY_EXPIRE_SECONDS, DelayAction, DelayType, delayRefusal } from '../delay/delay-check';
-import { formatDelayId, innerTopicSeq, parseDelayId, type DelayKey } from '../delay/delay-id';
-import type { AcceptedDelay } from '../delay/local-chronos';
-import { javaStringHashCode } from '../routing/cluster';
-import { emptyProducerMessage, type DelayMessage, type ProducerMessage } from './message';
+import { StorageError, type ClusterStorage, type OutgoingMessage, type SendOutcome } from '../storage/storage';
+import type { ProducerMessage } from './message';
 import { Backoff, EXPIRY_RETRY_MS, MessageDelivery, type DeliveryContext, type RoutedMessage } from './message-delivery';
 import { resultForStorageError } from './result-mapping';
-import type { RoutingTable } from './routing-table';
+import type { RoutingTable, ServedTopic } from './routing-table';
 import { DEFAULT_MAX_MESSAGE_SIZE, FROM_CHRONOS_PROPERTY, HEARTBEAT_TOPIC, illegalMessageReason, resolveBody } from './validate';
 
 /** Bound of requests without a caller deadline: DDMQ's DEFAULT_MQ_ASYNC_REQUEST_TIMEOUT_MS. */
 export const ASYNC_REQUEST_TIMEOUT_MS = 10_000;
 
-export interface DelayReply {
-  readonly code: ResultCode;
-  readonly uniqDelayMsgId: string;
-}
+/** A message for sendPrepared: what the pipeline adds (topic, order flag, receive time) left out. */
+export type PreparedMessage = Omit<OutgoingMessage, 'topic' | 'ordered' | 'timestamp'>;
 
 /** The parts of the configuration the pipeline applies, rebuilt with every configuration change. */
 export interface PipelinePolicy {
@@ -51,8 +45,6 @@ export interface PipelineDeps {
   readonly timers: Timers;
   readonly random: () => number;
   readonly batcher: AutoBatcher;
-  /** Local mode: told of every delay message stored, before its client is answered OK. */
-  readonly delays?: { accept(delay: AcceptedDelay): void };
 }
 
 export class ProducerPipeline {
@@ -78,6 +70,11 @@ export class ProducerPipeline {
   configure(routing: RoutingTable, policy: PipelinePolicy): void {
     this.routing = routing;
     this.policy = policy;
+  }
+
+  /** What this proxy serves now. */
+  get routingTable(): RoutingTable {
+    return this.routing;
   }
 
   get limiter(): TpsLimiter | undefined {
@@ -119,89 +116,27 @@ export class ProducerPipeline {
   }
 
   /**
-   * A delay message (reference section 7): DDMQ's checks in its order and with its codes, then the
-   * inner message (key = the delay id, partition by the uuid's Java hash, body = BodyExt JSON) to
-   * `chronosInnerTopicPrefix + seq`, limited under the user topic and bounded by `timeoutMs`.
-   * A storage failure answers its own code (the original answers 12 to everything, and nothing at
-   * all on its timeout path).
+   * Sends a message its caller has checked and prepared itself (sendDelaySync's inner message) to
+   * `topic`, a topic this proxy serves now, under the rate limit of `limitedAs` (its bucket and its
+   * limiterFailureRetryInterval), answered within `timeoutMs`: 21 when the cluster chosen has no
+   * producer, 15 or 12 from the limiter, else the storage's result.
    */
-  sendDelay(message: DelayMessage | undefined, timeoutMs: number): DelayReply | Promise<DelayReply> {
-    const refuse = (code: ResultCode): DelayReply => ({ code, uniqDelayMsgId: '' });
-    if (!message) return refuse(this.illegal(undefined, 'delay message is missing'));
-    const routing = this.routing;
-    const check: ProducerMessage = { ...emptyProducerMessage(), topic: message.topic, body: message.body, properties: message.properties, tags: message.tags };
-    const reason = illegalMessageReason(check, undefined);
-    if (reason) return refuse(this.illegal(message.topic, reason));
-    const body = message.body ?? Buffer.alloc(0);
-    if (body.length === 0) return refuse(this.illegal(message.topic, 'body is empty'));
-    const topicName = message.topic!;
-    const topic = routing.topics.get(topicName);
-    if (body.length > (topic ? topic.maxMessageSize : DEFAULT_MAX_MESSAGE_SIZE)) return refuse(this.illegal(topicName, 'body too large'));
-    if (!topic) return refuse(ResultCode.FAIL_TOPIC_NOT_ALLOWED);
-    const prefix = routing.innerTopicPrefix;
-    // without a delay configuration there is no inner topic to write to
-    if (prefix === undefined) return refuse(ResultCode.FAIL_TOPIC_NOT_ALLOWED);
-    if (topicName.startsWith(prefix)) return refuse(this.illegal(topicName, 'a delay inner topic'));
-    if (!topic.delayTopic) return refuse(ResultCode.FAIL_TOPIC_IS_NOT_DELAY);
-    const refusal = delayRefusal(message, routing.innerTopicNum, Math.floor(this.deps.timers.now() / 1000));
-    if (refusal) return refusal;
-
-    let key: DelayKey;
-    if (message.action === DelayAction.CANCEL) {
-      key = parseDelayId(message.uniqDelayMsgId!);
-    } else {
-      if (!message.uuid) return refuse(this.illegal(topicName, 'uuid is missing'));
-      const timestamp = message.timestamp!;
-      const type = message.dmsgtype!;
-      key = {
-        timestamp,
-        type,
-        expire: type === DelayType.DELAY ? timestamp + BigInt(DELAY_EXPIRE_SECONDS) : message.expire!,
-        times: message.times ?? 0n,
-        timed: 0n,
-        interval: message.interval ?? 0n,
-        seq: innerTopicSeq(message.uuid, routing.innerTopicNum),
-        uuid: message.uuid,
-      };
-    }
-    const uniqDelayMsgId = message.action === DelayAction.CANCEL ? message.uniqDelayMsgId! : formatDelayId(key);
-    const inner = routing.topics.get(`${prefix}${key.seq}`);
-    // the inner topic must be bound to this proxy too (DDMQ issue #23)
-    if (!inner) return refuse(ResultCode.FAIL_TOPIC_NOT_ALLOWED);
-    const innerBody = encodeBodyExt({ action: message.action, body, properties: message.properties, tags: message.tags, topic: topicName, uniqDelayMsgId });
-    if (innerBody.length > inner.maxMessageSize) return refuse(this.illegal(inner.name, 'delay body too large for the inner topic'));
-    const hashId = BigInt(javaStringHashCode(key.uuid));
-    const cluster = chooseCluster(inner.clusters, { partitionId: -1, hashId, key: uniqDelayMsgId }, this.deps.random);
-    if (!cluster.storage) return refuse(ResultCode.FAIL_NO_PRODUCER_FOR_CLUSTER);
-    const prepared: RoutedMessage = {
-      topic: inner,
+  sendPrepared(topic: ServedTopic, message: PreparedMessage, limitedAs: ServedTopic, timeoutMs: number): ResultCode | Promise<ResultCode> {
+    const cluster = chooseCluster(topic.clusters, message, this.deps.random);
+    if (!cluster.storage) return ResultCode.FAIL_NO_PRODUCER_FOR_CLUSTER;
+    const now = this.deps.timers.now();
+    const route: RoutedMessage = {
+      topic,
       cluster,
       storage: cluster.storage,
-      outgoing: {
-        topic: inner.name,
-        key: uniqDelayMsgId,
-        tags: message.tags,
-        body: innerBody,
-        properties: undefined,
-        partitionId: -1,
-        hashId,
-        ordered: inner.strongOrder,
-        timestamp: this.deps.timers.now(),
-      },
+      outgoing: { ...message, topic: topic.name, ordered: topic.strongOrder, timestamp: now },
     };
-    const timeout = timeoutMs > 0 ? timeoutMs : ASYNC_REQUEST_TIMEOUT_MS;
-    const deadline = this.deps.timers.now() + timeout;
-    const deliver = () => this.deliver(prepared, deadline, false, false);
-    const result =
-      this.policy.limiter?.tryEnter(topicName, 1) !== 'refused'
-        ? deliver()
-        : this.afterLimiterRefusal((limiter) => limiter.tryEnter(topicName, 1), topic.limiterFailureRetryInterval, timeout, deliver);
-    const reply = (code: ResultCode): DelayReply => {
-      if (code !== ResultCode.OK) return { code, uniqDelayMsgId: '' };
-      this.deps.delays?.accept({ action: message.action, key, topic: topicName, body, tags: message.tags, properties: message.properties });
-      return { code, uniqDelayMsgId };
-    };
-    return typeof result === 'number' ? reply(result) : result.then(reply);
+    const deadline = now + timeoutMs;
+    const deliver = () => this.deliver(route, deadline, false, false);
+    const enter = (limiter: TpsLimiter) => limiter.tryEnter(limitedAs.name, 1);
+    const limiter = this.policy.limiter;
+    if (!limiter || enter(limiter) !== 'refused') return deliver();
+    return this.afterLimiterRefusal(enter, limitedAs.limiterFailureRetryInterval, timeoutMs, deliver);
   }
 
   private sendOne(message: ProducerMessage | undefined, timeoutMs: number, expiryRetry: boolean): ResultCode | Promise<ResultCode> {

@@ -1,5 +1,6 @@
 /**
- * ProducerService over frames: decode the call, run it through the pipeline, encode the reply.
+ * ProducerService over frames: decode the call, run it through the pipeline (sendDelaySync through
+ * the delay sender), encode the reply.
  *
  * Error behaviour matches libthrift 0.9.2's async processor, which the original runs:
  * - unknown method: TApplicationException UNKNOWN_METHOD "Invalid method name: '<name>'";
@@ -8,6 +9,7 @@
  * - a frame whose message header is not compact protocol: connection closed (no reply possible).
  */
 import type { ProducerPipeline } from '../core/pipeline';
+import type { DelaySender } from '../delay/delay-sender';
 import type { Logger } from '../log';
 import type { ResultCode } from '../protocol/result-codes';
 import { CompactReader, MessageType, ThriftDecodeError } from './compact';
@@ -25,12 +27,12 @@ import {
 } from './producer-codec';
 import type { FrameHandler } from './frame-server';
 
-export function createProducerFrameHandler(pipeline: ProducerPipeline, logger: Logger): FrameHandler {
+export function createProducerFrameHandler(pipeline: ProducerPipeline, delays: DelaySender, logger: Logger): FrameHandler {
   return (frame) => {
     const reader = new CompactReader(frame);
     const header = readCallHeader(reader); // throws: the connection closes
     try {
-      return answer(header, handleCall(header, reader, pipeline));
+      return answer(header, handleCall(header, reader, pipeline, delays));
     } catch (err) {
       if (err instanceof ThriftDecodeError) {
         logger.debug({ method: header.name, err: err.message }, 'undecodable arguments');
@@ -57,7 +59,7 @@ function answer(header: CallHeader, reply: Buffer | Promise<Buffer>): Buffer | P
   return Buffer.isBuffer(reply) ? null : reply.then(() => null);
 }
 
-function handleCall(header: CallHeader, reader: CompactReader, pipeline: ProducerPipeline): Buffer | Promise<Buffer> {
+function handleCall(header: CallHeader, reader: CompactReader, pipeline: ProducerPipeline, delays: DelaySender): Buffer | Promise<Buffer> {
   const { name, seqid } = header;
   switch (name) {
     case 'sendSync': {
@@ -74,7 +76,7 @@ function handleCall(header: CallHeader, reader: CompactReader, pipeline: Produce
     }
     case 'sendDelaySync': {
       const args = readDelayArgs(reader);
-      const result = pipeline.sendDelay(args.message, timeoutMs(args.timeout));
+      const result = delays.send(args.message, timeoutMs(args.timeout));
       if (!(result instanceof Promise)) return encodeDelayResultReply(name, seqid, result.code, result.uniqDelayMsgId);
       return result.then((r) => encodeDelayResultReply(name, seqid, r.code, r.uniqDelayMsgId));
     }
