@@ -3,7 +3,13 @@
  * its topic at its trigger time (checked every 100 ms) through the proxy itself with the property
  * `from_chronos` (which lifts the delay-topic guard), as DDMQ's Chronos does. Loops (types 3 and 4)
  * are delivered again every `interval` seconds (type 3) or `interval^n` seconds capped at a day
- * (type 4) until `times` deliveries or past `expire`. A cancel drops the message, whatever its loop.
+ * (type 4) until `times` deliveries or past `expire`.
+ *
+ * Messages are keyed by their whole id (uniqDelayMsgId), as Chronos keys them, so two adds with the
+ * same uuid are two messages. A cancel names a message by the id of one of its firings (the id the
+ * add was answered with is firing 0; each delivery's key is its own firing's id, loop-schedule.ts):
+ * as Chronos' tombstones do, it stops the message before the firing it names, or before the next
+ * one when that firing was already made.
  *
  * Durability: every accepted add, cancel and delivery is appended to a journal before the client is
  * answered; on start the journal is replayed, so pending messages survive a restart, and a delivery
@@ -19,11 +25,11 @@ import { emptyProducerMessage, type ProducerMessage } from '../core/message';
 import { FROM_CHRONOS_PROPERTY } from '../core/validate';
 import { DelayAction, DelayType } from './delay-check';
 import { syncDirectory } from '../storage/local/file-io';
-import { formatDelayId, type DelayKey } from './delay-id';
+import { formatDelayId, parseDelayId, type DelayKey } from './delay-id';
+import { originOf, secondsBeforeFiring } from './loop-schedule';
 
 const TICK_MS = 100;
 const RETRY_MS = 1000;
-const MAX_EXPONENT_STEP_SECONDS = 86_400n;
 /** The journal is compacted when it has this many lines and four times as many as messages pending. */
 const COMPACT_AFTER_LINES = 10_000;
 /** Compaction writes the journal in slices of about this many characters. */
@@ -40,22 +46,36 @@ export interface AcceptedDelay {
   readonly properties: ReadonlyMap<string, string> | undefined;
 }
 
+/**
+ * A journal line. `id` is the message's id (its firing 0); for a cancel, the id the cancel named.
+ * Journals written before messages were keyed by id have adds without `id`, and cancels and
+ * deliveries naming a `uuid`: the message added last with that uuid, which was the only one kept.
+ */
 type JournalEntry =
   | {
       op: 'add';
+      id?: string;
       key: Record<keyof DelayKey, string | number>;
       topic: string;
       body: string;
       tags?: string;
       properties?: Record<string, string>;
-      /** Written by compaction: the next trigger time (epoch seconds) and the deliveries made. */
+      /** Written by compaction: the next trigger time (epoch seconds), the deliveries made, the firing a cancel stops it at. */
       fireAt?: string;
       timed?: string;
+      cancelFrom?: string;
     }
+  | { op: 'cancel'; id: string }
+  | { op: 'fired'; id: string; timed: string }
   | { op: 'cancel'; uuid: string }
   | { op: 'fired'; uuid: string; timed: string };
 
+/** Replaying a journal of the earlier format: uuid -> id of the message added last with it. */
+type LegacyIds = Map<string, string>;
+
 interface Pending {
+  /** The message's id, its key in `pending`. */
+  id: string;
   key: DelayKey;
   topic: string;
   body: Buffer;
@@ -64,6 +84,8 @@ interface Pending {
   /** Next trigger time, epoch seconds, and how many deliveries were made. */
   fireAt: bigint;
   timed: bigint;
+  /** A cancel named this later firing: the message stops before it. */
+  cancelFrom: bigint | undefined;
   notBefore: number;
   delivering: boolean;
 }
@@ -103,14 +125,12 @@ export class LocalChronos {
 
   /** Records an accepted add or cancel (called before the client is answered OK). */
   accept(delay: AcceptedDelay): void {
-    if (delay.action === DelayAction.CANCEL) {
-      this.append({ op: 'cancel', uuid: delay.key.uuid });
-      this.pending.delete(delay.key.uuid);
-    } else {
-      const entry = addEntry(delay.key, delay.topic, delay.body, delay.tags, delay.properties);
-      this.append(entry);
-      this.apply(entry);
-    }
+    const entry: JournalEntry =
+      delay.action === DelayAction.CANCEL
+        ? { op: 'cancel', id: formatDelayId(delay.key) }
+        : addEntry(delay.key, delay.topic, delay.body, delay.tags, delay.properties);
+    this.append(entry);
+    this.apply(entry, undefined);
     this.maybeCompact();
   }
 
@@ -134,7 +154,12 @@ export class LocalChronos {
         let slice: string[] = [];
         let sliceLength = 0;
         for (const p of this.pending.values()) {
-          const entry = { ...addEntry(p.key, p.topic, p.body, p.tags, p.properties), fireAt: p.fireAt.toString(), timed: p.timed.toString() };
+          const entry = {
+            ...addEntry(p.key, p.topic, p.body, p.tags, p.properties),
+            fireAt: p.fireAt.toString(),
+            timed: p.timed.toString(),
+            ...(p.cancelFrom !== undefined && { cancelFrom: p.cancelFrom.toString() }),
+          };
           const line = `${JSON.stringify(entry)}\n`;
           slice.push(line);
           sliceLength += line.length;
@@ -176,11 +201,12 @@ export class LocalChronos {
       this.logger.warn({ journal: this.journal }, 'chronos journal: torn last line cut');
       text = kept;
     }
+    const legacy: LegacyIds = new Map();
     for (const line of text.split('\n')) {
       if (!line) continue;
       this.journalLines++;
       try {
-        this.apply(JSON.parse(line) as JournalEntry);
+        this.apply(JSON.parse(line) as JournalEntry, legacy);
       } catch {
         this.logger.warn({ journal: this.journal }, 'chronos journal: unreadable line skipped');
       }
@@ -188,11 +214,12 @@ export class LocalChronos {
     if (this.pending.size > 0) this.logger.info({ pending: this.pending.size }, 'chronos: pending delay messages restored');
   }
 
-  private apply(entry: JournalEntry): void {
+  private apply(entry: JournalEntry, legacy: LegacyIds | undefined): void {
     if (entry.op === 'cancel') {
-      this.pending.delete(entry.uuid);
+      if ('id' in entry) this.cancel(parseDelayId(entry.id));
+      else this.remove(legacy?.get(entry.uuid));
     } else if (entry.op === 'fired') {
-      const p = this.pending.get(entry.uuid);
+      const p = this.pending.get(('id' in entry ? entry.id : legacy?.get(entry.uuid)) ?? '');
       if (p) this.advance(p, BigInt(entry.timed));
     } else {
       const k = entry.key;
@@ -206,7 +233,15 @@ export class LocalChronos {
         seq: Number(k.seq),
         uuid: String(k.uuid),
       };
-      this.pending.set(key.uuid, {
+      const id = formatDelayId(key);
+      if (entry.id === undefined && legacy) {
+        // the earlier format kept one message per uuid: this add replaced the one before it
+        const replaced = legacy.get(key.uuid);
+        if (replaced !== id) this.remove(replaced);
+        legacy.set(key.uuid, id);
+      }
+      this.pending.set(id, {
+        id,
         key,
         topic: entry.topic,
         body: Buffer.from(entry.body, 'base64'),
@@ -214,22 +249,35 @@ export class LocalChronos {
         properties: new Map(Object.entries(entry.properties ?? {})),
         fireAt: entry.fireAt !== undefined ? BigInt(entry.fireAt) : key.timestamp,
         timed: entry.timed !== undefined ? BigInt(entry.timed) : 0n,
+        cancelFrom: entry.cancelFrom !== undefined ? BigInt(entry.cancelFrom) : undefined,
         notBefore: 0,
         delivering: false,
       });
     }
   }
 
+  /** A cancel naming `firing`: its message stops before that firing, or at once if it was made. */
+  private cancel(firing: DelayKey): void {
+    const origin = originOf(firing);
+    const p = origin && this.pending.get(formatDelayId(origin));
+    if (!p) return;
+    if (firing.timed <= p.timed) this.pending.delete(p.id);
+    else if (p.cancelFrom === undefined || firing.timed < p.cancelFrom) p.cancelFrom = firing.timed;
+  }
+
+  private remove(id: string | undefined): void {
+    if (id !== undefined) this.pending.delete(id);
+  }
+
   /** After the delivery numbered `timed` (from 1): the next trigger time, or done. */
   private advance(p: Pending, timed: bigint): void {
     p.timed = timed;
-    if (p.key.type === DelayType.DELAY || timed >= p.key.times) {
-      this.pending.delete(p.key.uuid);
+    if (p.key.type === DelayType.DELAY || timed >= p.key.times || (p.cancelFrom !== undefined && timed >= p.cancelFrom)) {
+      this.pending.delete(p.id);
       return;
     }
-    const step = p.key.type === DelayType.LOOP_DELAY ? p.key.interval : minBig(p.key.interval ** timed, MAX_EXPONENT_STEP_SECONDS);
-    p.fireAt += step;
-    if (p.fireAt > p.key.expire) this.pending.delete(p.key.uuid);
+    p.fireAt += secondsBeforeFiring(p.key, timed);
+    if (p.fireAt > p.key.expire) this.pending.delete(p.id);
   }
 
   private tick(): void {
@@ -246,15 +294,15 @@ export class LocalChronos {
 
   private delivered(p: Pending, code: ResultCode): void {
     p.delivering = false;
-    if (this.pending.get(p.key.uuid) !== p) return; // cancelled meanwhile
+    if (this.pending.get(p.id) !== p) return; // cancelled meanwhile
     if (code === ResultCode.OK) {
       const timed = p.timed + 1n;
-      this.append({ op: 'fired', uuid: p.key.uuid, timed: timed.toString() });
+      this.append({ op: 'fired', id: p.id, timed: timed.toString() });
       this.advance(p, timed);
     } else if (FINAL_CODES.has(code)) {
-      this.logger.warn({ topic: p.topic, code, uuid: p.key.uuid }, 'chronos: delivery refused for good; the delay message is dropped');
-      this.append({ op: 'cancel', uuid: p.key.uuid });
-      this.pending.delete(p.key.uuid);
+      this.logger.warn({ topic: p.topic, code, id: p.id }, 'chronos: delivery refused for good; the delay message is dropped');
+      this.append({ op: 'cancel', id: p.id });
+      this.pending.delete(p.id);
     } else {
       p.notBefore = this.clock() + RETRY_MS;
     }
@@ -280,6 +328,7 @@ export class LocalChronos {
 function addEntry(key: DelayKey, topic: string, body: Buffer, tags: string | undefined, properties: ReadonlyMap<string, string> | undefined): JournalEntry {
   return {
     op: 'add',
+    id: formatDelayId(key),
     key: Object.fromEntries(Object.entries(key).map(([k, v]) => [k, typeof v === 'bigint' ? v.toString() : v])) as Record<keyof DelayKey, string | number>,
     topic,
     body: body.toString('base64'),
@@ -290,8 +339,4 @@ function addEntry(key: DelayKey, topic: string, body: Buffer, tags: string | und
 
 function writeAll(fd: number, data: Buffer): void {
   for (let at = 0; at < data.length; ) at += fs.writeSync(fd, data, at);
-}
-
-function minBig(a: bigint, b: bigint): bigint {
-  return a < b ? a : b;
 }

@@ -1,17 +1,20 @@
 /**
- * The local Chronos journal stays proportional to what is pending: compaction rewrites it, and a
- * restart from the compacted journal delivers exactly what was pending, loops where they were.
+ * The local Chronos: messages keyed by their whole id, cancels matched as DDMQ's Chronos matches its
+ * tombstones, and a journal that stays proportional to what is pending (compaction rewrites it, and
+ * a restart from the compacted journal delivers exactly what was pending, loops where they were),
+ * reads journals of the earlier format, and survives a torn last line.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { ResultCode } from '../../src/protocol/result-codes';
 import { silentLogger } from '../../src/log';
 import type { ProducerMessage } from '../../src/core/message';
 import { DelayAction, DelayType } from '../../src/delay/delay-check';
-import type { DelayKey } from '../../src/delay/delay-id';
+import { formatDelayId, parseDelayId, type DelayKey } from '../../src/delay/delay-id';
+import { firingKey } from '../../src/delay/loop-schedule';
 import { LocalChronos } from '../../src/delay/local-chronos';
 import { tempDir } from '../helpers/config';
 import { eventually } from '../helpers/wait';
@@ -91,4 +94,120 @@ test('a journal line torn by a crash is cut at start, so what is journaled next 
   third.start();
   await eventually(() => (delivered.length === 2 ? true : undefined), 5000, 'both messages delivered');
   assert.deepEqual(delivered.sort(), ['after the restart', 'before the crash']);
+});
+
+/** A local Chronos on a clock the test moves; its deliveries' keys and bodies, in order. */
+function chronosAt(t: TestContext, dir: string, startS: bigint, compactAfterLines?: number) {
+  const clock = { nowMs: Number(startS) * 1000 };
+  const delivered: { key: string; body: string }[] = [];
+  const record = (m: ProducerMessage) => (delivered.push({ key: m.key!, body: m.body!.toString() }), ResultCode.OK);
+  const chronos = new LocalChronos(dir, record, silentLogger(), () => clock.nowMs, compactAfterLines);
+  t.after(() => chronos.stop());
+  chronos.start();
+  /** Moves the clock to `s` and waits for the `count`th delivery of `body`, which proves a tick ran at `s`. */
+  const reach = async (s: bigint, body: string, count = 1) => {
+    clock.nowMs = Number(s) * 1000;
+    await eventually(() => (delivered.filter((d) => d.body === body).length >= count ? true : undefined), 5000, `delivery ${count} of ${body}`);
+  };
+  return { chronos, delivered, reach, bodies: () => delivered.map((d) => d.body) };
+}
+
+const cancelOf = (chronos: LocalChronos, k: DelayKey) =>
+  chronos.accept({ action: DelayAction.CANCEL, key: k, topic: 'user', body: Buffer.from('c'), tags: undefined, properties: undefined });
+
+test('two adds with the same uuid and different timestamps are two messages, and both are delivered', { timeout: 30_000 }, async (t) => {
+  const { chronos, delivered, reach } = chronosAt(t, tempDir(t), NOW_S);
+  const uuid = randomUUID();
+  const first = key(NOW_S + 10n, { uuid, times: 0n });
+  const second = key(NOW_S + 20n, { uuid, times: 0n });
+  add(chronos, first, 'first');
+  add(chronos, second, 'second');
+  await reach(NOW_S + 10n, 'first');
+  await reach(NOW_S + 20n, 'second');
+  assert.deepEqual(delivered.map((d) => d.key), [formatDelayId(first), formatDelayId(second)]);
+});
+
+test('a cancel stops only the message whose id it names, not another with the same uuid', { timeout: 30_000 }, async (t) => {
+  const { chronos, reach, bodies } = chronosAt(t, tempDir(t), NOW_S);
+  const uuid = randomUUID();
+  const doomed = key(NOW_S + 10n, { uuid, times: 0n });
+  add(chronos, doomed, 'doomed');
+  add(chronos, key(NOW_S + 10n, { uuid, times: 0n, expire: NOW_S + 99_999n }), 'same uuid, other id');
+  // a well-formed id with that uuid that is no message's id cancels nothing
+  cancelOf(chronos, key(NOW_S + 11n, { uuid, times: 0n }));
+  cancelOf(chronos, doomed);
+  add(chronos, key(NOW_S + 10n, { times: 0n }), 'sentinel');
+  await reach(NOW_S + 10n, 'sentinel');
+  assert.deepEqual(bodies().sort(), ['same uuid, other id', 'sentinel']);
+});
+
+test("a loop is cancelled by any of its firings' ids: a made one stops it now, a later one stops it before that firing", { timeout: 30_000 }, async (t) => {
+  const dir = tempDir(t);
+  const { chronos, delivered, reach } = chronosAt(t, dir, NOW_S, 1);
+  const stoppedNow = key(NOW_S, { type: DelayType.LOOP_EXPONENT_DELAY, times: 5n, interval: 2n, expire: NOW_S + 1000n });
+  const stoppedLater = key(NOW_S, { type: DelayType.LOOP_DELAY, times: 6n, interval: 10n, expire: NOW_S + 1000n });
+  add(chronos, stoppedNow, 'exponent');
+  add(chronos, stoppedLater, 'loop');
+  await reach(NOW_S, 'loop');
+  await reach(NOW_S + 2n, 'exponent', 2); // the exponent loop's second firing, 2^1 s after the first
+  const exponentKeys = delivered.filter((d) => d.body === 'exponent').map((d) => d.key);
+  assert.deepEqual(exponentKeys, [formatDelayId(stoppedNow), formatDelayId(firingKey(stoppedNow, 1n))]);
+  cancelOf(chronos, parseDelayId(exponentKeys[1]!)); // the key of its last delivery
+  // the loop's firing 3 (at +30 s) is named before it comes: firings 1 and 2 are still delivered
+  cancelOf(chronos, firingKey(stoppedLater, 3n));
+  chronos.stop();
+  const throwaway = key(NOW_S + 500n, { times: 0n });
+  add(chronos, throwaway, 'throwaway');
+  cancelOf(chronos, throwaway);
+  assert.equal(journalLines(dir), 1, 'compacted to the loop that is left');
+
+  // the cancel of a later firing is journaled: a restart (after a compaction) keeps it
+  const { chronos: restarted, delivered: after, reach: reachAfter } = chronosAt(t, dir, NOW_S + 10n);
+  for (let i = 0; i < 3; i++) add(restarted, key(NOW_S + 200n + BigInt(i), { times: 0n }), `sentinel ${i}`);
+  await reachAfter(NOW_S + 10n, 'loop');
+  await reachAfter(NOW_S + 20n, 'loop', 2);
+  await reachAfter(NOW_S + 200n, 'sentinel 0');
+  await reachAfter(NOW_S + 202n, 'sentinel 2');
+  assert.deepEqual(
+    after.filter((d) => d.body !== 'exponent' && !d.body.startsWith('sentinel')).map((d) => d.key),
+    [1n, 2n].map((n) => formatDelayId(firingKey(stoppedLater, n))),
+  );
+  assert.equal(after.filter((d) => d.body === 'exponent').length, 0, 'the exponent loop stays stopped');
+});
+
+test('a journal written before messages were keyed by id loads as it was written, and takes new lines', { timeout: 30_000 }, async (t) => {
+  const dir = tempDir(t);
+  const [u1, u2, u3, u4] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+  const keyJson = (ts: bigint, uuid: string, type = 2, times = 0, interval = 0) =>
+    ({ timestamp: `${ts}`, type, expire: `${ts + 172_800n}`, times: `${times}`, timed: '0', interval: `${interval}`, seq: 0, uuid });
+  const b64 = (s: string) => Buffer.from(s).toString('base64');
+  // as the previous release wrote them: one message per uuid, cancels and deliveries by uuid
+  const legacy = [
+    { op: 'add', key: keyJson(NOW_S, u1, 3, 3, 10), topic: 'user', body: b64('loop'), properties: { p: 'v' } },
+    { op: 'fired', uuid: u1, timed: '1' },
+    { op: 'add', key: keyJson(NOW_S + 5n, u2), topic: 'user', body: b64('cancelled') },
+    { op: 'cancel', uuid: u2 },
+    { op: 'add', key: keyJson(NOW_S + 5n, u3), topic: 'user', body: b64('replaced') },
+    { op: 'add', key: keyJson(NOW_S + 6n, u3), topic: 'user', body: b64('replacement'), tags: 'T' },
+    { op: 'add', key: keyJson(NOW_S + 1000n, u4, 3, 3, 10), topic: 'user', body: b64('compacted'), fireAt: `${NOW_S + 1010n}`, timed: '1' },
+  ];
+  fs.writeFileSync(path.join(dir, 'journal.jsonl'), legacy.map((l) => `${JSON.stringify(l)}\n`).join(''));
+
+  const { chronos, delivered, reach } = chronosAt(t, dir, NOW_S + 10n);
+  // a line of the new format after the old ones: the compacted loop is cancelled by its next firing's id
+  const compacted = parseDelayId(`${NOW_S + 1000n}-3-${NOW_S + 1000n + 172_800n}-3-0-10-0-${u4}`);
+  cancelOf(chronos, firingKey(compacted, 1n));
+  const sentinel = key(NOW_S + 1010n, { times: 0n });
+  add(chronos, sentinel, 'sentinel');
+  await reach(NOW_S + 10n, 'loop');
+  await reach(NOW_S + 1010n, 'sentinel');
+  assert.deepEqual(
+    delivered.map((d) => [d.body, d.key]),
+    [
+      ['loop', `${NOW_S + 10n}-3-${NOW_S + 172_800n}-3-1-10-0-${u1}`],
+      ['replacement', `${NOW_S + 6n}-2-${NOW_S + 6n + 172_800n}-0-0-0-0-${u3}`],
+      ['loop', `${NOW_S + 20n}-3-${NOW_S + 172_800n}-3-2-10-0-${u1}`],
+      ['sentinel', formatDelayId(sentinel)],
+    ],
+  );
 });
