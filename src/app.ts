@@ -269,6 +269,7 @@ export class ProxyApp {
     const started = Date.now();
     clearInterval(this.limiterReport);
     this.chronos?.stop();
+    if (this.chronos) this.logger.info(this.chronos.status(), 'chronos stopped');
     this.source?.close();
     this.logger.info({ connections: this.server.connectionCount() }, 'draining');
     const unanswered = await this.server.drain(this.settings.drainTimeoutMs);

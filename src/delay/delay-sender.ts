@@ -2,10 +2,13 @@
  * sendDelaySync: DDMQ's delay protocol in its order and with its codes (ProducerAsyncServerImpl's
  * sendDelaySync with DelayRequest): the message's own validity, the topic, the delay checks, then
  * the inner message (key = the delay id, partition by the uuid's Java hash, body = BodyExt JSON) to
- * `chronosInnerTopicPrefix + seq`, sent through the pipeline limited under the user topic and
- * bounded by the caller's timeout. A storage failure answers its own code (the original answers 12
- * to everything, and nothing at all on its timeout path). In local mode the local Chronos is told of
- * every add and cancel stored, before the client is answered OK.
+ * `chronosInnerTopicPrefix + seq`, validated as DDMQ validates any message (an id over 255
+ * characters is 11), sent through the pipeline limited under the user topic and bounded by the
+ * caller's timeout. An add whose last delivery Chronos could not make (its key, that firing's id,
+ * over 255 characters) is refused with 11 too, rather than accepted and dropped later. A storage
+ * failure answers its own code (the original answers 12 to everything, and nothing at all on its
+ * timeout path). In local mode the local Chronos is told of every add and cancel stored, before the
+ * client is answered OK.
  */
 import type { Logger } from '../log';
 import { emptyProducerMessage, type DelayMessage, type ProducerMessage } from '../core/message';
@@ -18,6 +21,7 @@ import { encodeBodyExt } from './body-ext';
 import { DELAY_EXPIRE_SECONDS, DelayAction, DelayType, delayRefusal } from './delay-check';
 import { formatDelayId, innerTopicSeq, parseDelayId, type DelayKey } from './delay-id';
 import type { AcceptedDelay } from './local-chronos';
+import { firingKey, lastFiring } from './loop-schedule';
 
 export interface DelayReply {
   readonly code: ResultCode;
@@ -72,7 +76,18 @@ export class DelaySender {
       key = addKey(message, message.uuid, routing.innerTopicNum);
     }
     const uniqDelayMsgId = message.action === DelayAction.CANCEL ? message.uniqDelayMsgId! : formatDelayId(key);
-    const inner = routing.topics.get(`${prefix}${key.seq}`);
+    const innerName = `${prefix}${key.seq}`;
+    // DDMQ validates the inner message as any other (its key is the id: 255 characters at most)
+    const innerReason = illegalMessageReason({ ...emptyProducerMessage(), topic: innerName, key: uniqDelayMsgId, tags: message.tags }, undefined);
+    if (innerReason) return refuse(this.illegal(innerName, `inner message: ${innerReason}`));
+    if (message.action === DelayAction.ADD) {
+      // Chronos delivers each firing with that firing's id as its key, the last one the longest:
+      // what the proxy would refuse then is refused now, rather than accepted and dropped later
+      const lastDelivery: ProducerMessage = { ...check, key: formatDelayId(firingKey(key, lastFiring(key))) };
+      const deliveryReason = illegalMessageReason(lastDelivery, undefined);
+      if (deliveryReason) return refuse(this.illegal(topicName, `its last delivery: ${deliveryReason}`));
+    }
+    const inner = routing.topics.get(innerName);
     // the inner topic must be bound to this proxy too (DDMQ issue #23)
     if (!inner) return refuse(ResultCode.FAIL_TOPIC_NOT_ALLOWED);
     const innerBody = encodeBodyExt({ action: message.action, body, properties: message.properties, tags: message.tags, topic: topicName, uniqDelayMsgId });

@@ -11,6 +11,10 @@
  * as Chronos' tombstones do, it stops the message before the firing it names, or before the next
  * one when that firing was already made.
  *
+ * A delivery refused with a code Chronos gives up on (11, 13, 14) drops its message: never silently,
+ * each drop is counted (status()) and logged, at most one line per second per code with the count.
+ * (The proxy refuses at add what could never be delivered, so these come from configuration changes.)
+ *
  * Durability: every accepted add, cancel and delivery is appended to a journal before the client is
  * answered; on start the journal is replayed, so pending messages survive a restart, and a delivery
  * that was due while the proxy was down happens at once. Once the journal holds many more lines
@@ -19,7 +23,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Logger } from '../log';
+import { ThrottledWarning, type Logger } from '../log';
 import { ResultCode } from '../protocol/result-codes';
 import { emptyProducerMessage, type ProducerMessage } from '../core/message';
 import { FROM_CHRONOS_PROPERTY } from '../core/validate';
@@ -30,6 +34,8 @@ import { originOf, secondsBeforeFiring } from './loop-schedule';
 
 const TICK_MS = 100;
 const RETRY_MS = 1000;
+/** At most one log line per this many ms per kind of drop. */
+const DROP_LOG_INTERVAL_MS = 1000;
 /** The journal is compacted when it has this many lines and four times as many as messages pending. */
 const COMPACT_AFTER_LINES = 10_000;
 /** Compaction writes the journal in slices of about this many characters. */
@@ -67,6 +73,7 @@ type JournalEntry =
     }
   | { op: 'cancel'; id: string }
   | { op: 'fired'; id: string; timed: string }
+  | { op: 'dropped'; id: string; code: number }
   | { op: 'cancel'; uuid: string }
   | { op: 'fired'; uuid: string; timed: string };
 
@@ -90,6 +97,13 @@ interface Pending {
   delivering: boolean;
 }
 
+export interface ChronosStatus {
+  /** Messages waiting for a firing. */
+  readonly pending: number;
+  /** Messages given up since start: a delivery refused for good, or a journal line that could not be read. */
+  readonly dropped: number;
+}
+
 /** Sends a message through the proxy (sendSync) and resolves with its result code. */
 export type Deliver = (message: ProducerMessage) => Promise<ResultCode> | ResultCode;
 
@@ -100,6 +114,8 @@ export class LocalChronos {
   private readonly aside: string;
   private journalLines = 0;
   private timer: NodeJS.Timeout | undefined;
+  private dropped = 0;
+  private readonly drops: ThrottledWarning;
 
   constructor(
     dir: string,
@@ -108,6 +124,7 @@ export class LocalChronos {
     private readonly clock: () => number = Date.now,
     private readonly compactAfterLines = COMPACT_AFTER_LINES,
   ) {
+    this.drops = new ThrottledWarning(logger, DROP_LOG_INTERVAL_MS, clock);
     fs.mkdirSync(dir, { recursive: true });
     this.journal = path.join(dir, 'journal.jsonl');
     this.aside = `${this.journal}.compacting`;
@@ -121,6 +138,10 @@ export class LocalChronos {
 
   stop(): void {
     clearInterval(this.timer);
+  }
+
+  status(): ChronosStatus {
+    return { pending: this.pending.size, dropped: this.dropped };
   }
 
   /** Records an accepted add or cancel (called before the client is answered OK). */
@@ -208,14 +229,17 @@ export class LocalChronos {
       try {
         this.apply(JSON.parse(line) as JournalEntry, legacy);
       } catch {
-        this.logger.warn({ journal: this.journal }, 'chronos journal: unreadable line skipped');
+        this.dropped++;
+        this.drops.warn('unreadable', { journal: this.journal, dropped: this.dropped }, 'chronos journal: unreadable line skipped');
       }
     }
     if (this.pending.size > 0) this.logger.info({ pending: this.pending.size }, 'chronos: pending delay messages restored');
   }
 
   private apply(entry: JournalEntry, legacy: LegacyIds | undefined): void {
-    if (entry.op === 'cancel') {
+    if (entry.op === 'dropped') {
+      this.pending.delete(entry.id);
+    } else if (entry.op === 'cancel') {
       if ('id' in entry) this.cancel(parseDelayId(entry.id));
       else this.remove(legacy?.get(entry.uuid));
     } else if (entry.op === 'fired') {
@@ -300,8 +324,9 @@ export class LocalChronos {
       this.append({ op: 'fired', id: p.id, timed: timed.toString() });
       this.advance(p, timed);
     } else if (FINAL_CODES.has(code)) {
-      this.logger.warn({ topic: p.topic, code, id: p.id }, 'chronos: delivery refused for good; the delay message is dropped');
-      this.append({ op: 'cancel', id: p.id });
+      this.dropped++;
+      this.drops.warn(`refused:${code}`, { topic: p.topic, code, id: p.id, dropped: this.dropped }, 'chronos: delivery refused for good; the delay message is dropped');
+      this.append({ op: 'dropped', id: p.id, code });
       this.pending.delete(p.id);
     } else {
       p.notBefore = this.clock() + RETRY_MS;

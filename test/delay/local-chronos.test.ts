@@ -17,6 +17,7 @@ import { formatDelayId, parseDelayId, type DelayKey } from '../../src/delay/dela
 import { firingKey } from '../../src/delay/loop-schedule';
 import { LocalChronos } from '../../src/delay/local-chronos';
 import { tempDir } from '../helpers/config';
+import { capturingLogger } from '../storage/local/helpers';
 import { eventually } from '../helpers/wait';
 
 const NOW_S = 1_763_800_000n;
@@ -210,4 +211,32 @@ test('a journal written before messages were keyed by id loads as it was written
       ['sentinel', formatDelayId(sentinel)],
     ],
   );
+});
+
+test('a delivery refused for good drops its message, counted and logged at most once a second per code', { timeout: 30_000 }, async (t) => {
+  const dir = tempDir(t);
+  let nowMs = Number(NOW_S) * 1000;
+  const { logger, entries } = capturingLogger();
+  const refusedBodies: string[] = [];
+  const refuse = (m: ProducerMessage) => (refusedBodies.push(m.body!.toString()), ResultCode.FAIL_ILLEGAL_MSG);
+  const chronos = new LocalChronos(dir, refuse, logger, () => nowMs);
+  t.after(() => chronos.stop());
+  for (let i = 0; i < 3; i++) add(chronos, key(NOW_S, { times: 0n }), `now ${i}`);
+  add(chronos, key(NOW_S + 5n, { times: 0n }), 'later');
+  chronos.start();
+  await eventually(() => (chronos.status().dropped === 3 ? true : undefined), 5000, 'three drops');
+  nowMs += 5000;
+  await eventually(() => (chronos.status().dropped === 4 ? true : undefined), 5000, 'the fourth drop');
+  chronos.stop();
+  assert.deepEqual(chronos.status(), { pending: 0, dropped: 4 });
+  const drops = entries.filter((e) => e['msg'] === 'chronos: delivery refused for good; the delay message is dropped');
+  assert.deepEqual(
+    drops.map((e) => [e['code'], e['dropped'], e['suppressedSinceLast']]),
+    [[ResultCode.FAIL_ILLEGAL_MSG, 1, undefined], [ResultCode.FAIL_ILLEGAL_MSG, 4, 2]],
+  );
+
+  // dropped for good: a restart does not deliver them again
+  const again = new LocalChronos(dir, refuse, silentLogger(), () => nowMs);
+  assert.deepEqual(again.status(), { pending: 0, dropped: 0 });
+  assert.deepEqual(refusedBodies.sort(), ['later', 'now 0', 'now 1', 'now 2']);
 });
