@@ -12,7 +12,7 @@ import { DelaySender } from './delay/delay-sender';
 import { LocalChronos } from './delay/local-chronos';
 import { ZkConfigSource, type ConfigSnapshot } from './config/zookeeper/zk-source';
 import { AutoBatcher } from './batch/auto-batcher';
-import { realTimers } from './batch/batch-queue';
+import { realTimers } from './time/timers';
 import { ProducerPipeline } from './core/pipeline';
 import { batchSettings, buildPolicy, type BuiltPolicy } from './core/policy';
 import { buildRoutingTable, servedTopicsByCluster, type Identity, type RoutingTable } from './core/routing-table';

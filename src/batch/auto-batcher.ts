@@ -3,7 +3,8 @@
  * replaced by a configuration change drains its queues and leaves nothing behind.
  */
 import type { ClusterStorage } from '../storage/storage';
-import { BatchQueue, realTimers, type BatchMember, type BatchSettings, type Timers } from './batch-queue';
+import { realTimers, type Timers } from '../time/timers';
+import { BatchQueue, type BatchMember, type BatchSettings } from './batch-queue';
 
 export class AutoBatcher {
   private readonly queues = new Map<ClusterStorage, Map<string, BatchQueue>>();

@@ -9,6 +9,7 @@
  */
 import type { ClusterStorage, OutgoingMessage, SendOutcome } from '../storage/storage';
 import { StorageError } from '../storage/storage';
+import type { Timers } from '../time/timers';
 
 export interface BatchSettings {
   readonly maxMessages: number;
@@ -18,18 +19,6 @@ export interface BatchSettings {
   /** Time a batch is given to reach the broker before its most urgent member's deadline. */
   readonly urgencyMarginMs: number;
 }
-
-export interface Timers {
-  now(): number;
-  set(callback: () => void, ms: number): unknown;
-  clear(handle: unknown): void;
-}
-
-export const realTimers: Timers = {
-  now: Date.now,
-  set: (callback, ms) => setTimeout(callback, ms),
-  clear: (handle) => clearTimeout(handle as NodeJS.Timeout),
-};
 
 /** A message waiting for its batch, and where its outcome goes (once). */
 export interface BatchMember {

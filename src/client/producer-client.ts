@@ -7,7 +7,7 @@ import Int64 from 'node-int64';
 import thrift from 'thrift';
 import { Client } from '../gen/ProducerService';
 import { DelayMessage, Message } from '../gen/producer_types';
-import { TIMED_OUT, timeLimit } from '../time-limit';
+import { TIMED_OUT, timeLimit } from '../time/time-limit';
 
 export interface MessageSpec {
   topic: string;

@@ -19,7 +19,8 @@
  *   success, and the SDK's retry then stored the message again.)
  * - 12 at the deadline; nothing answers after it, and nothing is sent after the answer.
  */
-import type { BatchMember, Timers } from '../batch/batch-queue';
+import type { BatchMember } from '../batch/batch-queue';
+import type { Timers } from '../time/timers';
 import { ResultCode } from '../protocol/result-codes';
 import type { ClusterStorage, OutgoingMessage, SendOutcome } from '../storage/storage';
 import type { ClusterRoute, ServedTopic } from './routing-table';

@@ -11,7 +11,8 @@
  * retry) is made 30 ms before the caller's deadline instead of 30 ms after it (message-delivery.ts).
  */
 import type { AutoBatcher } from '../batch/auto-batcher';
-import type { BatchMember, Timers } from '../batch/batch-queue';
+import type { BatchMember } from '../batch/batch-queue';
+import type { Timers } from '../time/timers';
 import { ThrottledWarning, type Logger } from '../log';
 import { ResultCode } from '../protocol/result-codes';
 import { deferredRetryDelay } from '../ratelimit/deferred-retry';

@@ -8,7 +8,7 @@
  * closed first and reopened; requests in that short gap are answered 20.
  */
 import type { Logger } from '../log';
-import { TIMED_OUT, timeLimit } from '../time-limit';
+import { TIMED_OUT, timeLimit } from '../time/time-limit';
 import type { ClusterSpec } from './registry';
 import type { ClusterStorage } from './storage';
 

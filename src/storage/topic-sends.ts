@@ -2,7 +2,7 @@
  * The send bookkeeping the broker adapters share: refuse once closing, split a send by topic
  * (each topic is one produce call), and keep the sends under way so close() can let them finish.
  */
-import { timeLimit } from '../time-limit';
+import { timeLimit } from '../time/time-limit';
 import { StorageError, type OutgoingMessage, type SendOutcome } from './storage';
 
 export type SendTopic = (topic: string, indices: number[], messages: readonly OutgoingMessage[], outcomes: SendOutcome[]) => Promise<void>;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Timers } from '../../src/batch/batch-queue';
+import type { Timers } from '../../src/time/timers';
 import { MessageDelivery, type DeliveryContext, type RoutedMessage } from '../../src/core/message-delivery';
 import { resultForStorageError } from '../../src/core/result-mapping';
 import { ResultCode } from '../../src/protocol/result-codes';

@@ -1,5 +1,5 @@
 /** A manual clock for timing logic: time moves only when the test says, timers fire in order. */
-import type { Timers } from '../../src/batch/batch-queue';
+import type { Timers } from '../../src/time/timers';
 
 interface Pending {
   at: number;

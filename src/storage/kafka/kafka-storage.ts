@@ -9,7 +9,7 @@
  */
 import { CompressionTypes, Kafka, logLevel, type Admin, type IHeaders, type LogEntry, type Message, type Producer, type RecordMetadata } from './kafkajs';
 import type { Logger } from '../../log';
-import { TIMED_OUT, timeLimit } from '../../time-limit';
+import { TIMED_OUT, timeLimit } from '../../time/time-limit';
 import { choosePartition } from '../../routing/partition';
 import { StorageError, type ClusterStorage, type OutgoingMessage, type SendOutcome, type StorageKind } from '../storage';
 import { TopicSends } from '../topic-sends';

@@ -12,7 +12,7 @@
 import * as grpc from '@grpc/grpc-js';
 import * as pb from 'rocketmq-client-nodejs/proto/apache/rocketmq/v2/definition_pb';
 import { MessagingServiceClient } from 'rocketmq-client-nodejs/proto/apache/rocketmq/v2/service_grpc_pb';
-import type { AdapterTimers } from './adapter-timers';
+import type { Timers } from '../../time/timers';
 
 export const ENDPOINT_HOLD_OFF_MS = 30_000;
 
@@ -30,7 +30,7 @@ export class EndpointPool {
 
   constructor(
     addresses: readonly string[],
-    private readonly timers: AdapterTimers,
+    private readonly timers: Timers,
   ) {
     this.endpoints = addresses.map((address) => ({ address, client: dial(address), heldOffUntil: -Infinity }));
   }

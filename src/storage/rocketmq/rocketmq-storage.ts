@@ -24,7 +24,7 @@ import * as rpc from 'rocketmq-client-nodejs/proto/apache/rocketmq/v2/service_pb
 import type { Logger } from '../../log';
 import { StorageError, type ClusterStorage, type OutgoingMessage, type SendOutcome, type StorageKind } from '../storage';
 import { TopicSends } from '../topic-sends';
-import { realAdapterTimers, type AdapterTimers } from './adapter-timers';
+import { backgroundTimers, type Timers } from '../../time/timers';
 import { EndpointPool } from './endpoint-pool';
 import type { RocketmqClusterConfig } from './rocketmq-config';
 import { RmqCode, grpcError, statusError } from './rocketmq-errors';
@@ -58,7 +58,7 @@ export class RocketMqStorage implements ClusterStorage {
     readonly cluster: string,
     private readonly config: RocketmqClusterConfig,
     logger: Logger,
-    timers: AdapterTimers = realAdapterTimers,
+    timers: Timers = backgroundTimers,
   ) {
     this.logger = logger.child({ cluster, storage: 'rocketmq' });
     this.sends = new TopicSends(`rocketmq cluster ${cluster}`, (topic, indices, messages, outcomes) => this.sendTopic(topic, indices, messages, outcomes));

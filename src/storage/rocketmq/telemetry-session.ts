@@ -11,7 +11,7 @@ import { Duration } from 'google-protobuf/google/protobuf/duration_pb';
 import * as pb from 'rocketmq-client-nodejs/proto/apache/rocketmq/v2/definition_pb';
 import * as rpc from 'rocketmq-client-nodejs/proto/apache/rocketmq/v2/service_pb';
 import type { Logger } from '../../log';
-import type { AdapterTimers } from './adapter-timers';
+import type { Timers } from '../../time/timers';
 import type { EndpointPool } from './endpoint-pool';
 
 export const TELEMETRY_REOPEN_MIN_MS = 1000;
@@ -19,7 +19,7 @@ export const TELEMETRY_REOPEN_MAX_MS = 30_000;
 
 export interface TelemetryOptions {
   readonly pool: EndpointPool;
-  readonly timers: AdapterTimers;
+  readonly timers: Timers;
   readonly logger: Logger;
   /** Bound of one call, reported to the server as the request timeout. */
   readonly requestTimeoutMs: number;

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { test, type TestContext } from 'node:test';
 import { silentLogger } from '../../../src/log';
-import type { AdapterTimers } from '../../../src/storage/rocketmq/adapter-timers';
+import type { Timers } from '../../../src/time/timers';
 import { ENDPOINT_HOLD_OFF_MS } from '../../../src/storage/rocketmq/endpoint-pool';
 import { rocketmqClusterSchema } from '../../../src/storage/rocketmq/rocketmq-config';
 import { RocketMqStorage, splitByGroup } from '../../../src/storage/rocketmq/rocketmq-storage';
@@ -36,7 +36,7 @@ function message(body: Buffer | string, extra: Partial<OutgoingMessage> = {}): O
 }
 
 /** A FakeTimers that also tells which of its timers are armed. */
-class TrackedTimers implements AdapterTimers {
+class TrackedTimers implements Timers {
   readonly fake = new FakeTimers();
   readonly armed = new Set<unknown>();
   now = (): number => this.fake.now();
@@ -61,7 +61,7 @@ async function standIn(t: TestContext, maxBodySize?: number, port = 0): Promise<
   return s;
 }
 
-function storage(t: TestContext, namesrvAddrs: string[], timers: AdapterTimers, sendMsgTimeout = 2000): RocketMqStorage {
+function storage(t: TestContext, namesrvAddrs: string[], timers: Timers, sendMsgTimeout = 2000): RocketMqStorage {
   const config = rocketmqClusterSchema.parse({ namesrvAddrs, sendMsgTimeout });
   const s = new RocketMqStorage('R1', config, silentLogger(), timers);
   t.after(() => s.close());
