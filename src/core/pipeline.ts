@@ -16,7 +16,7 @@ import type { Timers } from '../time/timers';
 import { ThrottledWarning, type Logger } from '../log';
 import { ResultCode } from '../protocol/result-codes';
 import { deferredRetryDelay } from '../ratelimit/deferred-retry';
-import type { TpsLimiter } from '../ratelimit/tps-limiter';
+import type { LimiterVerdict, TpsLimiter } from '../ratelimit/tps-limiter';
 import { chooseCluster } from '../routing/cluster';
 import { StorageError, type ClusterStorage, type OutgoingMessage, type SendOutcome } from '../storage/storage';
 import type { ProducerMessage } from './message';
@@ -110,10 +110,9 @@ export class ProducerPipeline {
       perTopic.set(p.topic.name, (perTopic.get(p.topic.name) ?? 0) + 1);
     }
     const deadline = this.deps.timers.now() + ASYNC_REQUEST_TIMEOUT_MS;
-    const deliver = () => this.withDeadline(this.deliverBatch(prepared, deadline), deadline);
-    if (this.policy.limiter?.tryEnterAll(perTopic) !== 'refused') return deliver();
-    const retryInterval = prepared[0]!.topic.limiterFailureRetryInterval;
-    return this.afterLimiterRefusal((limiter) => limiter.tryEnterAll(perTopic), retryInterval, ASYNC_REQUEST_TIMEOUT_MS, deliver);
+    return this.admit(perTopic, prepared[0]!.topic.limiterFailureRetryInterval, ASYNC_REQUEST_TIMEOUT_MS, () =>
+      this.withDeadline(this.deliverBatch(prepared, deadline), deadline),
+    );
   }
 
   /**
@@ -133,11 +132,7 @@ export class ProducerPipeline {
       outgoing: { ...message, topic: topic.name, ordered: topic.strongOrder, timestamp: now },
     };
     const deadline = now + timeoutMs;
-    const deliver = () => this.deliver(route, deadline, false, false);
-    const enter = (limiter: TpsLimiter) => limiter.tryEnter(limitedAs.name, 1);
-    const limiter = this.policy.limiter;
-    if (!limiter || enter(limiter) !== 'refused') return deliver();
-    return this.afterLimiterRefusal(enter, limitedAs.limiterFailureRetryInterval, timeoutMs, deliver);
+    return this.admit(limitedAs.name, limitedAs.limiterFailureRetryInterval, timeoutMs, () => this.deliver(route, deadline, false, false));
   }
 
   private sendOne(message: ProducerMessage | undefined, timeoutMs: number, expiryRetry: boolean): ResultCode | Promise<ResultCode> {
@@ -145,14 +140,11 @@ export class ProducerPipeline {
     if (typeof prepared === 'number') return prepared;
     const deadline = this.deps.timers.now() + timeoutMs;
     const { topic } = prepared;
-    // the hot path allocates no closure unless the limiter refuses
-    if (this.policy.limiter?.tryEnter(topic.name, 1) !== 'refused') {
-      const retry = expiryRetry && !topic.strongOrder && timeoutMs >= 2 * EXPIRY_RETRY_MS;
-      return this.deliver(prepared, deadline, retry, true);
-    }
+    const retry = expiryRetry && !topic.strongOrder && timeoutMs >= 2 * EXPIRY_RETRY_MS;
     // no extra attempt after a limiter retry, as in DDMQ
-    const deliver = () => this.deliver(prepared, deadline, false, true);
-    return this.afterLimiterRefusal((limiter) => limiter.tryEnter(topic.name, 1), topic.limiterFailureRetryInterval, timeoutMs, deliver);
+    return this.admit(topic.name, topic.limiterFailureRetryInterval, timeoutMs, (waited) =>
+      this.deliver(prepared, deadline, retry && !waited, true),
+    );
   }
 
   /** Checks in DDMQ's order: validity (11), then the topic (13), then the delay guard (19). */
@@ -196,16 +188,20 @@ export class ProducerPipeline {
   }
 
   /**
-   * DDMQ's one deferred retry of a request the rate limiter refused, or 15 at once when the
-   * request has no time for it or too many wait already. As in DDMQ, the caller's deadline runs
-   * during the wait: if it comes first, the answer is 12 at the deadline and nothing is retried.
+   * Every request's admission by the rate limiter: `send` at once when the limiter is off or
+   * admits the request's cost. A refused request gets DDMQ's one deferred retry, or 15 at once
+   * when it has no time for it or too many wait already; after the wait `send(true)` if the limiter
+   * admits it then, else 15. As in DDMQ, the caller's deadline runs during the wait: if it comes
+   * first, the answer is 12 at the deadline and nothing is retried.
    */
-  private afterLimiterRefusal(
-    enter: (limiter: TpsLimiter) => string,
+  private admit(
+    cost: LimiterCost,
     retryInterval: number,
     timeoutMs: number,
-    proceed: () => ResultCode | Promise<ResultCode>,
+    send: (waited: boolean) => ResultCode | Promise<ResultCode>,
   ): ResultCode | Promise<ResultCode> {
+    const limiter = this.policy.limiter;
+    if (!limiter || enter(limiter, cost) !== 'refused') return send(false);
     const delay = deferredRetryDelay(retryInterval, timeoutMs);
     if (delay === undefined || this.waitingLimiterRetries >= this.policy.limiterRetryQueueSize) {
       return ResultCode.FAIL_REFUSED_BY_RATE_LIMITER;
@@ -219,8 +215,8 @@ export class ProducerPipeline {
           return;
         }
         const current = this.policy.limiter;
-        if (current && enter(current) === 'refused') resolve(ResultCode.FAIL_REFUSED_BY_RATE_LIMITER);
-        else resolve(proceed());
+        if (current && enter(current, cost) === 'refused') resolve(ResultCode.FAIL_REFUSED_BY_RATE_LIMITER);
+        else resolve(send(true));
       }, Math.min(delay, timeoutMs));
     });
   }
@@ -316,6 +312,13 @@ export class ProducerPipeline {
     this.failures.warn(`storage:${code}`, { code, err: message }, 'storage send failed');
     return resultForStorageError(code);
   }
+}
+
+/** What a request costs in limiter tokens: one of its topic's, or a count per topic (a batch). */
+type LimiterCost = string | ReadonlyMap<string, number>;
+
+function enter(limiter: TpsLimiter, cost: LimiterCost): LimiterVerdict {
+  return typeof cost === 'string' ? limiter.tryEnter(cost, 1) : limiter.tryEnterAll(cost);
 }
 
 /** A storage that broke its never-reject contract: its callers still get an answer (10). */
