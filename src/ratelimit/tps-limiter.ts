@@ -1,13 +1,14 @@
 /**
- * DDMQ's two-level limiter (TpsLimiter, reference section 5.3): a bucket per topic, whose rate is
+ * DDMQ's two-level limiter (its TpsLimiter): a bucket per topic, whose rate is
  * the sum of this proxy's `maxTps` shares over the topic's clusters, and one for the node
  * (`carreraConfiguration.maxTps`). Each is split into a normal part (`rate x tpsWarningRatio`) and a
  * warning part (the rest): a request served from a warning part is counted as a warning, the early
  * sign that a limit is near.
  *
  * Better than the original: a request costs one token per message (a batch of 50 costs 50); tokens a
- * topic bucket gave are returned when the node refuses; a ratio of 1 means no warning part instead
- * of a zero-rate crash.
+ * topic bucket gave are returned when the node refuses; a ratio of 1 or more means no warning part,
+ * and a topic limit of 0 or less refuses every request, where DDMQ's limiter fails to build on a
+ * rate that is not positive.
  */
 import { TokenBucket } from './token-bucket';
 
@@ -18,20 +19,20 @@ export interface LimiterCounts {
   refused: number;
 }
 
-/** A limit split into its normal and warning parts. */
+/** A limit split into its normal and warning parts; a part with no rate refuses. */
 class SplitBucket {
-  private readonly normal: TokenBucket;
+  private readonly normal: TokenBucket | undefined;
   private readonly warning: TokenBucket | undefined;
 
   constructor(rate: number, warningRatio: number, clock: () => number) {
-    const normalRate = rate * warningRatio;
+    const normalRate = rate * Math.min(warningRatio, 1);
     const warningRate = rate - normalRate;
-    this.normal = new TokenBucket(normalRate, clock);
+    this.normal = normalRate > 0 ? new TokenBucket(normalRate, clock) : undefined;
     this.warning = warningRate > 0 ? new TokenBucket(warningRate, clock) : undefined;
   }
 
   take(n: number): { verdict: LimiterVerdict; refund: () => void } {
-    if (this.normal.tryTake(n)) return { verdict: 'ok', refund: () => this.normal.refund(n) };
+    if (this.normal?.tryTake(n)) return { verdict: 'ok', refund: () => this.normal!.refund(n) };
     if (this.warning?.tryTake(n)) return { verdict: 'warn', refund: () => this.warning!.refund(n) };
     return { verdict: 'refused', refund: () => undefined };
   }

@@ -89,3 +89,27 @@ test("the deferred retry waits as DDMQ's limiterFailureRetryInterval says", () =
   assert.equal(deferredRetryDelay(-1, 1000), 100, '-1: at most 100 ms');
   assert.equal(deferredRetryDelay(-1, 20), undefined, '-1: no retry when timeout - 10 <= 10');
 });
+
+test('a tpsWarningRatio above 1 reads as 1: the whole limit is normal, nothing is a warning', () => {
+  const c = clock();
+  const limiter = new TpsLimiter({ nodeMaxTps: 100_000, warningRatio: 1.5, topics: new Map([['t', 1000]]) }, c.now);
+  c.advance(1000); // a full bucket: one second of the topic's limit
+  const verdicts = Array.from({ length: 1001 }, () => limiter.tryEnter('t', 1));
+  assert.equal(verdicts.filter((v) => v === 'ok').length, 1000);
+  assert.equal(verdicts[1000], 'refused');
+  assert.deepEqual(limiter.drainCounts().get('t'), { warn: 0, refused: 1 });
+});
+
+test('a topic whose maxTps shares add up to 0 or less is refused, and the other topics are served', () => {
+  const c = clock();
+  const limiter = new TpsLimiter({ nodeMaxTps: 100_000, warningRatio: 0.8, topics: new Map([['none', 0], ['negative', -5], ['t', 1000]]) }, c.now);
+  c.advance(1000);
+  assert.equal(limiter.tryEnter('none', 1), 'refused');
+  assert.equal(limiter.tryEnter('negative', 1), 'refused');
+  assert.equal(limiter.tryEnter('t', 1), 'ok');
+});
+
+test('a negative limiterFailureRetryInterval other than -1 retries at once, as DDMQ\'s scheduler does', () => {
+  assert.equal(deferredRetryDelay(-5, 3000), 0);
+  assert.equal(deferredRetryDelay(-1, 3000), 100);
+});
