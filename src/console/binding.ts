@@ -1,6 +1,6 @@
 /**
- * What DDMQ's console does to ZooKeeper when it binds proxies and topics (reference section 4.4),
- * without the console: its MySQL tables are replaced by one node per proxy cluster,
+ * What DDMQ's console does to ZooKeeper when it binds proxies and topics (its TopicService and
+ * ZKV4ConfigService), without the console: its MySQL tables are replaced by one node per proxy cluster,
  * `/pproxy_cluster/<cluster>` = `{carreraConfiguration, proxies}`, which the proxies never read.
  *
  * Rules kept from the console:
@@ -37,9 +37,13 @@ export class ConsoleBinding {
     for (const path of CONSOLE_PATHS) await this.zk.ensure(path, 'default');
   }
 
-  /** Creates or replaces a cluster's carreraConfiguration (its proxies stay), then re-pushes its proxies. */
+  /**
+   * Creates or replaces a cluster's carreraConfiguration (its proxies stay), then re-pushes its
+   * proxies. The file is read as carrera.yaml is, so what it leaves out gets the defaults and the
+   * nodes written pass DDMQ's validate.
+   */
   async putCluster(cluster: string, carreraConfiguration: unknown): Promise<void> {
-    const parsed = schemas.loose.carreraConfiguration.safeParse(carreraConfiguration);
+    const parsed = schemas.strict.carreraConfiguration.safeParse(carreraConfiguration);
     if (!parsed.success) {
       throw new BindingError(`carreraConfiguration of ${cluster}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
     }
@@ -190,7 +194,7 @@ export class ConsoleBinding {
     const data = await this.zk.getData(`/pproxy_cluster/${cluster}`);
     if (!data || data.toString() === 'default') return undefined;
     const raw = JSON.parse(data.toString('utf8')) as { carreraConfiguration: unknown; proxies?: string[] };
-    return { carreraConfiguration: schemas.loose.carreraConfiguration.parse(raw.carreraConfiguration), proxies: raw.proxies ?? [] };
+    return { carreraConfiguration: schemas.strict.carreraConfiguration.parse(raw.carreraConfiguration), proxies: raw.proxies ?? [] };
   }
 
   private async requireCluster(cluster: string): Promise<ClusterDefinition> {

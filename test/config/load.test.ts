@@ -74,7 +74,7 @@ test('bad configurations are refused with the field and the fault', (t) => {
     ['a zero warning ratio', (c) => void (c.pproxy.carreraConfiguration.tpsWarningRatio = 0), /pproxy\.carreraConfiguration\.tpsWarningRatio: Too small: expected number to be >0/],
     ['a unit on an unlisted cluster', (c) => void (c.defaultTopicInfoConf.topics[0].topicUnits[0].brokerCluster = 'R_nope'), /defaultTopicInfoConf\.topics\[0\]\.topicUnits\[0\]\.brokerCluster: "R_nope" is not one of pproxy\.brokerClusters/],
     ['a topic without units', (c) => void (c.defaultTopicInfoConf.topics[0].topicUnits = []), /defaultTopicInfoConf\.topics\[0\]\.topicUnits: a topic needs at least one topicUnit/],
-    ['an illegal topic name', (c) => void (c.defaultTopicInfoConf.topics[0].topic = '../etc'), /defaultTopicInfoConf\.topics\[0\]\.topic: must match/],
+    ['an empty topic name', (c) => void (c.defaultTopicInfoConf.topics[0].topic = ''), /defaultTopicInfoConf\.topics\[0\]\.topic: must not be empty/],
     ['a topic defined twice', (c) => void c.defaultTopicInfoConf.topics.push(c.defaultTopicInfoConf.topics[0]), /"test" is defined twice/],
     ['a listed topic without config', (c) => void (c.pproxy.topics = ['test', 'ghost']), /pproxy\.topics\[1\]: topic "ghost" has no config/],
     ['no pproxy in local mode', (c) => void delete c.pproxy, /pproxy: required in local mode/],
@@ -86,6 +86,51 @@ test('bad configurations are refused with the field and the fault', (t) => {
   for (const [name, mutate, expected] of cases) {
     assert.match(problem(t, mutate), expected, name);
   }
+});
+
+test('a typo under a Kafka or RocketMQ cluster is refused with its path, whether the type is switched on or not', (t) => {
+  const refused = (options: Parameters<typeof localConfig>[0]) => {
+    const file = writeConfig(tempDir(t), localConfig(options));
+    assert.throws(() => loadSettings(file), ConfigError);
+    try {
+      loadSettings(file);
+    } catch (err) {
+      return (err as Error).message;
+    }
+    return '';
+  };
+  const kafka = { bootstrapServers: ['127.0.0.1:9092'] };
+  const rocketmq = { namesrvAddrs: ['127.0.0.1:8081'] };
+  assert.match(
+    refused({ kafkaClusters: { K1: { ...kafka, compresion: 'gzip' } }, carreraConfiguration: { useKafka: true } }),
+    /carrera\.yaml: pproxy\.carreraConfiguration\.kafkaConfigurationMap\.K1: Unrecognized key: "compresion"/,
+  );
+  assert.match(
+    refused({ kafkaClusters: { K1: { ...kafka, ackz: '0' } }, carreraConfiguration: { useKafka: false } }),
+    /pproxy\.carreraConfiguration\.kafkaConfigurationMap\.K1: Unrecognized key: "ackz"/,
+  );
+  assert.match(
+    refused({ rocketmqClusters: { R1: { ...rocketmq, sendMsgTimout: 100 } }, carreraConfiguration: { useRocketmq: true } }),
+    /pproxy\.carreraConfiguration\.rocketmqConfigurationMap\.R1: Unrecognized key: "sendMsgTimout"/,
+  );
+});
+
+test('a Kafka-only file with rocketmqProducers 0, and a RocketMQ-only one with kafkaProducers 0, are accepted', (t) => {
+  const kafkaOnly = localConfig({
+    kafkaClusters: { K1: { bootstrapServers: ['127.0.0.1:9092'] } },
+    carreraConfiguration: { useKafka: true, kafkaProducers: 2, rocketmqProducers: 0 },
+  });
+  assert.equal(loadSettings(writeConfig(tempDir(t), kafkaOnly)).local!.pproxy.carreraConfiguration.kafkaProducers, 2);
+  const rocketmqOnly = localConfig({
+    rocketmqClusters: { R1: { namesrvAddrs: ['127.0.0.1:8081'] } },
+    carreraConfiguration: { useRocketmq: true, kafkaProducers: 0 },
+  });
+  assert.equal(loadSettings(writeConfig(tempDir(t), rocketmqOnly)).local!.pproxy.carreraConfiguration.rocketmqProducers, 1);
+  const noProducers = localConfig({
+    kafkaClusters: { K1: { bootstrapServers: ['127.0.0.1:9092'] } },
+    carreraConfiguration: { useKafka: true, kafkaProducers: 0 },
+  });
+  assert.throws(() => loadSettings(writeConfig(tempDir(t), noProducers)), /pproxy\.carreraConfiguration\.kafkaProducers: must be > 0 when useKafka is true/);
 });
 
 test('a missing file is a ConfigError naming the file', () => {

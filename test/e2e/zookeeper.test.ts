@@ -182,7 +182,7 @@ test('invalid or schema-violating updates are refused whole; the last good confi
     [`/topic/events`, JSON.stringify({ topic: 'events', topicUnits: [] })],
     [`/topic/events`, JSON.stringify({ topic: 'events', topicUnits: [{ brokerCluster: 'L1', maxTps: 'lots' }] })],
     [`/pproxy/${instance}`, 'not json'],
-    [`/pproxy/${instance}`, JSON.stringify({ ...JSON.parse(goodPProxy), brokerClusters: ['L1', 'X_unknown'] })],
+    [`/pproxy/${instance}`, JSON.stringify({ ...JSON.parse(goodPProxy), carreraConfiguration: { ...JSON.parse(goodPProxy).carreraConfiguration, retryDelays: [] } })],
     [`/pproxy/${instance}`, JSON.stringify({ ...JSON.parse(goodPProxy), proxyCluster: '' })],
   ];
   for (const [path, data] of bad) {

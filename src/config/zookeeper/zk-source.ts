@@ -1,5 +1,5 @@
 /**
- * The proxy's configuration from ZooKeeper in DDMQ's layout (reference section 4): this proxy's
+ * The proxy's configuration from ZooKeeper in DDMQ's layout: this proxy's
  * `/pproxy/<host:port>` and `/topic/<name>` of every topic it lists, watched and re-read.
  *
  * Every node keeps its last good value: an update that does not parse or validate is refused whole
@@ -10,11 +10,9 @@
  * Watches are one-shot and can be lost with a connection, so every (re)connection re-reads
  * everything, and so does a timer (DDMQ: every 300 s).
  */
-import type { z } from 'zod';
 import type { Logger } from '../../log';
-import { describeIssues } from '../load';
-import { pproxyConfigProblems } from '../problems';
-import { schemas, type PProxyConfig, type TopicConfig } from '../schema';
+import type { PProxyConfig, TopicConfig } from '../schema';
+import { readPProxyNode, readTopicNode, type NodeReading } from './node-reading';
 import { ZkClient, withCarreraRoot } from './zk-client';
 
 export interface ConfigSnapshot {
@@ -165,13 +163,8 @@ export class ZkConfigSource {
       return changed;
     }
     this.waitingLogged = false;
-    const parsed = this.parse(this.pproxyPath, data, schemas.strict.pproxyConfig, schemas.loose.pproxyConfig);
+    const parsed = this.accept(this.pproxyPath, readPProxyNode(this.pproxyPath, data));
     if (!parsed) return false;
-    const problems = pproxyConfigProblems(parsed, this.pproxyPath);
-    if (problems.length > 0) {
-      this.logger.error({ node: this.pproxyPath, problems }, 'pproxy config refused; the last good one stays');
-      return false;
-    }
     const changed = JSON.stringify(parsed) !== JSON.stringify(this.pproxy);
     this.pproxy = parsed;
     return changed;
@@ -204,7 +197,7 @@ export class ZkConfigSource {
       if (this.topics.has(name)) this.logger.warn({ node: path }, 'topic node deleted; the topic stays until the pproxy node drops it');
       return false;
     }
-    const parsed = this.parse(path, data, schemas.strict.topicConfig, schemas.loose.topicConfig);
+    const parsed = this.accept(path, readTopicNode(path, data));
     if (!parsed) return false;
     if (parsed.topic !== name) {
       this.logger.error({ node: path, topic: parsed.topic }, 'topic config names another topic; refused');
@@ -216,33 +209,20 @@ export class ZkConfigSource {
   }
 
   /**
-   * JSON through the schema. Unknown fields (DDMQ's console writes some this proxy does not use)
-   * are accepted and reported once per node and field set; anything else invalid is refused.
+   * The node's config, or undefined when it is refused (logged with the reason; the last good one
+   * stays). Fields this proxy does not use are reported once per node and field set.
    */
-  private parse<T>(path: string, data: Buffer, strict: z.ZodType<T>, loose: z.ZodType<T>): T | undefined {
-    let json: unknown;
-    try {
-      json = JSON.parse(data.toString('utf8'));
-    } catch (err) {
-      this.logger.error({ node: path, err: (err as Error).message }, 'node is not JSON; the last good config stays');
+  private accept<T>(path: string, reading: NodeReading<T>): T | undefined {
+    if (!reading.accepted) {
+      this.logger.error({ node: path, problems: reading.problems }, `${reading.reason}; the last good config stays`);
       return undefined;
     }
-    const exact = strict.safeParse(json);
-    if (exact.success) return exact.data;
-    const tolerant = loose.safeParse(json);
-    if (!tolerant.success) {
-      this.logger.error({ node: path, problems: describeIssues(path, tolerant.error.issues) }, 'node refused; the last good config stays');
-      return undefined;
+    const unused = reading.unusedFields.join(' ');
+    if (unused && !this.reportedUnknown.has(`${path} ${unused}`)) {
+      this.reportedUnknown.add(`${path} ${unused}`);
+      this.logger.info({ node: path, unknownFields: unused }, 'fields this proxy does not use are ignored');
     }
-    const unknown = exact.error.issues
-      .filter((i) => i.code === 'unrecognized_keys')
-      .map((i) => `${i.path.join('.')}${i.path.length ? '.' : ''}{${(i as { keys: string[] }).keys.join(',')}}`)
-      .join(' ');
-    if (!this.reportedUnknown.has(`${path} ${unknown}`)) {
-      this.reportedUnknown.add(`${path} ${unknown}`);
-      this.logger.info({ node: path, unknownFields: unknown }, 'fields this proxy does not use are ignored');
-    }
-    return tolerant.data;
+    return reading.config;
   }
 
   private publish(): void {

@@ -1,34 +1,38 @@
 /**
- * A Kafka cluster's settings: DDMQ's KafkaConfiguration keys (all optional here, with defaults), a
- * few of pproxy's own, and how each maps to kafkajs. DDMQ keys without a kafkajs equivalent are
- * accepted and listed in the README.
+ * A Kafka cluster's settings: DDMQ's KafkaConfiguration keys, a few of pproxy's own, and how each
+ * maps to kafkajs. The rules are those of DDMQ's KafkaConfiguration.validate; the keys it requires
+ * are marked, and the host decides whether a missing one is defaulted (carrera.yaml) or refused
+ * (ZooKeeper). DDMQ keys without a kafkajs equivalent are checked as DDMQ checks them and listed in
+ * the README.
  */
 import os from 'node:os';
 import { z } from 'zod';
+import { requiredByDdmq } from '../../config/strictness';
 
-export const kafkaClusterSchema = z.looseObject({
+export const kafkaClusterSchema = z.object({
   /** host:port list; required. */
   bootstrapServers: z.array(z.string().min(1)).min(1, 'must list at least one broker'),
-  /** "all" / "-1", "1" or "0". */
-  acks: z.enum(['all', '-1', '1', '0']).default('all'),
+  /** "all" / "-1", "1" or "0": what Kafka's producer accepts (DDMQ's producer fails to start on anything else). */
+  acks: requiredByDdmq(z.enum(['all', '-1', '1', '0']).default('all')),
   /** kafkajs retries of a failed request, within the request's deadline. */
   retries: z.number().int().min(0).default(2),
   /** kafkajs initialRetryTime, ms. */
-  retryBackoff: z.number().int().positive().default(100),
-  clientId: z.string().min(1).default('pproxy'),
+  retryBackoff: requiredByDdmq(z.number().int().positive().default(100)),
+  clientId: requiredByDdmq(z.string().default('pproxy')),
   /** How long a topic's partition count is trusted before it is fetched again, ms. */
-  metadataMaxAge: z.number().int().positive().default(300_000),
+  metadataMaxAge: requiredByDdmq(z.number().int().positive().default(300_000)),
   /** Bound of one metadata fetch, ms. */
-  metadataFetchTimeout: z.number().int().positive().default(5000),
+  metadataFetchTimeout: requiredByDdmq(z.number().int().positive().default(5000)),
   /** Broker-side acknowledgement timeout (Kafka's timeout.ms), ms. */
-  ackTimeout: z.number().int().positive().default(30_000),
+  ackTimeout: requiredByDdmq(z.number().int().positive().default(30_000)),
   /** pproxy: bound of one request to a broker, ms (kafkajs requestTimeout). */
   requestTimeout: z.number().int().positive().default(30_000),
   /** pproxy: record batch compression. kafkajs ships gzip; the other codecs need plugins. */
   compression: z.enum(['none', 'gzip']).default('none'),
-  // DDMQ keys with no kafkajs equivalent: kafkajs neither buffers nor batches on its own.
-  batchSize: z.unknown().optional(),
-  bufferMemory: z.unknown().optional(),
+  // DDMQ keys with no kafkajs equivalent (kafkajs neither buffers nor batches on its own), with the
+  // Kafka producer's defaults, so that a node written from carrera.yaml passes DDMQ's validate.
+  batchSize: requiredByDdmq(z.number().int().positive().default(16_384)),
+  bufferMemory: requiredByDdmq(z.number().int().positive().default(33_554_432)),
 });
 
 export type KafkaClusterConfig = z.output<typeof kafkaClusterSchema>;

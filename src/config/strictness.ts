@@ -1,0 +1,50 @@
+/**
+ * The two ways a configuration is read, and the one function that applies them to a schema.
+ *
+ * - `strict`, carrera.yaml: written by hand, so an unknown key is a typo and is refused, and a field
+ *   DDMQ's validate() requires may be left out for pproxy's default.
+ * - `loose`, ZooKeeper: JSON from DDMQ's console, read as DDMQ reads it: unknown keys (fields this
+ *   proxy does not use) are let through, and a field DDMQ's validate() requires must be there, since
+ *   DDMQ reads an absent one as Java's 0 or null and refuses the node.
+ *
+ * Every object schema of the configuration, a storage adapter's cluster settings included, is
+ * written once, as a plain `z.object`, and passed through `withStrictness` by the host.
+ */
+import { z } from 'zod';
+
+export type Strictness = 'strict' | 'loose';
+
+const requiredInZooKeeper = z.registry();
+
+/** A field carrera.yaml may leave out: with a default, or optional. */
+type Omissible = z.ZodDefault | z.ZodPrefault | z.ZodOptional;
+
+/**
+ * Marks a field, given as carrera.yaml may leave it out (with its default, or optional), as one
+ * DDMQ's validate() refuses a node without (a Java 0 or null that fails its check).
+ */
+export function requiredByDdmq<T extends Omissible>(field: T): T {
+  field.register(requiredInZooKeeper, {});
+  return field;
+}
+
+/**
+ * The object schema with the key and required-field rules of `mode`. Typed as a plain object: in
+ * loose mode its output also carries the unknown keys, which nothing reads.
+ */
+export function withStrictness<T extends z.ZodRawShape>(schema: z.ZodObject<T>, mode: Strictness): z.ZodObject<T> {
+  if (mode === 'strict') return z.strictObject(schema.shape) as unknown as z.ZodObject<T>;
+  const shape: Record<string, z.core.$ZodType> = {};
+  for (const [key, field] of Object.entries(schema.shape)) {
+    shape[key] = requiredInZooKeeper.has(field) ? required((field as Omissible).unwrap() as unknown as z.ZodType) : field;
+  }
+  // a marked field keeps its output type; only its absence is refused
+  return z.looseObject(shape) as unknown as z.ZodObject<T>;
+}
+
+function required(field: z.ZodType): z.ZodType {
+  return z
+    .any()
+    .refine((value) => value !== undefined, { message: "required (DDMQ's validate refuses a node without it)", abort: true })
+    .pipe(field);
+}
