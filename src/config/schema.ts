@@ -20,8 +20,6 @@ import { rocketmqClusterSchema } from '../storage/rocketmq/rocketmq-config';
 import { CLUSTER_MAPS } from './problems';
 import { requiredByDdmq, withStrictness, type Strictness } from './strictness';
 
-export type { Strictness } from './strictness';
-
 const positiveInt = () => z.number().int().positive();
 const nonNegativeInt = () => z.number().int().nonnegative();
 /** DDMQ's StringUtils.isNotEmpty. */
