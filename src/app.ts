@@ -19,7 +19,7 @@ import { buildRoutingTable, servedTopicsByCluster, type Identity, type RoutingTa
 import type { Logger } from './log';
 import type { ProducerMessage } from './core/message';
 import { ResultCode } from './protocol/result-codes';
-import { FrameServer } from './server/frame-server';
+import { FrameServer, type FrameLimits } from './server/frame-server';
 import { createProducerFrameHandler } from './server/producer-service';
 import { ClusterSet } from './storage/cluster-set';
 import { clusterSpecs } from './storage/registry';
@@ -75,7 +75,7 @@ export class ProxyApp {
     private readonly server: FrameServer,
     private readonly logger: Logger,
     private readonly hooks: ProxyHooks,
-    readonly instance: string,
+    private instanceId: string,
     status: ProxyStatus,
     private readonly chronos: LocalChronos | undefined,
   ) {
@@ -84,89 +84,59 @@ export class ProxyApp {
     this.limiterReport.unref();
   }
 
+  /**
+   * Starts the proxy as DDMQ's does: the configuration first (ZooKeeper, its cache, or the file),
+   * then the storages and routing, through the same step as every later change (at boot without
+   * warm-up waits: an unreachable cluster must not delay serving the others), then the Thrift server.
+   */
   static async start(settings: ProxySettings, logger: Logger, hooks: ProxyHooks = {}): Promise<ProxyApp> {
+    const { source, initial, origin } = await initialConfiguration(settings, logger);
+    const conf = configurationOf(initial);
     const mode = settings.local ? 'local' : 'zookeeper';
-    const configuredInstance = `${settings.host}:${settings.port}`;
-    let source: ZkConfigSource | undefined;
-    let initial: ConfigSnapshot;
-    let origin: ConfigOrigin;
-    if (settings.local) {
-      initial = settings.local;
-      origin = 'file';
-    } else {
-      source = new ZkConfigSource({ connectString: settings.zookeeperAddr!, instance: configuredInstance }, logger);
-      try {
-        initial = await source.start(settings.zookeeperConnectTimeoutMs);
-        origin = 'zookeeper';
-      } catch (err) {
-        logger.warn({ err: (err as Error).message }, 'ZooKeeper unreachable at start; trying the configuration cache');
-        const cached = loadSnapshot(cacheFile(settings), configuredInstance, logger);
-        initial = cached ?? { pproxy: undefined, topics: [] };
-        origin = cached ? 'cache' : 'none';
-      }
-    }
-
-    const clusters = new ClusterSet(logger);
-    const conf = initial.pproxy?.carreraConfiguration ?? UNBOUND_CONFIGURATION;
-    let storages: ReadonlyMap<string, ClusterStorage>;
-    try {
-      ({ storages } = await clusters.apply(clusterSpecs(conf, settings.dataDir, logger)));
-    } catch (error) {
-      source?.close();
-      throw error;
-    }
-    const requireBinding = mode === 'zookeeper';
-    const firstRouting = routingTable(initial, storages, { instance: configuredInstance, requireBinding });
-    let policy = buildPolicy(conf, firstRouting, undefined, Date.now);
+    const instance = `${settings.host}:${settings.port}`;
+    const nothing: RoutingTable = { topics: new Map(), innerTopicPrefix: undefined, innerTopicNum: 0 };
+    const policy = buildPolicy(conf, nothing, undefined, Date.now);
     const batcher = new AutoBatcher(batchSettings(conf));
     // local mode plays Chronos' part: it delivers the delay messages it accepted, through itself
     let deliverDelay: (m: ProducerMessage) => ResultCode | Promise<ResultCode> = () => ResultCode.FAIL_SERVER_SHUTDOWN;
     const chronos = settings.local ? new LocalChronos(path.join(settings.dataDir, 'chronos'), (m) => deliverDelay(m), logger) : undefined;
-    const pipeline = new ProducerPipeline(firstRouting, policy.policy, {
-      logger,
-      timers: realTimers,
-      random: Math.random,
-      batcher,
-    });
+    const pipeline = new ProducerPipeline(nothing, policy.policy, { logger, timers: realTimers, random: Math.random, batcher });
     const delays = new DelaySender(pipeline, logger, realTimers.now, chronos);
     deliverDelay = (m) => pipeline.sendSync(m, CHRONOS_DELIVERY_TIMEOUT_MS);
-    const thrift = conf.thriftServer;
     const server = new FrameServer(
-      {
-        bindAddress: settings.bindAddress,
-        port: settings.port,
-        backlog: thrift.backlog,
-        maxFrameBytes: thrift.maxReadBufferBytes,
-        maxInFlightPerConnection: thrift.maxInFlightPerConnection,
-        maxInFlightBytes: thrift.maxInFlightBytes,
-        idleTimeoutMs: thrift.clientTimeout,
-      },
+      { bindAddress: settings.bindAddress, port: settings.port, backlog: conf.thriftServer.backlog, ...serverLimits(conf) },
       createProducerFrameHandler(pipeline, delays, logger),
       logger,
     );
+    const status = describe(instance, mode, origin, source, initial, nothing, new Map());
+    const app = new ProxyApp(settings, source, new ClusterSet(logger), pipeline, batcher, policy, server, logger, hooks, instance, status, chronos);
+    await app.boot(initial, origin);
+    return app;
+  }
+
+  private async boot(initial: ConfigSnapshot, origin: ConfigOrigin): Promise<void> {
     let address: AddressInfo;
     try {
-      address = await server.listen();
+      await this.applyNow(initial, origin, true);
+      address = await this.server.listen();
     } catch (error) {
-      source?.close();
-      await clusters.close();
+      this.source?.close();
+      await this.clusters.close();
       throw error;
     }
-    const instance = `${settings.host}:${address.port}`;
-    // port 0 (tests, local mode) is known only now; units may name this instance in their proxies
-    const routing = routingTable(initial, storages, { instance, requireBinding });
-    if (address.port !== settings.port) {
-      policy = buildPolicy(conf, routing, policy, Date.now);
-      pipeline.configure(routing, policy.policy);
+    if (address.port !== this.settings.port) {
+      // port 0 (tests, local mode) is known only now; units may name this instance in their proxies
+      this.instanceId = `${this.settings.host}:${address.port}`;
+      await this.applyNow(initial, origin, true);
     }
-    const status = describe(instance, mode, origin, source, initial, routing, storages);
-    const app = new ProxyApp(settings, source, clusters, pipeline, batcher, policy, server, logger, hooks, instance, status, chronos);
-    chronos?.start();
-    logger.info({ ...status, bind: `${address.address}:${address.port}` }, 'pproxy started');
-    hooks.onStatus?.(status);
-    source?.onChange((snapshot) => void app.apply(snapshot, 'zookeeper'));
-    if (origin === 'zookeeper') saveSnapshot(cacheFile(settings), instance, initial);
-    return app;
+    this.chronos?.start();
+    this.logger.info({ ...this.status, bind: `${address.address}:${address.port}` }, 'pproxy started');
+    this.source?.onChange((snapshot) => void this.apply(snapshot, 'zookeeper'));
+  }
+
+  /** host:port, this proxy's identity in ZooKeeper and in topic units' proxies. */
+  get instance(): string {
+    return this.instanceId;
   }
 
   address(): AddressInfo {
@@ -221,32 +191,32 @@ export class ProxyApp {
     return this.applying;
   }
 
-  private async applyNow(snapshot: ConfigSnapshot, origin: ConfigOrigin): Promise<boolean> {
+  /**
+   * Applies one configuration version: storages started or kept (new ones warmed up for their
+   * topics, for CLUSTER_WARM_UP_MS at most, while the running ones serve), then routing, limiter,
+   * batching and server limits swapped in, then the storages it replaced retired. A version that
+   * cannot be applied leaves the running one in place; at `boot` there is none, and the error is
+   * thrown.
+   */
+  private async applyNow(snapshot: ConfigSnapshot, origin: ConfigOrigin, boot = false): Promise<boolean> {
     if (this.stopping) return false;
     const started = Date.now();
-    const conf = snapshot.pproxy?.carreraConfiguration ?? UNBOUND_CONFIGURATION;
-    const identity: Identity = { instance: this.instance, requireBinding: this.status.mode === 'zookeeper' };
+    const conf = configurationOf(snapshot);
+    const identity: Identity = { instance: this.instanceId, requireBinding: this.status.mode === 'zookeeper' };
     try {
       const served = snapshot.pproxy ? servedTopicsByCluster(snapshot.pproxy, snapshot.topics, identity) : new Map<string, string[]>();
-      const change = await this.clusters.apply(clusterSpecs(conf, this.settings.dataDir, this.logger), {
-        topicsOf: (cluster) => served.get(cluster) ?? [],
-        timeoutMs: CLUSTER_WARM_UP_MS,
-      });
+      const warmUp = boot ? undefined : { topicsOf: (cluster: string) => served.get(cluster) ?? [], timeoutMs: CLUSTER_WARM_UP_MS };
+      const change = await this.clusters.apply(clusterSpecs(conf, this.settings.dataDir, this.logger), warmUp);
       const routing = routingTable(snapshot, change.storages, identity);
       this.policy = buildPolicy(conf, routing, this.policy, Date.now);
       this.batcher.configure(batchSettings(conf));
       this.pipeline.configure(routing, this.policy.policy);
-      this.server.setLimits({
-        maxFrameBytes: conf.thriftServer.maxReadBufferBytes,
-        maxInFlightPerConnection: conf.thriftServer.maxInFlightPerConnection,
-        maxInFlightBytes: conf.thriftServer.maxInFlightBytes,
-        idleTimeoutMs: conf.thriftServer.clientTimeout,
-      });
-      this.status = describe(this.instance, this.status.mode, origin, this.source, snapshot, routing, change.storages);
+      this.server.setLimits(serverLimits(conf));
+      this.status = describe(this.instanceId, this.status.mode, origin, this.source, snapshot, routing, change.storages);
       this.logger.info({ ...this.status, ms: Date.now() - started }, 'configuration applied');
       // the new configuration is live: what follows must not undo that, nor skip the retirement
       try {
-        if (origin === 'zookeeper') saveSnapshot(cacheFile(this.settings), this.instance, snapshot);
+        if (origin === 'zookeeper') saveSnapshot(cacheFile(this.settings), this.instanceId, snapshot);
         this.hooks.onStatus?.(this.status);
       } catch (err) {
         this.logger.error({ err }, 'configuration applied, but its cache or status could not be written');
@@ -254,6 +224,7 @@ export class ProxyApp {
       await change.retire();
       return true;
     } catch (err) {
+      if (boot) throw err;
       this.logger.error({ err }, 'configuration not applied; the running configuration stays');
       return false;
     }
@@ -278,6 +249,38 @@ export class ProxyApp {
     await this.clusters.close();
     this.logger.info({ ms: Date.now() - started }, 'pproxy stopped');
   }
+}
+
+/** Where the first configuration comes from: the file, ZooKeeper, or (ZooKeeper unreachable) its cache. */
+async function initialConfiguration(
+  settings: ProxySettings,
+  logger: Logger,
+): Promise<{ source: ZkConfigSource | undefined; initial: ConfigSnapshot; origin: ConfigOrigin }> {
+  if (settings.local) return { source: undefined, initial: settings.local, origin: 'file' };
+  const instance = `${settings.host}:${settings.port}`;
+  const source = new ZkConfigSource({ connectString: settings.zookeeperAddr!, instance }, logger);
+  try {
+    return { source, initial: await source.start(settings.zookeeperConnectTimeoutMs), origin: 'zookeeper' };
+  } catch (err) {
+    logger.warn({ err: (err as Error).message }, 'ZooKeeper unreachable at start; trying the configuration cache');
+    const cached = loadSnapshot(cacheFile(settings), instance, logger);
+    return { source, initial: cached ?? { pproxy: undefined, topics: [] }, origin: cached ? 'cache' : 'none' };
+  }
+}
+
+/** An unbound proxy runs with every carreraConfiguration default. */
+function configurationOf(snapshot: ConfigSnapshot): CarreraConfiguration {
+  return snapshot.pproxy?.carreraConfiguration ?? UNBOUND_CONFIGURATION;
+}
+
+function serverLimits(conf: CarreraConfiguration): FrameLimits {
+  const thrift = conf.thriftServer;
+  return {
+    maxFrameBytes: thrift.maxReadBufferBytes,
+    maxInFlightPerConnection: thrift.maxInFlightPerConnection,
+    maxInFlightBytes: thrift.maxInFlightBytes,
+    idleTimeoutMs: thrift.clientTimeout,
+  };
 }
 
 function routingTable(snapshot: ConfigSnapshot, storages: ReadonlyMap<string, ClusterStorage>, identity: Identity): RoutingTable {
