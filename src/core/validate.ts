@@ -1,7 +1,8 @@
 /**
- * Message validation of DDMQ's CarreraRequest.checkValid (reference section 5.1). Every failure is
- * answered FAIL_ILLEGAL_MSG (11); the reason is only logged.
+ * Message validation as DDMQ's CarreraRequest.checkValid and MsgCheckUtils do it, with Java's string
+ * rules (java-string.ts). Every failure is answered FAIL_ILLEGAL_MSG (11); the reason is only logged.
  */
+import { isEmptyAfterJavaTrim, javaLength } from './java-string';
 import type { ProducerMessage } from './message';
 
 /** sendSync to this topic is answered OK at once: SDKs and load balancers use it as a health check. */
@@ -11,7 +12,8 @@ export const FROM_CHRONOS_PROPERTY = 'from_chronos';
 /** Body limit of topics whose clusters set none: RocketMQ's default maxMessageSize. */
 export const DEFAULT_MAX_MESSAGE_SIZE = 2 * 1024 * 1024;
 
-const MAX_KEY_LENGTH = 255;
+/** Longest key and tags, in UTF-16 code units (Java's String.length()). */
+export const MAX_KEY_LENGTH = 255;
 const MAX_TAGS_LENGTH = 255;
 
 /** RocketMQ's system property names (MessageConst); a user property may not use them. */
@@ -23,17 +25,14 @@ const RESERVED_PROPERTY_NAMES = new Set([
 
 const EMPTY = Buffer.alloc(0);
 
-/**
- * The reason a message is illegal regardless of its topic's clusters, or undefined. Lengths are in
- * UTF-16 code units, as Java's String.length() counts them.
- */
+/** The reason a message is illegal regardless of its topic's clusters, or undefined. */
 export function illegalMessageReason(message: ProducerMessage, innerTopicPrefix: string | undefined): string | undefined {
   if (message.topic === undefined) return 'topic is missing';
-  if (message.key !== undefined && message.key.length > MAX_KEY_LENGTH) {
-    return `key is ${message.key.length} characters, more than ${MAX_KEY_LENGTH}`;
+  if (message.key !== undefined && javaLength(message.key) > MAX_KEY_LENGTH) {
+    return `key is ${javaLength(message.key)} characters, more than ${MAX_KEY_LENGTH}`;
   }
-  if (message.tags !== undefined && message.tags.length > MAX_TAGS_LENGTH) {
-    return `tags are ${message.tags.length} characters, more than ${MAX_TAGS_LENGTH}`;
+  if (message.tags !== undefined && javaLength(message.tags) > MAX_TAGS_LENGTH) {
+    return `tags are ${javaLength(message.tags)} characters, more than ${MAX_TAGS_LENGTH}`;
   }
   const propertiesReason = illegalPropertiesReason(message.properties);
   if (propertiesReason) return propertiesReason;
@@ -43,12 +42,13 @@ export function illegalMessageReason(message: ProducerMessage, innerTopicPrefix:
   return undefined;
 }
 
+/** A name or value is blank when nothing is left of it after Java's String.trim(). */
 export function illegalPropertiesReason(properties: ReadonlyMap<string, string> | undefined): string | undefined {
   if (!properties) return undefined;
   for (const [name, value] of properties) {
-    if (isBlank(name)) return 'a property name is blank';
+    if (isEmptyAfterJavaTrim(name)) return 'a property name is blank';
     if (RESERVED_PROPERTY_NAMES.has(name)) return `property name ${name} is reserved by RocketMQ`;
-    if (isBlank(value)) return `property ${name} has a blank value`;
+    if (isEmptyAfterJavaTrim(value)) return `property ${name} has a blank value`;
   }
   return undefined;
 }
@@ -56,8 +56,4 @@ export function illegalPropertiesReason(properties: ReadonlyMap<string, string> 
 /** `body` (field 7) wins; otherwise the legacy `value` (field 3); otherwise empty. */
 export function resolveBody(message: ProducerMessage): Buffer {
   return message.body ?? message.value ?? EMPTY;
-}
-
-function isBlank(s: string): boolean {
-  return s.trim().length === 0;
 }

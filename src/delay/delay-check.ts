@@ -26,8 +26,9 @@ const isType = (t: number) => t === DelayType.DELAY || t === DelayType.LOOP_DELA
 export function delayRefusal(m: DelayMessage, innerTopicNum: number, nowSeconds: number): DelayRefusal | undefined {
   const refuse = (code: ResultCode, echoId = false): DelayRefusal => ({ code, uniqDelayMsgId: echoId ? (m.uniqDelayMsgId ?? '') : '' });
   if (m.action === DelayAction.CANCEL) {
+    // DDMQ first refuses a blank id (StringUtils.isBlank), with the same code: no blank id has the id's form
     const id = m.uniqDelayMsgId ?? '';
-    if (id.trim() === '' || !CANCEL_ID_PATTERN.test(id)) return refuse(ResultCode.FAIL_ILLEGAL_UNIQ_DELAY_MSG_ID, true);
+    if (!CANCEL_ID_PATTERN.test(id)) return refuse(ResultCode.FAIL_ILLEGAL_UNIQ_DELAY_MSG_ID, true);
     const key = parseDelayId(id);
     if (!isType(key.type)) return refuse(ResultCode.FAIL_ILLEGAL_DELAY_MSG_TYPE, true);
     if (key.seq >= innerTopicNum) return refuse(ResultCode.FAIL_ILLEGAL_DELAY_INNER_TOPIC_SEQ, true);

@@ -3,7 +3,7 @@
  * e.g. `1507609164-2-1507609214-0-0-0-0-14f22520-ad72-11e7-91be-6ee54da579e3`. `timed` counts the
  * loops already fired (0 when the proxy creates the id); `seq` names the inner topic.
  */
-import { javaStringHashCode } from '../routing/cluster';
+import { javaStringHashCode, wholeStringPattern } from '../core/java-string';
 import { hashModulo } from '../routing/partition';
 
 export interface DelayKey {
@@ -17,8 +17,15 @@ export interface DelayKey {
   readonly uuid: string;
 }
 
-/** What a cancel may name (DDMQ's DelayRequest regex). */
-export const CANCEL_ID_PATTERN = /^\d{10}-\d-\d{10}-\d+-\d+-\d+-\d+-[0-9a-z]{8}-[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{12}$/;
+/**
+ * What a cancel may name: DDMQ's DelayRequest regex, over the whole id. DDMQ runs it with find(),
+ * whose `$` also matches before one trailing line terminator ("\n", "\r\n", U+2028, ...); such an
+ * id then breaks DDMQ's InternalKey parsing with an exception instead of an answer, and is refused
+ * here with FAIL_ILLEGAL_UNIQ_DELAY_MSG_ID like any other id not of this form.
+ */
+export const CANCEL_ID_PATTERN = wholeStringPattern(
+  String.raw`\d{10}-\d-\d{10}-\d+-\d+-\d+-\d+-[0-9a-z]{8}-[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{12}`,
+);
 
 export function formatDelayId(k: DelayKey): string {
   return `${k.timestamp}-${k.type}-${k.expire}-${k.times}-${k.timed}-${k.interval}-${k.seq}-${k.uuid}`;

@@ -4,6 +4,7 @@
  * partitionId == -1, else Java's String.hashCode of the key, else random; cluster = |index| mod n.
  * The original casts to int before the modulo and can index negatively; here it is exact.
  */
+import { javaStringHashCode } from '../core/java-string';
 import { hashModulo } from './partition';
 
 export interface RoutingHints {
@@ -22,11 +23,4 @@ export function chooseCluster<T>(sortedClusters: readonly T[], hints: RoutingHin
   else if (hints.key !== undefined) index = BigInt(javaStringHashCode(hints.key));
   else return sortedClusters[Math.floor(random() * n)]!;
   return sortedClusters[hashModulo(index, n)]!;
-}
-
-/** java.lang.String#hashCode over UTF-16 code units, as a signed 32-bit integer. */
-export function javaStringHashCode(s: string): number {
-  let h = 0;
-  for (let i = 0; i < s.length; i++) h = (Math.imul(31, h) + s.charCodeAt(i)) | 0;
-  return h;
 }

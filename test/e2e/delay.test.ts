@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import type { DelaySpec } from '../../src/client/producer-client';
-import { javaStringHashCode } from '../../src/routing/cluster';
+import { javaStringHashCode } from '../../src/core/java-string';
 import { RESULT_MESSAGES } from '../../src/protocol/result-codes';
 import { MockKafka, consumeAll } from '../helpers/kafka';
 import { startProxy } from '../helpers/proxy';

@@ -16,7 +16,7 @@
  *   outages can be injected.
  */
 import * as grpc from '@grpc/grpc-js';
-import { javaStringHashCode } from '../../src/routing/cluster';
+import { javaStringHashCode } from '../../src/core/java-string';
 // The generated stubs are CommonJS without types we need here.
 /* eslint-disable @typescript-eslint/no-require-imports */
 const definition = require('rocketmq-client-nodejs/proto/apache/rocketmq/v2/definition_pb.js');

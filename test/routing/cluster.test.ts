@@ -1,17 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { chooseCluster, javaStringHashCode } from '../../src/routing/cluster';
+import { chooseCluster } from '../../src/routing/cluster';
 import { choosePartition, hashModulo } from '../../src/routing/partition';
-
-test("javaStringHashCode equals java.lang.String#hashCode, overflow and UTF-16 included", () => {
-  // values printed by the JVM (jshell)
-  assert.equal(javaStringHashCode(''), 0);
-  assert.equal(javaStringHashCode('a'), 97);
-  assert.equal(javaStringHashCode('hello'), 99162322);
-  assert.equal(javaStringHashCode('polygenelubricants'), -2147483648);
-  assert.equal(javaStringHashCode('14f22520-ad72-11e7-91be-6ee54da579e3'), 139185948);
-  assert.equal(javaStringHashCode('😀'), 1772899); // a surrogate pair: two UTF-16 units
-});
 
 test('cluster choice follows DDMQ: partitionId, then hashId, then the key hash, then random', () => {
   const clusters = ['A', 'B', 'C'];

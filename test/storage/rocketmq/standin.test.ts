@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Producer } from 'rocketmq-client-nodejs';
-import { javaStringHashCode } from '../../../src/routing/cluster';
+import { javaStringHashCode } from '../../../src/core/java-string';
 import { Code, RocketMqStandIn, consistentHash } from '../../helpers/rocketmq-standin';
 
 const quiet = { info() {}, warn() {}, error() {}, debug() {} };
