@@ -5,7 +5,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isEmptyAfterJavaTrim, javaLength, javaStringHashCode, wholeStringPattern } from '../../src/core/java-string';
+import { schemas } from '../../src/config/schema';
 import { CANCEL_ID_PATTERN } from '../../src/delay/delay-id';
+import { isValidTopicName } from '../../src/storage/local/layout';
 import { EDGE_CHARACTERS, hex, javaTrimRemoves } from '../helpers/java-rules';
 
 test("isEmptyAfterJavaTrim is Java's s.trim().isEmpty(), not JavaScript's trim", () => {
@@ -52,4 +54,12 @@ test("a whole-string pattern matches as Java's matches(): no line terminator aft
   assert.equal(CANCEL_ID_PATTERN.test(id), true);
   for (const end of ['\n', '\r\n', '\u2028']) assert.equal(CANCEL_ID_PATTERN.test(id + end), false, JSON.stringify(end));
   assert.equal(CANCEL_ID_PATTERN.test(`\n${id}`), false);
+});
+
+test("topic names follow RocketMQ's whole-string rule in the config and the local log: no trailing line terminator", () => {
+  const topicConfig = (topic: string) => schemas.strict.topicConfig.safeParse({ topic, topicUnits: [{ brokerCluster: 'C' }] }).success;
+  for (const [topic, valid] of [['orders', true], ['a%b|c_d-e', true], ['orders\n', false], ['orders\r\n', false], ['\norders', false], ['orders\u2028', false], ['t'.repeat(256), false]] as const) {
+    assert.equal(topicConfig(topic), valid, `config: ${JSON.stringify(topic)}`);
+    assert.equal(isValidTopicName(topic), valid, `local log: ${JSON.stringify(topic)}`);
+  }
 });
