@@ -1,7 +1,10 @@
 /**
  * Decoding of ProducerService calls and encoding of their replies, field ids as in
  * idl/producer.thrift. Unknown fields and fields of an unexpected type are skipped, as generated
- * Thrift readers do, so newer clients with extra fields keep working.
+ * Thrift readers do, so newer clients with extra fields keep working. A container of the expected
+ * field type whose elements are of another type cannot be read as the IDL's values: it is a
+ * ThriftDecodeError (answered PROTOCOL_ERROR), where the IDL's type would otherwise be read out of
+ * bytes that are not one. An empty container has nothing to misread and decodes as empty.
  */
 import {
   emptyDelayMessage,
@@ -77,11 +80,11 @@ export function readBatchArgs(reader: CompactReader): BatchArgs {
   readStruct(reader, (id, type) => {
     if (id !== 1 || type !== CType.LIST) return false;
     const { elemType, size } = reader.readListHeader();
-    const messages: ProducerMessage[] = [];
-    for (let i = 0; i < size; i++) {
-      if (elemType === CType.STRUCT) messages.push(readMessage(reader));
-      else reader.skipElement(elemType, 1);
+    if (size > 0 && elemType !== CType.STRUCT) {
+      throw new ThriftDecodeError(`sendBatchSync: messages is a list<${typeName(elemType)}>, not a list<Message>`);
     }
+    const messages: ProducerMessage[] = [];
+    for (let i = 0; i < size; i++) messages.push(readMessage(reader));
     args.messages = messages;
     return true;
   });
@@ -142,7 +145,7 @@ function readMessage(reader: CompactReader): ProducerMessage {
         return true;
       case 9:
         if (type !== CType.MAP) return false;
-        m.properties = readStringMap(reader);
+        m.properties = readStringMap(reader, 'Message.properties');
         return true;
       default:
         return false;
@@ -205,7 +208,7 @@ function readDelayMessage(reader: CompactReader): DelayMessage {
         return true;
       case 14:
         if (type !== CType.MAP) return false;
-        m.properties = readStringMap(reader);
+        m.properties = readStringMap(reader, 'DelayMessage.properties');
         return true;
       default:
         return false;
@@ -214,21 +217,29 @@ function readDelayMessage(reader: CompactReader): DelayMessage {
   return m;
 }
 
-/** Map<string,string>; entries of other types are skipped. */
-function readStringMap(reader: CompactReader): Map<string, string> {
+/** map<string,string>; a non-empty map of other key or value types is a ThriftDecodeError. */
+function readStringMap(reader: CompactReader, field: string): Map<string, string> {
   const { keyType, valueType, size } = reader.readMapHeader();
+  if (size > 0 && (keyType !== CType.BINARY || valueType !== CType.BINARY)) {
+    throw new ThriftDecodeError(`${field} is a map<${typeName(keyType)}, ${typeName(valueType)}>, not a map<string, string>`);
+  }
   const map = new Map<string, string>();
-  const strings = keyType === CType.BINARY && valueType === CType.BINARY;
   for (let i = 0; i < size; i++) {
-    if (strings) {
-      const k = reader.readString();
-      map.set(k, reader.readString());
-    } else {
-      reader.skipElement(keyType, 1);
-      reader.skipElement(valueType, 1);
-    }
+    const k = reader.readString();
+    map.set(k, reader.readString());
   }
   return map;
+}
+
+const TYPE_NAMES: Readonly<Record<number, string>> = {
+  [CType.BOOL_TRUE]: 'bool', [CType.BOOL_FALSE]: 'bool', [CType.BYTE]: 'byte', [CType.I16]: 'i16', [CType.I32]: 'i32',
+  [CType.I64]: 'i64', [CType.DOUBLE]: 'double', [CType.BINARY]: 'string', [CType.LIST]: 'list', [CType.SET]: 'set',
+  [CType.MAP]: 'map', [CType.STRUCT]: 'struct', [CType.UUID]: 'uuid',
+};
+
+/** The IDL name of a compact type, for error messages. */
+function typeName(type: number): string {
+  return TYPE_NAMES[type] ?? `type ${type}`;
 }
 
 /**

@@ -141,6 +141,110 @@ test('unknown fields are skipped and a known field of the wrong type is ignored'
   assert.equal(m.key, 'still-read');
 });
 
+/** The arguments of one call, written with the stock protocol and decoded by ours. */
+function decodeRaw<A>(name: string, read: (r: CompactReader) => A, writeArgs: (p: thrift.TProtocol) => void): A {
+  const reader = new CompactReader(writeRawCall(name, writeArgs).subarray(4));
+  readCallHeader(reader);
+  return read(reader);
+}
+
+/** A Message struct inside an args struct, as field 1. */
+function messageArg(p: thrift.TProtocol, writeFields: () => void): void {
+  p.writeFieldBegin('message', T.STRUCT, 1);
+  p.writeStructBegin('Message');
+  writeFields();
+  p.writeFieldStop();
+  p.writeStructEnd();
+  p.writeFieldEnd();
+}
+
+test('a sendBatchSync list of anything but Message structs is a ThriftDecodeError; an empty one is an empty batch', () => {
+  const batchOf = (elemType: number, write: (p: thrift.TProtocol) => void, size: number) => (p: thrift.TProtocol) => {
+    p.writeFieldBegin('messages', T.LIST, 1);
+    p.writeListBegin(elemType, size);
+    for (let i = 0; i < size; i++) write(p);
+    p.writeListEnd();
+    p.writeFieldEnd();
+  };
+  const cases: [string, number, (p: thrift.TProtocol) => void][] = [
+    ['i32', T.I32, (p) => p.writeI32(7)],
+    ['string', T.STRING, (p) => p.writeString('m')],
+    ['list', T.LIST, (p) => { p.writeListBegin(T.STRUCT, 0); p.writeListEnd(); }],
+    ['map', T.MAP, (p) => { p.writeMapBegin(T.STRING, T.STRING, 0); p.writeMapEnd(); }],
+  ];
+  for (const [name, elemType, write] of cases) {
+    assert.throws(() => decodeRaw('sendBatchSync', readBatchArgs, batchOf(elemType, write, 2)), (err: Error) => {
+      assert.ok(err instanceof ThriftDecodeError, name);
+      assert.equal(err.message, `sendBatchSync: messages is a list<${name}>, not a list<Message>`);
+      return true;
+    });
+    assert.deepEqual(decodeRaw('sendBatchSync', readBatchArgs, batchOf(elemType, write, 0)).messages, [], `empty list of ${name}`);
+  }
+  // the list itself as another type is a field of the wrong type: skipped, no messages
+  const asSet = decodeRaw('sendBatchSync', readBatchArgs, (p) => {
+    p.writeFieldBegin('messages', T.SET, 1);
+    p.writeSetBegin(T.I32, 1);
+    p.writeI32(1);
+    p.writeSetEnd();
+    p.writeFieldEnd();
+  });
+  assert.equal(asSet.messages, undefined);
+});
+
+test('properties that are not map<string,string> are a ThriftDecodeError, in Message and in DelayMessage', () => {
+  const shapes: [string, number, number, (p: thrift.TProtocol) => void][] = [
+    ['i32 -> string', T.I32, T.STRING, (p) => { p.writeI32(1); p.writeString('v'); }],
+    ['string -> i32', T.STRING, T.I32, (p) => { p.writeString('k'); p.writeI32(1); }],
+    ['string -> list', T.STRING, T.LIST, (p) => { p.writeString('k'); p.writeListBegin(T.STRING, 0); p.writeListEnd(); }],
+    ['bool -> string', T.BOOL, T.STRING, (p) => { p.writeBool(true); p.writeString('v'); }],
+  ];
+  for (const [name, keyType, valueType, writeEntry] of shapes) {
+    const properties = (id: number) => (p: thrift.TProtocol) => {
+      p.writeFieldBegin('properties', T.MAP, id);
+      p.writeMapBegin(keyType, valueType, 1);
+      writeEntry(p);
+      p.writeMapEnd();
+      p.writeFieldEnd();
+    };
+    assert.throws(() => decodeRaw('sendSync', readSendArgs, (p) => messageArg(p, () => properties(9)(p))), { name: 'ThriftDecodeError', message: /^Message\.properties is a map<\w+, \w+>, not a map<string, string>$/ }, `Message ${name}`);
+    assert.throws(() => decodeRaw('sendDelaySync', readDelayArgs, (p) => messageArg(p, () => properties(14)(p))), { name: 'ThriftDecodeError', message: /^DelayMessage\.properties is a map<\w+, \w+>, not a map<string, string>$/ }, `DelayMessage ${name}`);
+  }
+  const empty = decodeRaw('sendSync', readSendArgs, (p) => messageArg(p, () => {
+    p.writeFieldBegin('properties', T.MAP, 9);
+    p.writeMapBegin(T.I32, T.I32, 0);
+    p.writeMapEnd();
+    p.writeFieldEnd();
+  }));
+  assert.deepEqual(empty.message!.properties, new Map());
+});
+
+test('each Message field of the wrong type is skipped and keeps its default; the fields after it are read', () => {
+  const m = decodeRaw('sendSync', readSendArgs, (p) => messageArg(p, () => {
+    const wrong: [string, number, number, () => void][] = [
+      ['topic', 1, T.I64, () => p.writeI64(1)],
+      ['value', 3, T.I32, () => p.writeI32(1)],
+      ['hashId', 4, T.STRING, () => p.writeString('12')],
+      ['tags', 5, T.BOOL, () => p.writeBool(true)],
+      ['partitionId', 6, T.STRING, () => p.writeString('3')],
+      ['body', 7, T.LIST, () => { p.writeListBegin(T.BYTE, 1); p.writeByte(1); p.writeListEnd(); }],
+      ['version', 8, T.DOUBLE, () => p.writeDouble(1.5)],
+      ['properties', 9, T.LIST, () => { p.writeListBegin(T.STRING, 1); p.writeString('k'); p.writeListEnd(); }],
+    ];
+    for (const [name, id, type, write] of wrong) {
+      p.writeFieldBegin(name, type, id);
+      write();
+      p.writeFieldEnd();
+    }
+    p.writeFieldBegin('key', T.STRING, 2);
+    p.writeString('read');
+    p.writeFieldEnd();
+  })).message!;
+  assert.deepEqual(
+    { topic: m.topic, key: m.key, value: m.value, hashId: m.hashId, tags: m.tags, partitionId: m.partitionId, body: m.body, version: m.version, properties: m.properties },
+    { topic: undefined, key: 'read', value: undefined, hashId: 0n, tags: undefined, partitionId: -1, body: undefined, version: undefined, properties: undefined },
+  );
+});
+
 test('malformed input is a ThriftDecodeError, never a crash or a huge allocation', () => {
   const good = encodeWithStockClient((c) => c.sendSync(fullMessage(7n), int64(100n)));
   for (let cut = 1; cut < good.length; cut += 7) {

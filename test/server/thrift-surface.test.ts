@@ -133,6 +133,44 @@ test('unknown methods get UNKNOWN_METHOD; undecodable arguments get PROTOCOL_ERR
   assert.equal(exchange.closedByServer, false);
 });
 
+test('a batch of i32s or properties of the wrong types get PROTOCOL_ERROR, store nothing, and the connection lives on', async (t) => {
+  const proxy = await startProxy(t);
+  const batchOfI32 = writeRawCall('sendBatchSync', (p) => {
+    p.writeFieldBegin('messages', T.LIST, 1);
+    p.writeListBegin(T.I32, 3);
+    for (const n of [1, 2, 3]) p.writeI32(n);
+    p.writeListEnd();
+    p.writeFieldEnd();
+  });
+  const intProperties = writeRawCall('sendSync', (p) => {
+    p.writeFieldBegin('message', T.STRUCT, 1);
+    p.writeStructBegin('Message');
+    p.writeFieldBegin('topic', T.STRING, 1);
+    p.writeString('test');
+    p.writeFieldEnd();
+    p.writeFieldBegin('body', T.STRING, 7);
+    p.writeString('x');
+    p.writeFieldEnd();
+    p.writeFieldBegin('properties', T.MAP, 9);
+    p.writeMapBegin(T.STRING, T.I32, 1);
+    p.writeString('traceId');
+    p.writeI32(5);
+    p.writeMapEnd();
+    p.writeFieldEnd();
+    p.writeFieldStop();
+    p.writeStructEnd();
+    p.writeFieldEnd();
+  });
+  const heartbeat = encodeWithStockClient((c) => c.sendSync(Object.assign(new Message(), { topic: 'carrera_heartbeat' }), int64(50n)));
+  const exchange = await rawExchange(proxy.port, Buffer.concat([batchOfI32, intProperties, frameOf(heartbeat)]), 500);
+  const [batchReply, sendReply, heartbeatReply] = splitFrames(exchange.data);
+  assert.deepEqual(decodeException(batchReply!), { name: 'sendBatchSync', type: 7, message: 'sendBatchSync: messages is a list<i32>, not a list<Message>' });
+  assert.deepEqual(decodeException(sendReply!), { name: 'sendSync', type: 7, message: 'Message.properties is a map<string, i32>, not a map<string, string>' });
+  assert.equal(decodeResultCode(heartbeatReply!), 0, 'the next request on the same connection is answered');
+  assert.equal(exchange.closedByServer, false);
+  assert.deepEqual(await storedMessages(proxy.dataDir, 'test'), []);
+});
+
 test('an oversized frame or garbage closes only that connection, before the frame is buffered', async (t) => {
   const proxy = await startProxy(t, { thriftServer: { maxReadBufferBytes: 65536 } });
   const client = await proxy.client();
