@@ -5,7 +5,7 @@
  * unknown topic, heartbeat, refusal) is returned as a plain value so it costs no promise.
  * sendDelaySync's protocol lives in src/delay/delay-sender.ts, which sends through sendPrepared.
  *
- * Retries (DDMQ's, improved): a retriable storage failure is retried with
+ * Retries (DDMQ's sendSync deadline and retry, improved): a retriable storage failure is retried with
  * backoff while the deadline allows, a non-retriable one is answered at once; DDMQ's single extra
  * attempt for a sendSync that has not completed (not for strongOrder topics, nor after a limiter
  * retry) is made 30 ms before the caller's deadline instead of 30 ms after it (message-delivery.ts).

@@ -3,7 +3,7 @@
  *
  * Why not the stock `thrift` codec on the server: it allocates per field and per i64 (node-int64),
  * cannot bound a frame before buffering it, and its es6 processor silently never replies to some
- * handler shapes (see test-peers.md). The proxy decodes only four call shapes, so a small exact codec
+ * handler shapes. The proxy decodes only four call shapes, so a small exact codec
  * is cheaper and fully under our control. Byte compatibility is proven by the stock Node client and
  * Apache Thrift's Python client in the tests.
  *
