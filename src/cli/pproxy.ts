@@ -1,14 +1,19 @@
 #!/usr/bin/env node
 /**
  * pproxy's command line: `pproxy send ...`, `pproxy tail ...`. Commands parse arguments and call
- * a module that does the work; no logic lives here.
+ * a module that does the work; no logic lives here. Each command loads its module when it runs, so
+ * that a command loads only what it needs: `tail` reads files and needs neither Thrift nor a broker
+ * client nor ZooKeeper.
  */
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { runDelayAdd, runDelayCancel } from './delay';
-import { runSend } from './send';
-import { runTail } from './tail';
-import { runZk, type ZkCommand } from './zk';
+import type { ZkCommand } from './zk';
+
+// A reader that stops reading (`pproxy tail | head -1`) ends the command, quietly: it got what it wanted.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
 
 const DEFAULT_CONFIG = path.resolve(__dirname, '../../../carrera.yaml');
 
@@ -61,6 +66,7 @@ program
     if (options.body === undefined && options.bodyFile === undefined) {
       program.error('error: one of --body or --body-file is required');
     }
+    const { runSend } = await import('./send.js');
     process.exitCode = await runSend(options, process.stdout);
   });
 
@@ -75,6 +81,7 @@ program
   .option('--from <offset>', 'start at this offset instead of the latest messages', int64)
   .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
   .action(async (options) => {
+    const { runTail } = await import('./tail.js');
     process.exitCode = await runTail(options, process.stdout);
   });
 
@@ -97,6 +104,7 @@ delay
   .option('-H, --host <host>', 'proxy host', '127.0.0.1')
   .option('-p, --port <port>', 'proxy port', integer('port', 1), 9613)
   .action(async (options) => {
+    const { runDelayAdd } = await import('./delay.js');
     process.exitCode = await runDelayAdd(options, process.stdout);
   });
 delay
@@ -108,6 +116,7 @@ delay
   .option('-H, --host <host>', 'proxy host', '127.0.0.1')
   .option('-p, --port <port>', 'proxy port', integer('port', 1), 9613)
   .action(async (options) => {
+    const { runDelayCancel } = await import('./delay.js');
     process.exitCode = await runDelayCancel(options, process.stdout);
   });
 
@@ -116,6 +125,7 @@ const zk = program
   .description("write DDMQ's ZooKeeper layout as its console does (bind proxies and topics)")
   .requiredOption('-z, --zk <connect>', 'ZooKeeper connect string; /carrera/v4/config is appended when absent');
 const zkAction = (toCommand: (options: Record<string, string>) => ZkCommand) => async (options: Record<string, string>) => {
+  const { runZk } = await import('./zk.js');
   process.exitCode = await runZk(zk.opts()['zk'] as string, toCommand(options), process.stdout);
 };
 zk.command('init').description('create the parent nodes, as the console initZkPath').action(zkAction(() => ({ kind: 'init' })));

@@ -4,9 +4,9 @@
  * carries every body exactly, base64-encoded.
  */
 import { loadSettings } from '../config/load';
+import { localClusterDir } from '../storage/local/layout';
 import { listPartitions, readLastRecords, readRecords } from '../storage/local/log-reader';
 import type { StoredRecord } from '../storage/local/record';
-import { localClusterDir } from '../storage/registry';
 
 export interface TailOptions {
   topic: string;

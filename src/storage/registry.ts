@@ -3,10 +3,10 @@
  * when its client must be rebuilt. A cluster without a storage answers FAIL_NO_PRODUCER_FOR_CLUSTER
  * (21), as DDMQ does for a cluster with no producer.
  */
-import path from 'node:path';
-import type { CarreraConfiguration, LocalClusterConfig } from '../config/schema';
+import type { CarreraConfiguration } from '../config/schema';
 import type { Logger } from '../log';
 import { KafkaStorage } from './kafka/kafka-storage';
+import { localClusterDir } from './local/layout';
 import { LocalStorage } from './local/local-storage';
 import { RocketMqStorage } from './rocketmq/rocketmq-storage';
 import type { ClusterStorage, StorageKind } from './storage';
@@ -62,9 +62,4 @@ export function clusterSpecs(conf: CarreraConfiguration, dataDir: string, logger
     logger.warn({ clusters: withoutProducer }, 'clusters of a switched-off type have no producer; their topics answer 21');
   }
   return specs;
-}
-
-/** Where a local cluster keeps its logs: its `dir`, relative to dataDir, or dataDir/local/<cluster>. */
-export function localClusterDir(dataDir: string, cluster: string, config: LocalClusterConfig): string {
-  return path.resolve(dataDir, config.dir ?? path.join('local', cluster));
 }
