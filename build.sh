@@ -23,7 +23,7 @@ rm -rf "$out/dist" "$out/node_modules" "$out/bin"
 mkdir -p "$out/dist" "$out/bin"
 cp -r dist/src "$out/dist/src"
 cp package.json package-lock.json control.sh "$out/"
-cp bin/pproxy "$out/bin/"
+cp bin/pproxy bin/pproxy-server "$out/bin/"
 if [ -f "$out/carrera.yaml" ] && ! cmp -s carrera.yaml "$out/carrera.yaml"; then
   echo "build.sh: keeping the edited $out/carrera.yaml (the shipped one is carrera.yaml)"
 else

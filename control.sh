@@ -24,6 +24,7 @@ STOP_TIMEOUT=${PPROXY_STOP_TIMEOUT:-30}
 START_TIMEOUT=${PPROXY_START_TIMEOUT:-20}
 NODE=${NODE:-node}
 MAIN=$HOME_DIR/dist/src/main.js
+SERVER=$HOME_DIR/bin/pproxy-server
 CLI=$HOME_DIR/dist/src/cli/pproxy.js
 
 say() { echo "pproxy: $*"; }
@@ -50,7 +51,8 @@ start() {
   mkdir -p "$RUN_DIR" "$LOG_DIR"
   [ -f "$CONSOLE_LOG" ] && mv "$CONSOLE_LOG" "$CONSOLE_LOG.$(date +%Y%m%d-%H%M%S)"
   rm -f "$ADDR_FILE" "$STATUS_FILE"
-  PPROXY_STATUS_FILE=$STATUS_FILE nohup "$NODE" "$MAIN" "$config" >"$CONSOLE_LOG" 2>&1 </dev/null &
+  # pproxy-server execs node on $MAIN with the proxy's V8 flags, in this process
+  NODE=$NODE PPROXY_STATUS_FILE=$STATUS_FILE nohup "$SERVER" "$config" >"$CONSOLE_LOG" 2>&1 </dev/null &
   pid=$!
   echo "$pid" >"$PID_FILE"
   local waited=0

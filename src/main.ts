@@ -1,10 +1,10 @@
 /**
- * Proxy entry point: `node dist/src/main.js [path/to/carrera.yaml] [--foreground]`.
+ * Proxy entry point: `node dist/src/main.js [path/to/carrera.yaml] [--foreground]`, started by
+ * bin/pproxy-server, which gives node the proxy's V8 flags.
  * The config path defaults to the carrera.yaml next to package.json, as DDMQ's main class takes
  * conf/carrera.yaml. Exit codes: 0 after a clean stop, 1 on a bad configuration, 2 when the proxy
  * cannot start (port taken, storage unusable), 3 after a fatal error at run time.
  */
-import './v8-flags'; // first: before any other module allocates
 import fs from 'node:fs';
 import path from 'node:path';
 import { ProxyApp, type ProxyStatus } from './app';

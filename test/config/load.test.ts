@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import YAML from 'yaml';
 import { ConfigError, loadSettings } from '../../src/config/load';
 import { localConfig, tempDir, writeConfig } from '../helpers/config';
-import { MAIN_JS, REPO_ROOT } from '../helpers/proxy';
+import { PROXY_SERVER, REPO_ROOT, proxyEnv } from '../helpers/proxy';
 
 test('the shipped carrera.yaml is a valid local-mode config serving "test" on local storage', () => {
   const settings = loadSettings(path.join(REPO_ROOT, 'carrera.yaml'));
@@ -141,7 +141,7 @@ test('the entry point exits 1 with the message on a bad configuration', (t) => {
   const config = localConfig();
   delete config['port'];
   const file = writeConfig(tempDir(t), YAML.stringify(config));
-  const run = spawnSync(process.execPath, [MAIN_JS, file], { encoding: 'utf8', timeout: 10_000 });
+  const run = spawnSync(PROXY_SERVER, [file], { encoding: 'utf8', timeout: 10_000, env: proxyEnv() });
   assert.equal(run.status, 1);
   assert.match(run.stderr, /pproxy: invalid configuration/);
   assert.match(run.stderr, /: port: Invalid input: expected number, received undefined/);

@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import { ProducerClient } from '../../src/client/producer-client';
 import { localConfig, tempDir, writeConfig } from '../helpers/config';
 import { spawn } from 'node:child_process';
-import { MAIN_JS, startProxyProcess, type ChildProxy } from '../helpers/proxy';
+import { PROXY_SERVER, proxyEnv, startProxyProcess, type ChildProxy } from '../helpers/proxy';
 import { eventually } from '../helpers/wait';
 import { storedMessages } from '../helpers/storage';
 
@@ -120,7 +120,7 @@ test('a log that cannot be written (full disk) stops logging, not serving; the p
   fs.mkdirSync(path.join(dir, 'logs'));
   fs.symlinkSync('/dev/full', path.join(dir, 'logs', 'pproxy.log'));
   const config = writeConfig(dir, localConfig({ topics: [{ topic: 'test' }], extra: { logDir: path.join(dir, 'logs'), logLevel: 'info' } }));
-  const proc = spawn(process.execPath, [MAIN_JS, config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(PROXY_SERVER, [config], { stdio: ['ignore', 'pipe', 'pipe'], env: proxyEnv() });
   t.after(() => proc.kill('SIGKILL'));
   let output = '';
   proc.stdout!.on('data', (d: Buffer) => (output += d.toString()));

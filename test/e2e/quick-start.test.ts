@@ -23,7 +23,7 @@ test('build.sh, control.sh start|status|stop|restart, pproxy send and tail', { t
   const build = await run('bash', ['build.sh'], { cwd: repo, timeoutMs: 240_000 });
   assert.equal(build.status, 0, `build.sh failed:\n${build.stdout}\n${build.stderr}`);
   const output = path.join(repo, 'output');
-  for (const f of ['control.sh', 'carrera.yaml', 'bin/pproxy', 'dist/src/main.js', 'node_modules/thrift/package.json']) {
+  for (const f of ['control.sh', 'carrera.yaml', 'bin/pproxy', 'bin/pproxy-server', 'dist/src/main.js', 'node_modules/thrift/package.json']) {
     assert.ok(fs.existsSync(path.join(output, f)), `output/${f} exists`);
   }
   assert.ok(!fs.existsSync(path.join(output, 'node_modules/typescript')), 'no dev dependencies in output/');
@@ -39,6 +39,9 @@ test('build.sh, control.sh start|status|stop|restart, pproxy send and tail', { t
   expectExit(await control('status'), 3, /not running/);
   expectExit(await control('start'), 0, new RegExp(`started \\(pid \\d+\\): .*listening on 127\\.0\\.0\\.1:${port}`));
   expectExit(await control('start'), 1, /already running/);
+  const startedPid = fs.readFileSync(path.join(output, 'run/pproxy.pid'), 'utf8').trim();
+  const argv = fs.readFileSync(`/proc/${startedPid}/cmdline`, 'utf8').split('\0');
+  assert.deepEqual(argv.slice(1, 3), ['--no-allocation-site-pretenuring', path.join(output, 'dist/src/main.js')], 'node runs with the proxy V8 flags');
   expectExit(await control('status'), 0, new RegExp(`running \\(pid \\d+\\), answering on 127\\.0\\.0\\.1:${port}; 1 topic\\(s\\) from config file`));
 
   const body = Buffer.from([0, 1, 2, 255, 254, 10, 13, 0x80, 0xc3, 0x28]);

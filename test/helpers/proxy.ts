@@ -12,8 +12,14 @@ import { silentLogger } from '../../src/log';
 import { localConfig, tempDir, writeConfig, type LocalConfigOptions } from './config';
 
 export const REPO_ROOT = path.resolve(__dirname, '../../..');
-export const MAIN_JS = path.join(REPO_ROOT, 'dist/src/main.js');
 export const CLI_JS = path.join(REPO_ROOT, 'dist/src/cli/pproxy.js');
+/** The proxy process as every start runs it: node with the proxy's V8 flags on dist/src/main.js. */
+export const PROXY_SERVER = path.join(REPO_ROOT, 'bin/pproxy-server');
+
+/** The environment of a proxy process: this one's, with this test's node. */
+export function proxyEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  return { ...env, NODE: process.execPath };
+}
 
 export interface InProcessProxy {
   app: ProxyApp;
@@ -50,9 +56,9 @@ export interface ChildProxy {
   exited: Promise<number | null>;
 }
 
-/** Starts dist/src/main.js on a config file and waits for its "listening on" line. */
+/** Starts the proxy process on a config file and waits for its "listening on" line. */
 export async function startProxyProcess(t: TestContext, configFile: string): Promise<ChildProxy> {
-  const proc = spawn(process.execPath, [MAIN_JS, configFile, '--foreground'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(PROXY_SERVER, [configFile, '--foreground'], { stdio: ['ignore', 'pipe', 'pipe'], env: proxyEnv() });
   let output = '';
   proc.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   proc.stderr!.on('data', (d: Buffer) => (output += d.toString()));
