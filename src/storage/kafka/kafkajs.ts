@@ -9,8 +9,10 @@
  * quarter of the proxy's allocations at 50k msg/s (265 KB of garbage for a batch of 256). The
  * grouping lives in its own module, which kafkajs' sendMessages binds when it loads; this module
  * puts a linear grouping with the same result (messages in input order under each partition) in
- * that module's place first. kafkajs 2.2.4 is pinned exactly in package.json.
+ * that module's place first. kafkajs 2.2.4 is pinned exactly in package.json, and any other release
+ * stops the process when this module loads (kafkajs-version.ts).
  */
+import './kafkajs-version'; // first: before any of kafkajs loads
 import type { Message, PartitionMetadata } from 'kafkajs';
 import { installProduceEncoder } from './kafkajs-produce';
 

@@ -7,7 +7,7 @@
  * no TLS.
  */
 import net from 'node:net';
-import type { ISocketFactory } from 'kafkajs';
+import type { ISocketFactory } from './kafkajs';
 
 const KEEP_ALIVE_MS = 60_000;
 
