@@ -3,7 +3,7 @@
  * TopicConfig moves between carrera.yaml and ZooKeeper unchanged. Their rules are those of DDMQ's
  * validate() methods (PProxyConfig, CarreraConfiguration, ThriftServerConfiguration,
  * BatchMQProducerConfiguration, TopicConfig, TopicConfiguration, and the adapters' cluster
- * settings), and the README lists what pproxy adds to them.
+ * settings; docs/ddmq/configuration.md), and the README lists what pproxy adds to them.
  *
  * Each schema is built in the two modes of ./strictness: strict for carrera.yaml, loose for
  * ZooKeeper. Besides unknown keys and required fields, the modes differ in one more way: DDMQ

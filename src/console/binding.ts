@@ -1,6 +1,6 @@
 /**
  * What DDMQ's console does to ZooKeeper when it binds proxies and topics (its TopicService and
- * ZKV4ConfigService), without the console: its MySQL tables are replaced by one node per proxy cluster,
+ * ZKV4ConfigService; docs/ddmq/configuration.md, "The console's writes"), without the console: its MySQL tables are replaced by one node per proxy cluster,
  * `/pproxy_cluster/<cluster>` = `{carreraConfiguration, proxies}`, which the proxies never read.
  *
  * Rules kept from the console:

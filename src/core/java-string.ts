@@ -1,5 +1,5 @@
 /**
- * java.lang.String's rules, wherever DDMQ's answer depends on them. JavaScript strings are UTF-16
+ * java.lang.String's rules, wherever DDMQ's answer depends on them (docs/ddmq/validation.md). JavaScript strings are UTF-16
  * like Java's, so lengths and hashes count the same code units; blankness and regex anchors differ
  * and are spelled out here.
  */

@@ -1,5 +1,6 @@
 /**
- * One message on its way to its storage, bounded by its caller's deadline, as one object per
+ * One message on its way to its storage, bounded by its caller's deadline (DDMQ's rules:
+ * docs/ddmq/pipeline.md), as one object per
  * request: sendSync's hot path runs tens of thousands of times a second, and the chain of promises
  * and closures it took before (an async retry loop inside a deadline race inside the batcher's
  * promise) was a third of the proxy's allocations.

@@ -1,5 +1,5 @@
 /**
- * The one place where storage failures become DDMQ result codes (reference section 5.6).
+ * The one place where storage failures become DDMQ result codes (docs/ddmq/pipeline.md, "Broker failures to codes").
  */
 import { ResultCode } from '../protocol/result-codes';
 import type { StorageErrorCode } from '../storage/storage';

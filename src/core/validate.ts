@@ -1,6 +1,6 @@
 /**
  * Message validation as DDMQ's CarreraRequest.checkValid and MsgCheckUtils do it, with Java's string
- * rules (java-string.ts). Every failure is answered FAIL_ILLEGAL_MSG (11); the reason is only logged.
+ * rules (java-string.ts; docs/ddmq/validation.md). Every failure is answered FAIL_ILLEGAL_MSG (11); the reason is only logged.
  */
 import { isEmptyAfterJavaTrim, javaLength } from './java-string';
 import type { ProducerMessage } from './message';

@@ -1,5 +1,5 @@
 /**
- * sendDelaySync's checks, in DDMQ's order and with its codes (DelayRequest.checkDelayMessage).
+ * sendDelaySync's checks, in DDMQ's order and with its codes (DelayRequest.checkDelayMessage; docs/ddmq/delay.md).
  * Timestamps are epoch seconds. The submitted id is echoed back with the codes DDMQ echoes it with.
  */
 import type { DelayMessage } from '../core/message';

@@ -1,5 +1,5 @@
 /**
- * DDMQ's delay message id (chronos InternalKey): `timestamp-type-expire-times-timed-interval-seq-uuid`,
+ * DDMQ's delay message id (chronos InternalKey; docs/ddmq/delay.md): `timestamp-type-expire-times-timed-interval-seq-uuid`,
  * e.g. `1507609164-2-1507609214-0-0-0-0-14f22520-ad72-11e7-91be-6ee54da579e3`. `timed` counts the
  * loops already fired (0 when the proxy creates the id); `seq` names the inner topic.
  */

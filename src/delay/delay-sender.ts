@@ -1,6 +1,6 @@
 /**
  * sendDelaySync: DDMQ's delay protocol in its order and with its codes (ProducerAsyncServerImpl's
- * sendDelaySync with DelayRequest): the message's own validity, the topic, the delay checks, then
+ * sendDelaySync with DelayRequest; docs/ddmq/delay.md): the message's own validity, the topic, the delay checks, then
  * the inner message (key = the delay id, partition by the uuid's Java hash, body = BodyExt JSON) to
  * `chronosInnerTopicPrefix + seq`, validated as DDMQ validates any message (an id over 255
  * characters is 11), sent through the pipeline limited under the user topic and bounded by the
@@ -16,7 +16,7 @@ import { ASYNC_REQUEST_TIMEOUT_MS, type PreparedMessage } from '../core/pipeline
 import type { RoutingTable, ServedTopic } from '../core/routing-table';
 import { DEFAULT_MAX_MESSAGE_SIZE, illegalMessageReason } from '../core/validate';
 import { ResultCode } from '../protocol/result-codes';
-import { javaStringHashCode } from '../routing/cluster';
+import { javaStringHashCode } from '../core/java-string';
 import { encodeBodyExt } from './body-ext';
 import { DELAY_EXPIRE_SECONDS, DelayAction, DelayType, delayRefusal } from './delay-check';
 import { formatDelayId, innerTopicSeq, parseDelayId, type DelayKey } from './delay-id';

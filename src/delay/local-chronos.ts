@@ -1,7 +1,7 @@
 /**
  * Chronos' part, for local mode: keeps the delay messages pproxy accepted, and delivers each to
  * its topic at its trigger time (checked every 100 ms) through the proxy itself with the property
- * `from_chronos` (which lifts the delay-topic guard), as DDMQ's Chronos does. Loops (types 3 and 4)
+ * `from_chronos` (which lifts the delay-topic guard), as DDMQ's Chronos does (docs/ddmq/delay.md, "What Chronos does"). Loops (types 3 and 4)
  * are delivered again every `interval` seconds (type 3) or `interval^n` seconds capped at a day
  * (type 4) until `times` deliveries or past `expire`.
  *

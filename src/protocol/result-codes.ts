@@ -1,5 +1,5 @@
 /**
- * DDMQ's result codes (ProxySendResult.java), with the exact `msg` strings the original sends.
+ * DDMQ's result codes (ProxySendResult.java; docs/ddmq/result-codes.md), with the exact `msg` strings the original sends.
  * Clients branch on the numbers and some log the strings, so both are part of the wire contract.
  * This table is the only place a numeric code is paired with its message.
  */

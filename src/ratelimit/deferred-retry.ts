@@ -1,5 +1,5 @@
 /**
- * How long a request refused by the limiter waits before its one retry (DDMQ's ProducerPool), from
+ * How long a request refused by the limiter waits before its one retry (DDMQ's ProducerPool; docs/ddmq/rate-limit.md), from
  * the topic's `limiterFailureRetryInterval`: 0 = no retry, -1 = min(timeout - 10, 100) ms provided
  * timeout - 10 > 10, anything else = that many ms (none when negative: DDMQ's scheduler runs a
  * negative delay at once). undefined = answer 15 now.

@@ -1,5 +1,5 @@
 /**
- * DDMQ's two-level limiter (its TpsLimiter): a bucket per topic, whose rate is
+ * DDMQ's two-level limiter (its TpsLimiter; docs/ddmq/rate-limit.md): a bucket per topic, whose rate is
  * the sum of this proxy's `maxTps` shares over the topic's clusters, and one for the node
  * (`carreraConfiguration.maxTps`). Each is split into a normal part (`rate x tpsWarningRatio`) and a
  * warning part (the rest): a request served from a warning part is counted as a warning, the early

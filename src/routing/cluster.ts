@@ -1,6 +1,6 @@
 /**
  * Cluster choice for a topic served by several broker clusters, as DDMQ's TopicConfigManager makes
- * it: clusters sorted by name; index from partitionId if >= 0, else hashId if
+ * it (docs/ddmq/routing.md): clusters sorted by name; index from partitionId if >= 0, else hashId if
  * partitionId == -1, else Java's String.hashCode of the key, else random; cluster = |index| mod n.
  * The original casts to int before the modulo and can index negatively; here it is exact.
  */

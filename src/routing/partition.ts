@@ -1,5 +1,5 @@
 /**
- * Partition choice from DDMQ's hints (reference section 6), shared by every partitioned storage.
+ * Partition choice from DDMQ's hints (docs/ddmq/routing.md), shared by every partitioned storage.
  *
  * Fixes over the original: the hashId is reduced exactly on its 64-bit value and never yields a
  * negative partition (the original Kafka path computes `(int)(hashId % n)` with no abs and fails on

@@ -1,6 +1,6 @@
 /**
  * Decoding of ProducerService calls and encoding of their replies, field ids as in
- * idl/producer.thrift. Unknown fields and fields of an unexpected type are skipped, as generated
+ * idl/producer.thrift (docs/ddmq/wire.md). Unknown fields and fields of an unexpected type are skipped, as generated
  * Thrift readers do, so newer clients with extra fields keep working. A container of the expected
  * field type whose elements are of another type cannot be read as the IDL's values: it is a
  * ThriftDecodeError (answered PROTOCOL_ERROR), where the IDL's type would otherwise be read out of

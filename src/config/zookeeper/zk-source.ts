@@ -1,5 +1,5 @@
 /**
- * The proxy's configuration from ZooKeeper in DDMQ's layout: this proxy's
+ * The proxy's configuration from ZooKeeper in DDMQ's layout (docs/ddmq/configuration.md): this proxy's
  * `/pproxy/<host:port>` and `/topic/<name>` of every topic it lists, watched and re-read.
  *
  * Every node keeps its last good value: an update that does not parse or validate is refused whole

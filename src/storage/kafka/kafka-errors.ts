@@ -1,5 +1,5 @@
 /**
- * kafkajs failures as StorageErrors (reference section 5.6, with properties the original lacks:
+ * kafkajs failures as StorageErrors (docs/ddmq/pipeline.md, "Broker failures to codes", with properties the original lacks:
  * every error says whether it may be retried). kafkajs wraps the last failure of its retries, so the
  * cause chain is followed to the broker's own error.
  */
