@@ -21,7 +21,7 @@ import {
   PROTOCOL_ID,
   ThriftDecodeError,
   VERSION,
-} from './compact';
+} from './compact-protocol';
 import { varint32Length, writeVarint32At } from '../protocol/varint';
 
 export interface CallHeader {

@@ -12,7 +12,7 @@ import type { ProducerPipeline } from '../core/pipeline';
 import type { DelaySender } from '../delay/delay-sender';
 import type { Logger } from '../log';
 import type { ResultCode } from '../protocol/result-codes';
-import { CompactReader, MessageType, ThriftDecodeError } from './compact';
+import { CompactReader, MessageType, ThriftDecodeError } from './compact-protocol';
 import {
   AppExceptionType,
   encodeApplicationException,

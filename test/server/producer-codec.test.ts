@@ -4,7 +4,7 @@ import thrift from 'thrift';
 import { int64 } from '../../src/client/producer-client';
 import { DelayMessage, Message } from '../../src/gen/producer_types';
 import { ResultCode, RESULT_MESSAGES } from '../../src/protocol/result-codes';
-import { CompactReader, MessageType, ThriftDecodeError } from '../../src/server/compact';
+import { CompactReader, MessageType, ThriftDecodeError } from '../../src/server/compact-protocol';
 import {
   AppExceptionType,
   encodeApplicationException,
