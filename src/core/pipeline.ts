@@ -18,12 +18,13 @@ import { ResultCode } from '../protocol/result-codes';
 import { deferredRetryDelay } from '../ratelimit/deferred-retry';
 import type { LimiterVerdict, TpsLimiter } from '../ratelimit/tps-limiter';
 import { chooseCluster } from '../routing/cluster';
-import { StorageError, type ClusterStorage, type OutgoingMessage, type SendOutcome } from '../storage/storage';
+import { StorageError, type OutgoingMessage, type SendOutcome } from '../storage/storage';
 import type { ProducerMessage } from './message';
 import { Backoff, EXPIRY_RETRY_MS, MessageDelivery, type DeliveryContext, type RoutedMessage } from './message-delivery';
 import { resultForStorageError } from './result-mapping';
 import type { RoutingTable, ServedTopic } from './routing-table';
 import { DEFAULT_MAX_MESSAGE_SIZE, FROM_CHRONOS_PROPERTY, HEARTBEAT_TOPIC, illegalMessageReason, resolveBody } from './validate';
+import { groupBy } from '../util/group-by';
 
 /** Bound of requests without a caller deadline: DDMQ's DEFAULT_MQ_ASYNC_REQUEST_TIMEOUT_MS. */
 export const ASYNC_REQUEST_TIMEOUT_MS = 10_000;
@@ -254,12 +255,7 @@ export class ProducerPipeline {
     let pending = prepared.map((_, i) => i);
     const backoff = new Backoff(deadline);
     for (;;) {
-      const byStorage = new Map<ClusterStorage, number[]>();
-      for (const i of pending) {
-        const group = byStorage.get(prepared[i]!.storage);
-        if (group) group.push(i);
-        else byStorage.set(prepared[i]!.storage, [i]);
-      }
+      const byStorage = groupBy(pending, (i) => prepared[i]!.storage);
       await Promise.all(
         [...byStorage].map(([storage, indices]) =>
           storage.send(indices.map((i) => prepared[i]!.outgoing)).then(

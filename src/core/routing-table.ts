@@ -5,6 +5,7 @@
 import type { PProxyConfig, TopicConfig, TopicUnit } from '../config/schema';
 import type { ClusterStorage } from '../storage/storage';
 import { DEFAULT_MAX_MESSAGE_SIZE } from './validate';
+import { addToGroup } from '../util/group-by';
 
 /** One broker cluster of a topic. `storage` is undefined when the cluster has no producer (21). */
 export interface ClusterRoute {
@@ -73,11 +74,7 @@ export function buildRoutingTable(
 export function servedTopicsByCluster(pproxy: PProxyConfig, topicConfigs: readonly TopicConfig[], identity: Identity): Map<string, string[]> {
   const byCluster = new Map<string, string[]>();
   for (const [config, units] of servedUnits(pproxy, topicConfigs, identity)) {
-    for (const unit of units) {
-      const topics = byCluster.get(unit.brokerCluster);
-      if (topics) topics.push(config.topic);
-      else byCluster.set(unit.brokerCluster, [config.topic]);
-    }
+    for (const unit of units) addToGroup(byCluster, unit.brokerCluster, config.topic);
   }
   return byCluster;
 }

@@ -4,6 +4,7 @@
  */
 import { timeLimit } from '../time/time-limit';
 import { StorageError, type OutgoingMessage, type SendOutcome } from './storage';
+import { groupBy } from '../util/group-by';
 
 export type SendTopic = (topic: string, indices: number[], messages: readonly OutgoingMessage[], outcomes: SendOutcome[]) => Promise<void>;
 
@@ -22,12 +23,7 @@ export class TopicSends {
       outcomes.fill({ ok: false, error: new StorageError('CLOSED', `${this.description} is closed`, true) });
       return Promise.resolve(outcomes);
     }
-    const byTopic = new Map<string, number[]>();
-    messages.forEach((m, i) => {
-      const indices = byTopic.get(m.topic);
-      if (indices) indices.push(i);
-      else byTopic.set(m.topic, [i]);
-    });
+    const byTopic = groupBy(messages.keys(), (i) => messages[i]!.topic);
     const sent = Promise.all([...byTopic].map(([topic, indices]) => this.sendTopic(topic, indices, messages, outcomes)));
     this.inFlight.add(sent);
     return sent.then(() => {

@@ -56,10 +56,11 @@ test("a whole-string pattern matches as Java's matches(): no line terminator aft
   assert.equal(CANCEL_ID_PATTERN.test(`\n${id}`), false);
 });
 
-test("topic names follow RocketMQ's whole-string rule in the config and the local log: no trailing line terminator", () => {
+test("the local log takes topic names by RocketMQ's whole-string rule: no trailing line terminator; the config, as DDMQ's, any non-empty name", () => {
   const topicConfig = (topic: string) => schemas.strict.topicConfig.safeParse({ topic, topicUnits: [{ brokerCluster: 'C' }] }).success;
   for (const [topic, valid] of [['orders', true], ['a%b|c_d-e', true], ['orders\n', false], ['orders\r\n', false], ['\norders', false], ['orders\u2028', false], ['t'.repeat(256), false]] as const) {
-    assert.equal(topicConfig(topic), valid, `config: ${JSON.stringify(topic)}`);
     assert.equal(isValidTopicName(topic), valid, `local log: ${JSON.stringify(topic)}`);
+    assert.equal(topicConfig(topic), true, `config: ${JSON.stringify(topic)}`);
   }
+  assert.equal(topicConfig(''), false);
 });

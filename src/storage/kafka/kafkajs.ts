@@ -15,21 +15,15 @@
 import './kafkajs-version'; // first: before any of kafkajs loads
 import type { Message, PartitionMetadata } from 'kafkajs';
 import { installProduceEncoder } from './kafkajs-produce';
+import { groupBy } from '../../util/group-by';
 
 type Partitioner = (args: { topic: string; partitionMetadata: PartitionMetadata[]; message: Message }) => number;
 type GroupArgs = { topic: string; partitionMetadata: PartitionMetadata[]; messages: Message[]; partitioner: Partitioner };
 
 /** kafkajs' groupMessagesPerPartition, linear: `{ [partition]: messages in input order }`. */
 export function groupMessagesPerPartition({ topic, partitionMetadata, messages, partitioner }: GroupArgs): Record<number, Message[]> {
-  const grouped: Record<number, Message[]> = {};
-  if (partitionMetadata.length === 0) return grouped;
-  for (const message of messages) {
-    const partition = partitioner({ topic, partitionMetadata, message });
-    const group = grouped[partition];
-    if (group) group.push(message);
-    else grouped[partition] = [message];
-  }
-  return grouped;
+  if (partitionMetadata.length === 0) return {};
+  return Object.fromEntries(groupBy(messages, (message) => partitioner({ topic, partitionMetadata, message })));
 }
 
 const groupingModule = require.resolve('kafkajs/src/producer/groupMessagesPerPartition');

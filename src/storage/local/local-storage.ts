@@ -16,6 +16,7 @@ import { lockDirectory } from './directory-lock';
 import { isValidTopicName, partitionDirectory } from './layout';
 import { listPartitions, listTopics } from './log-reader';
 import { PartitionLog, type FlushPolicy } from './partition-log';
+import { addToGroup } from '../../util/group-by';
 
 export interface LocalStorageOptions {
   /** Absolute. */
@@ -96,7 +97,8 @@ export class LocalStorage implements ClusterStorage {
 
   /** Groups the storable messages by partition, in input order; refused ones get their outcome now. */
   private groupByPartition(messages: readonly OutgoingMessage[], outcomes: SendOutcome[]): PartitionGroup[] {
-    const groups = new Map<string, PartitionGroup>();
+    const byPartition = new Map<string, number[]>();
+    const partitions = new Array<number>(messages.length);
     messages.forEach((message, index) => {
       const refusal = this.refusal(message);
       if (refusal !== undefined) {
@@ -113,16 +115,15 @@ export class LocalStorage implements ClusterStorage {
         outcomes[index] = { ok: false, error };
         return;
       }
-      const key = `${message.topic}/${partition}`;
-      let group = groups.get(key);
-      if (group === undefined) {
-        group = { topic: message.topic, partition, messages: [], indices: [] };
-        groups.set(key, group);
-      }
-      group.messages.push(message);
-      group.indices.push(index);
+      partitions[index] = partition;
+      addToGroup(byPartition, `${message.topic}/${partition}`, index);
     });
-    return [...groups.values()];
+    return [...byPartition.values()].map((indices) => ({
+      topic: messages[indices[0]!]!.topic,
+      partition: partitions[indices[0]!]!,
+      messages: indices.map((i) => messages[i]!),
+      indices,
+    }));
   }
 
   private refusal(message: OutgoingMessage): StorageError | undefined {

@@ -29,6 +29,7 @@ import { EndpointPool } from './endpoint-pool';
 import type { RocketmqClusterConfig } from './rocketmq-config';
 import { RmqCode, grpcError, statusError } from './rocketmq-errors';
 import { TelemetrySession } from './telemetry-session';
+import { addToGroup } from '../../util/group-by';
 
 const CLIENT_VERSION = 'pproxy';
 const CLOSE_GRACE_MS = 10_000;
@@ -235,13 +236,8 @@ export function splitByGroup(indices: readonly number[], messages: readonly Outg
   const groups = new Map<string, number[]>();
   for (const i of indices) {
     const group = fifo ? messageGroup(messages[i]!) : undefined;
-    if (group === undefined) {
-      normal.push(i);
-      continue;
-    }
-    const members = groups.get(group);
-    if (members) members.push(i);
-    else groups.set(group, [i]);
+    if (group === undefined) normal.push(i);
+    else addToGroup(groups, group, i);
   }
   return { normal, groups };
 }
