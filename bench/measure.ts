@@ -14,7 +14,7 @@ export interface RunResult extends Measurement {
 
 /** `teardown` is the caller's, so that an interrupted run is cleaned up too. */
 export async function measure(plan: RunPlan, timing: Omit<Timing, 'durationMs'>, teardown: Teardown): Promise<RunResult> {
-  const system = await startSystem(plan.system, plan.workload, plan.proxy, teardown);
+  const system = await startSystem(plan.system, plan.workload, plan.proxy, teardown, plan.baseline);
   const measurement = await system.drive(plan.load, { ...timing, durationMs: plan.durationMs });
   return { plan, ...measurement, peakRssMiB: system.peakRss(), rssOf: system.rssOf, notes: system.notes() };
 }

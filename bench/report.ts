@@ -10,7 +10,7 @@ import type { RunPlan, Scenario, ScenarioId } from './scenarios';
 import { SYSTEMS, type SystemId } from './systems';
 
 export interface FailedRun {
-  plan: Pick<RunPlan, 'scenario' | 'system'>;
+  plan: Pick<RunPlan, 'scenario' | 'system' | 'baseline'>;
   error: string;
 }
 
@@ -36,14 +36,28 @@ export interface Ratio {
 }
 
 export function ratios(rows: Row[]): Ratio[] {
-  const find = ([scenario, system]: [ScenarioId, SystemId]) =>
-    rows.find((r): r is RunResult => !isFailed(r) && r.plan.scenario === scenario && r.plan.system === system);
-  return RATIOS.flatMap(({ label, of, to }) => {
+  const find = ([scenario, system]: [ScenarioId, SystemId], baseline = false) =>
+    rows.find((r): r is RunResult => !isFailed(r) && r.plan.scenario === scenario && r.plan.system === system && !!r.plan.baseline === baseline);
+  const ratio = (label: string, a: RunResult, b: RunResult, of: string, to: string): Ratio => ({
+    label,
+    of,
+    to,
+    msgsPerSec: a.msgsPerSec / b.msgsPerSec,
+    p99: a.latencyMs.p99 / b.latencyMs.p99,
+  });
+  const between = RATIOS.flatMap(({ label, of, to }) => {
     const a = find(of);
     const b = find(to);
-    if (!a || !b) return [];
-    return [{ label, of: of.join('/'), to: to.join('/'), msgsPerSec: a.msgsPerSec / b.msgsPerSec, p99: a.latencyMs.p99 / b.latencyMs.p99 }];
+    return a && b ? [ratio(label, a, b, of.join('/'), to.join('/'))] : [];
   });
+  // this build against the baseline's, for every pproxy run both made
+  const againstBaseline = rows.flatMap((row) => {
+    if (isFailed(row) || !row.plan.baseline) return [];
+    const own = find([row.plan.scenario, row.plan.system]);
+    const id = `${row.plan.scenario}/${row.plan.system}`;
+    return own ? [ratio(`this build / baseline (${row.plan.baseline})`, own, row, id, `${id}[b]`)] : [];
+  });
+  return [...between, ...againstBaseline];
 }
 
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
@@ -77,7 +91,7 @@ export function formatReport(scenarios: Scenario[], rows: Row[]): string {
     if (own.length === 0) continue;
     out.push('', `${scenario.id}. ${scenario.title}`);
     for (const row of own) {
-      const system = `${row.plan.system} ${SYSTEMS[row.plan.system]}`;
+      const system = `${row.plan.system}${row.plan.baseline ? '[b]' : ''} ${SYSTEMS[row.plan.system]}`;
       if (isFailed(row)) {
         out.push(`${system.padEnd(COLUMNS[0]![1])}  FAILED: ${row.error.replace(/\s*\n\s*/g, '; ')}`);
         continue;
@@ -101,13 +115,14 @@ export function formatReport(scenarios: Scenario[], rows: Row[]): string {
     '',
     'msgs/s: messages answered OK per second of the measured window (a batch call counts its 50); latency: every answered call',
     '(open loop: from its scheduled time). RSS: peak of the server process; * = of the kafkajs application process (its load loop included).',
+    ...(rows.some((r) => r.plan.baseline) ? ['[b]: the same run of the --baseline build, right after this build\'s.'] : []),
     `The load generator (one process), the servers and the Kafka mock share this machine's ${os.cpus().length} cores.`,
   );
 
   const ratioRows = ratios(rows);
   if (ratioRows.length > 0) {
     out.push('', 'Ratios (msgs/s, p99 latency)');
-    for (const r of ratioRows) out.push(`  ${`${r.of} / ${r.to}`.padEnd(10)} ${r.label.padEnd(46)} ${r.msgsPerSec.toFixed(2)}x msgs/s, ${r.p99.toFixed(2)}x p99`);
+    for (const r of ratioRows) out.push(`  ${`${r.of} / ${r.to}`.padEnd(13)} ${r.label.padEnd(46)} ${r.msgsPerSec.toFixed(2)}x msgs/s, ${r.p99.toFixed(2)}x p99`);
   }
 
   for (const row of rows) {

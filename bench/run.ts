@@ -5,20 +5,24 @@
  *   npm run bench                                  everything, about 2-3 minutes on 2 cores
  *   node dist/bench/run.js --scenarios 1,3 --only c,d --duration 2
  *   node dist/bench/run.js --scenarios 3 --only a,d --rate 48000   scenario 3 at a fixed rate
+ *   node dist/bench/run.js --scenarios 1,3 --only c,d --baseline ../before   this build against another
  *
  * Options: --scenarios 1,...,5 (default all), --only a,...,f (systems, default all),
  * --duration S (measured seconds per run, 5; scenario 5 runs twice as long), --warmup S (2),
  * --rate N (scenario 3's calls/s instead of half of 1/d's msgs/s, which then is not measured),
- * --out FILE (JSON results, default dist/bench-results.json).
+ * --baseline DIR (another checkout, built, with bin/pproxy-server: each pproxy run (c, d) is followed by
+ * the same run of that build, for a before/after of a change in one run), --out FILE (JSON results,
+ * default dist/bench-results.json).
  * Progress goes to stderr, the table to stdout. Exit code 1 when a run failed.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { REPO_ROOT } from '../test/helpers/proxy';
 import { measure, type RunResult } from './measure';
 import { formatReport, writeJson, type Row } from './report';
 import { SCENARIOS, SCENARIO_IDS, type PlanContext, type RunPlan } from './scenarios';
-import { SYSTEMS, type SystemId } from './systems';
+import { PROXY_SYSTEMS, SYSTEMS, type SystemId } from './systems';
 import { Teardown } from './teardown';
 
 /** How long the calls still outstanding after a window may take: beyond sendSync's 5 s timeout. */
@@ -32,6 +36,7 @@ function parseOptions() {
       duration: { type: 'string', default: '5' },
       warmup: { type: 'string', default: '2' },
       rate: { type: 'string' },
+      baseline: { type: 'string' },
       out: { type: 'string' },
     },
   });
@@ -56,8 +61,17 @@ function parseOptions() {
     durationMs: seconds(values.duration, 'duration'),
     warmupMs: seconds(values.warmup, 'warmup'),
     rate: values.rate === undefined ? undefined : positive(values.rate, 'rate'),
+    baseline: values.baseline === undefined ? undefined : baselineBuild(values.baseline),
     out: values.out ? path.resolve(values.out) : path.join(REPO_ROOT, 'dist/bench-results.json'),
   };
+}
+
+function baselineBuild(dir: string): string {
+  const root = path.resolve(dir);
+  for (const file of ['bin/pproxy-server', 'dist/src/main.js']) {
+    if (!fs.existsSync(path.join(root, file))) throw new Error(`--baseline ${dir}: no ${file} (a checkout built with npm run build)`);
+  }
+  return root;
 }
 
 async function main(): Promise<number> {
@@ -72,7 +86,7 @@ async function main(): Promise<number> {
   process.once('SIGTERM', interrupted);
 
   const run = async (plan: RunPlan): Promise<Row> => {
-    const label = `${plan.scenario}/${plan.system} ${SYSTEMS[plan.system]}`;
+    const label = `${plan.scenario}/${plan.system} ${SYSTEMS[plan.system]}${plan.baseline ? ' [baseline]' : ''}`;
     process.stderr.write(`bench: ${label} ...`);
     current = new Teardown();
     let row: Row;
@@ -82,7 +96,7 @@ async function main(): Promise<number> {
       row = result;
     } catch (err) {
       process.stderr.write(` failed: ${(err as Error).stack}\n`);
-      row = { plan: { scenario: plan.scenario, system: plan.system }, error: (err as Error).message };
+      row = { plan: { scenario: plan.scenario, system: plan.system, baseline: plan.baseline }, error: (err as Error).message };
     } finally {
       await current.run();
     }
@@ -95,7 +109,7 @@ async function main(): Promise<number> {
     durationMs: options.durationMs,
     openLoopRate: options.rate,
     peakOfD: async () => {
-      const measured = rows.find((r): r is RunResult => r.plan.scenario === '1' && r.plan.system === 'd' && !('error' in r));
+      const measured = rows.find((r): r is RunResult => r.plan.scenario === '1' && r.plan.system === 'd' && !r.plan.baseline && !('error' in r));
       const row = measured ?? (await run(await scenario1.plan('d', context)));
       if ('error' in row) throw new Error(`no peak of 1/d to take half of: ${row.error}`);
       return row.msgsPerSec;
@@ -112,6 +126,7 @@ async function main(): Promise<number> {
         continue;
       }
       await run(plan);
+      if (options.baseline && PROXY_SYSTEMS.includes(system)) await run({ ...plan, baseline: options.baseline });
     }
   }
 

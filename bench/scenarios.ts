@@ -13,6 +13,8 @@ export interface RunPlan {
   load: Load;
   proxy: ProxyOptions;
   durationMs: number;
+  /** pproxy (c, d) from another checkout's build (--baseline); absent: this one. */
+  baseline?: string;
 }
 
 export const SCENARIO_IDS = ['1', '2', '3', '4', '5'] as const;

@@ -54,7 +54,10 @@ export interface SystemUnderTest {
   notes(): string[];
 }
 
-export async function startSystem(id: SystemId, workload: Workload, proxy: ProxyOptions, teardown: Teardown): Promise<SystemUnderTest> {
+/** The systems that are pproxy, which --baseline also runs from another build. */
+export const PROXY_SYSTEMS: readonly SystemId[] = ['c', 'd'];
+
+export async function startSystem(id: SystemId, workload: Workload, proxy: ProxyOptions, teardown: Teardown, baseline?: string): Promise<SystemUnderTest> {
   switch (id) {
     case 'a':
     case 'b': {
@@ -67,7 +70,8 @@ export async function startSystem(id: SystemId, workload: Workload, proxy: Proxy
       teardown.after(() => fs.rmSync(dir, { recursive: true, force: true }));
       const kafka = id === 'd' ? (await startMock(teardown)).bootstraps : undefined;
       const config = writeProxyConfig(dir, TOPIC, { ...proxy, ...(kafka ? { kafka } : {}) });
-      const child = await startProxyProcess(teardown.asTestContext(), config.file);
+      const server = baseline === undefined ? undefined : path.join(baseline, 'bin/pproxy-server');
+      const child = await startProxyProcess(teardown.asTestContext(), config.file, server);
       return thriftSystem(child.proc, child.port, workload, teardown, () => [...config.notes, ...proxyLogSummary(child.output())]);
     }
     case 'e':

@@ -56,9 +56,12 @@ export interface ChildProxy {
   exited: Promise<number | null>;
 }
 
-/** Starts the proxy process on a config file and waits for its "listening on" line. */
-export async function startProxyProcess(t: TestContext, configFile: string): Promise<ChildProxy> {
-  const proc = spawn(PROXY_SERVER, [configFile, '--foreground'], { stdio: ['ignore', 'pipe', 'pipe'], env: proxyEnv() });
+/**
+ * Starts the proxy process on a config file and waits for its "listening on" line. `server` is the
+ * start script of the build to run: this checkout's, or another's (the bench's --baseline).
+ */
+export async function startProxyProcess(t: TestContext, configFile: string, server = PROXY_SERVER): Promise<ChildProxy> {
+  const proc = spawn(server, [configFile, '--foreground'], { stdio: ['ignore', 'pipe', 'pipe'], env: proxyEnv() });
   let output = '';
   proc.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   proc.stderr!.on('data', (d: Buffer) => (output += d.toString()));
