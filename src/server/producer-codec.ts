@@ -31,8 +31,17 @@ export interface CallHeader {
 }
 
 /**
- * Reads the message header. A frame whose header is not compact protocol cannot be answered (the
- * reply would need its name and seqid), so the caller closes the connection on this error.
+ * Longest method name a reply echoes (in its header and, for an unknown method, in its message).
+ * Real method names are far shorter and are echoed exactly, as libthrift does; a longer one is cut
+ * to this many characters followed by `...`, so a frame of one huge name cannot be answered with
+ * twice its size.
+ */
+export const MAX_ECHOED_NAME_CHARS = 256;
+
+/**
+ * Reads the message header, its name bounded by MAX_ECHOED_NAME_CHARS (no method of the IDL comes
+ * near it). A frame whose header is not compact protocol cannot be answered (the reply would need
+ * its name and seqid), so the caller closes the connection on this error.
  */
 export function readCallHeader(reader: CompactReader): CallHeader {
   const protocolId = reader.readByte();
@@ -47,8 +56,16 @@ export function readCallHeader(reader: CompactReader): CallHeader {
     throw new ThriftDecodeError(`message type ${type} is not a call`);
   }
   const seqid = reader.readVarint32() | 0;
-  const name = reader.readString();
+  const name = echoableName(reader.readString());
   return { name, type, seqid };
+}
+
+function echoableName(name: string): string {
+  if (name.length <= MAX_ECHOED_NAME_CHARS) return name;
+  const high = name.charCodeAt(MAX_ECHOED_NAME_CHARS - 1);
+  // never cut a surrogate pair in two
+  const cut = high >= 0xd800 && high <= 0xdbff ? MAX_ECHOED_NAME_CHARS - 1 : MAX_ECHOED_NAME_CHARS;
+  return `${name.slice(0, cut)}...`;
 }
 
 /** Arguments of sendSync / sendAsync / sendBatchSync / sendDelaySync (args struct field ids). */

@@ -133,6 +133,18 @@ test('unknown methods get UNKNOWN_METHOD; undecodable arguments get PROTOCOL_ERR
   assert.equal(exchange.closedByServer, false);
 });
 
+test('an absurdly long method name is echoed cut to 256 characters, so the reply stays small', async (t) => {
+  const proxy = await startProxy(t);
+  const name = 'x'.repeat(100_000);
+  const exchange = await rawExchange(proxy.port, writeRawCall(name, () => undefined), 400);
+  assert.ok(exchange.data.length < 1024, `a ${exchange.data.length}-byte reply to a 100,000-character name`);
+  const cut = `${'x'.repeat(256)}...`;
+  assert.deepEqual(decodeException(exchange.data), { name: cut, type: 1, message: `Invalid method name: '${cut}'` });
+  const atBound = 'y'.repeat(256);
+  const exact = await rawExchange(proxy.port, writeRawCall(atBound, () => undefined), 400);
+  assert.deepEqual(decodeException(exact.data), { name: atBound, type: 1, message: `Invalid method name: '${atBound}'` });
+});
+
 test('a batch of i32s or properties of the wrong types get PROTOCOL_ERROR, store nothing, and the connection lives on', async (t) => {
   const proxy = await startProxy(t);
   const batchOfI32 = writeRawCall('sendBatchSync', (p) => {
