@@ -242,7 +242,8 @@ export class ProxyApp {
     this.chronos?.stop();
     if (this.chronos) this.logger.info(this.chronos.status(), 'chronos stopped');
     this.source?.close();
-    this.logger.info({ connections: this.server.connectionCount() }, 'draining');
+    // the connection counts (refusals, timeouts, bad frames) since start, until metrics report them
+    this.logger.info({ connections: this.server.connectionCount(), server: this.server.stats().faults }, 'draining');
     const unanswered = await this.server.drain(this.settings.drainTimeoutMs);
     if (unanswered > 0) this.logger.warn({ unanswered }, 'drain timed out; requests left unanswered');
     await this.applying;
@@ -280,6 +281,9 @@ function serverLimits(conf: CarreraConfiguration): FrameLimits {
     maxInFlightPerConnection: thrift.maxInFlightPerConnection,
     maxInFlightBytes: thrift.maxInFlightBytes,
     idleTimeoutMs: thrift.clientTimeout,
+    frameTimeoutMs: thrift.frameTimeoutMs,
+    maxConnections: thrift.maxConnections,
+    maxConnectionsPerClient: thrift.maxConnectionsPerClient,
   };
 }
 

@@ -66,10 +66,17 @@ export function buildSchemas(mode: Strictness) {
     /** Requests in flight on one connection before the proxy stops reading from it. */
     maxInFlightPerConnection: positiveInt().default(1024),
     /**
-     * Bytes of requests received and not yet answered, over all connections; past it the proxy
-     * stops reading from every client (TCP backpressure) until half of it is answered.
+     * Bytes of frames being received (at their full length) and requests not yet answered, over all
+     * connections; past it no connection starts a new frame (TCP backpressure) until half of it is
+     * answered.
      */
     maxInFlightBytes: positiveInt().default(64 * 1024 * 1024),
+    /** Open connections at most; one more is closed at accept (counted and logged). */
+    maxConnections: positiveInt().default(10_000),
+    /** Open connections from one client address at most; one more is closed at accept. */
+    maxConnectionsPerClient: positiveInt().default(1_000),
+    /** A frame must arrive whole within this many ms of its first byte, or its connection is closed; 0 = no deadline. */
+    frameTimeoutMs: nonNegativeInt().default(5_000),
     // Thread-pool settings of the Java server, checked as DDMQ checks them though Node serves every
     // connection on one event loop; the defaults are the console's.
     selectorThreads: requiredByDdmq(positiveInt().default(8)),

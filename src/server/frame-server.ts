@@ -6,79 +6,88 @@
  * connection are handled concurrently and answered as they complete; clients match replies by
  * seqid (synchronous SDKs send one request at a time anyway).
  *
- * Memory stays bounded whatever clients send: a connection stops being read while it has
- * `maxInFlightPerConnection` requests unanswered, and every connection stops being read while the
- * requests received and not yet answered hold more than `maxInFlightBytes` (until half of that is
- * answered), except connections with nothing in flight: those may read, so the connections that
- * happen to read first after a pause cannot starve the others. Clients feel TCP backpressure
- * rather than errors.
+ * Memory stays bounded whatever clients send. Every frame counts against `maxInFlightBytes` at its
+ * full length from its length prefix until it is answered; past that budget no connection starts a
+ * new frame (until half of it is answered), so what is held is at most the budget and one frame,
+ * plus, per connection, one read of bytes not yet started on and 1 MiB of replies unread (see
+ * frame-connection.ts). Clients feel TCP backpressure rather than errors. Connections are capped
+ * in total and per client address, refused at accept; a client that shuts down its sending side
+ * still gets every answer (the server is half-open), then the connection ends.
  */
 import net from 'node:net';
 import { ThrottledWarning, type Logger } from '../log';
-import { writeCoalesced } from './coalesce';
+import { realTimers, type Timers } from '../time/timers';
+import { ClientConnections } from './client-connections';
+import { ConnectionFaults, type ConnectionFault, type ConnectionFaultCounts } from './connection-faults';
+import { FrameConnection, type ConnectionHost, type ConnectionLimits, type FrameHandler } from './frame-connection';
 
-/**
- * Replies a client has not read yet, per connection, before its requests are no longer read. Far
- * above Node's 16 KiB high-water mark, which a healthy client passes during a short pause.
- */
-const MAX_UNREAD_REPLY_BYTES = 1024 * 1024;
+export type { FrameHandler } from './frame-connection';
 
-export interface FrameServerOptions {
+export interface FrameServerOptions extends ConnectionLimits {
   readonly bindAddress: string;
   readonly port: number;
   readonly backlog: number;
-  readonly maxFrameBytes: number;
-  readonly maxInFlightPerConnection: number;
-  /** Bytes of unanswered requests over all connections before the server stops reading. */
+  /** Bytes of frames started and not yet answered, over all connections, before no new frame is started. */
   readonly maxInFlightBytes: number;
-  /** Closes a connection idle (nothing in flight) this long; 0 = never. */
-  readonly idleTimeoutMs: number;
+  /** Open connections at most; one more is closed at accept. */
+  readonly maxConnections: number;
+  /** Open connections from one client address at most; one more is closed at accept. */
+  readonly maxConnectionsPerClient: number;
 }
 
-/**
- * Handles one complete frame: a reply now, a reply later, or none (null; a promise of null: a
- * oneway call whose work is still under way, so it counts in flight until it ends). Throwing closes
- * the connection: the frame could not be understood well enough to reply.
- */
-export type FrameHandler = (frame: Buffer) => Buffer | Promise<Buffer | null> | null;
-
 /** The options a configuration change can update on a running server. */
-export type FrameLimits = Pick<FrameServerOptions, 'maxFrameBytes' | 'maxInFlightPerConnection' | 'maxInFlightBytes' | 'idleTimeoutMs'>;
+export type FrameLimits = Omit<FrameServerOptions, 'bindAddress' | 'port' | 'backlog'>;
 
-export class FrameServer {
+export interface FrameServerStats {
+  readonly connections: number;
+  /** Counted against maxInFlightBytes: frames being received, at their full length, and requests not yet answered. */
+  readonly inFlightBytes: number;
+  readonly overBudget: boolean;
+  /** Bytes received and held in connections' buffers. */
+  readonly bufferedBytes: number;
+  /** Bytes of replies written and not yet taken by the operating system. */
+  readonly unsentReplyBytes: number;
+  /** Connections refused or closed for their client's fault since start, by kind. */
+  readonly faults: ConnectionFaultCounts;
+}
+
+export class FrameServer implements ConnectionHost {
   private readonly server: net.Server;
   private readonly connections = new Set<FrameConnection>();
+  private readonly byClient = new ClientConnections();
   private draining = false;
   private options: FrameServerOptions;
   private inFlightBytes = 0;
-  /** Over the in-flight bytes budget: no connection is read. */
+  /** Past the in-flight bytes budget: no connection starts a frame. */
   overBudget = false;
+  private resumeScheduled = false;
   private readonly budgetWarning: ThrottledWarning;
+  private readonly faults: ConnectionFaults;
 
   constructor(
     options: FrameServerOptions,
     private readonly handler: FrameHandler,
     private readonly logger: Logger,
+    readonly timers: Timers = realTimers,
   ) {
     this.options = options;
-    this.budgetWarning = new ThrottledWarning(logger, 1000);
-    this.server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
+    this.budgetWarning = new ThrottledWarning(logger, 1000, timers.now);
+    this.faults = new ConnectionFaults(logger, timers.now);
+    this.server = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => this.accept(socket));
   }
 
   get limits(): FrameServerOptions {
     return this.options;
   }
 
-  /** New limits apply at once, to every connection. */
+  /** New limits apply at once, to every connection (the connection caps to the next accept). */
   setLimits(limits: FrameLimits): void {
-    const idleChanged = limits.idleTimeoutMs !== this.options.idleTimeoutMs;
     this.options = { ...this.options, ...limits };
-    if (idleChanged) for (const c of this.connections) c.applyIdleTimeout();
-    this.updateBudget(0);
+    this.charge(0);
+    for (const c of this.connections) c.applyLimits();
   }
 
-  /** Counts bytes of requests taken in (+) and answered (-), pausing or resuming all reading. */
-  updateBudget(delta: number): void {
+  charge(delta: number): void {
     this.inFlightBytes += delta;
     const over = this.overBudget
       ? this.inFlightBytes > this.options.maxInFlightBytes / 2
@@ -87,8 +96,14 @@ export class FrameServer {
     this.overBudget = over;
     if (over) {
       this.budgetWarning.warn('budget', { inFlightBytes: this.inFlightBytes, maxInFlightBytes: this.options.maxInFlightBytes }, 'in-flight budget exceeded: reading paused');
+      for (const c of this.connections) c.updateFlow();
+    } else {
+      this.resumeAll();
     }
-    for (const c of this.connections) c.updateFlow();
+  }
+
+  fault(kind: ConnectionFault, fields: Record<string, unknown>, err?: unknown): void {
+    this.faults.report(kind, fields, err);
   }
 
   listen(): Promise<net.AddressInfo> {
@@ -96,7 +111,8 @@ export class FrameServer {
       this.server.once('error', reject);
       this.server.listen({ host: this.options.bindAddress, port: this.options.port, backlog: this.options.backlog }, () => {
         this.server.off('error', reject);
-        this.server.on('error', (err) => this.logger.error({ err }, 'thrift server error'));
+        // after listening, errors are failed accepts (EMFILE when descriptors run out): the server goes on
+        this.server.on('error', (err: NodeJS.ErrnoException) => this.fault('acceptFailed', { code: err.code }, err));
         resolve(this.address());
       });
     });
@@ -108,6 +124,23 @@ export class FrameServer {
 
   connectionCount(): number {
     return this.connections.size;
+  }
+
+  stats(): FrameServerStats {
+    let bufferedBytes = 0;
+    let unsentReplyBytes = 0;
+    for (const c of this.connections) {
+      bufferedBytes += c.bufferedBytes;
+      unsentReplyBytes += c.unsentReplyBytes;
+    }
+    return {
+      connections: this.connections.size,
+      inFlightBytes: this.inFlightBytes,
+      overBudget: this.overBudget,
+      bufferedBytes,
+      unsentReplyBytes,
+      faults: this.faults.snapshot(),
+    };
   }
 
   /**
@@ -135,214 +168,42 @@ export class FrameServer {
     return n;
   }
 
+  /**
+   * Back within budget: every connection may start frames again. On the next tick, as the change
+   * comes from inside a connection's own frame handling.
+   */
+  private resumeAll(): void {
+    if (this.resumeScheduled) return;
+    this.resumeScheduled = true;
+    process.nextTick(() => {
+      this.resumeScheduled = false;
+      for (const c of this.connections) c.pump();
+    });
+  }
+
   private accept(socket: net.Socket): void {
     if (this.draining) {
       socket.destroy();
       return;
     }
-    const connection = new FrameConnection(socket, this, this.handler, this.logger, () => this.connections.delete(connection));
+    const client = socket.remoteAddress ?? '';
+    const refusal = this.refusal(client);
+    if (refusal) {
+      socket.destroy();
+      this.fault(refusal, { client, limit: this.options[refusal] });
+      return;
+    }
+    this.byClient.add(client);
+    const connection = new FrameConnection(socket, this, this.handler, this.logger, () => {
+      this.connections.delete(connection);
+      this.byClient.remove(client);
+    });
     this.connections.add(connection);
   }
-}
 
-class FrameConnection {
-  inFlight = 0;
-  /** Bytes of this connection's requests not yet answered. */
-  private inFlightBytes = 0;
-  private readonly chunks: Buffer[] = [];
-  /** Where the unread bytes of chunks[0] start. */
-  private offset = 0;
-  private buffered = 0;
-  /** Length of the frame being received, or -1 while waiting for a length prefix. */
-  private frameLength = -1;
-  private paused = false;
-  private reading = true;
-  private closed = false;
-  private readonly peer: string;
-
-  constructor(
-    private readonly socket: net.Socket,
-    private readonly server: FrameServer,
-    private readonly handler: FrameHandler,
-    private readonly logger: Logger,
-    private readonly onClose: () => void,
-  ) {
-    this.peer = `${socket.remoteAddress}:${socket.remotePort}`;
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('drain', () => this.updateFlow());
-    socket.on('error', (err) => this.logger.debug({ err, peer: this.peer }, 'client connection error'));
-    socket.on('close', () => {
-      this.closed = true;
-      this.discardBuffered();
-      this.onClose();
-    });
-    socket.on('timeout', () => {
-      if (this.inFlight === 0) this.close();
-      // the timer fires once and re-arms only on traffic, which a oneway call does not make
-      else this.applyIdleTimeout();
-    });
-    this.applyIdleTimeout();
-    this.updateFlow();
-  }
-
-  /** Closes the connection after the server's idle timeout without traffic (0: never). */
-  applyIdleTimeout(): void {
-    this.socket.setTimeout(this.server.limits.idleTimeoutMs);
-  }
-
-  /** Reads from the socket exactly when nothing holds it back. */
-  updateFlow(): void {
-    const read =
-      this.reading &&
-      this.inFlight < this.server.limits.maxInFlightPerConnection &&
-      // a client that does not read its replies is not read either: they would pile up here
-      this.socket.writableLength <= MAX_UNREAD_REPLY_BYTES &&
-      (!this.server.overBudget || this.inFlightBytes === 0);
-    if (read === !this.paused) return;
-    this.paused = !read;
-    if (read) this.socket.resume();
-    else this.socket.pause();
-  }
-
-  stopReading(): void {
-    this.reading = false;
-    this.discardBuffered();
-    this.updateFlow();
-    if (this.inFlight === 0) this.close();
-  }
-
-  close(): void {
-    if (!this.closed) this.socket.destroy();
-  }
-
-  private onData(chunk: Buffer): void {
-    if (!this.reading) return;
-    this.chunks.push(chunk);
-    this.buffered += chunk.length;
-    for (;;) {
-      if (this.frameLength < 0) {
-        if (this.buffered < 4) return;
-        const length = this.readLengthPrefix();
-        if (length === 0 || length > this.server.limits.maxFrameBytes) {
-          this.refuse(length);
-          return;
-        }
-        this.frameLength = length;
-      }
-      if (this.buffered < this.frameLength) return;
-      const frame = this.take(this.frameLength);
-      this.frameLength = -1;
-      this.dispatch(frame);
-      if (this.closed || !this.reading) return;
-    }
-  }
-
-  private refuse(length: number): void {
-    // A length this large is usually not a frame at all: an unframed client, HTTP, or garbage.
-    this.logger.warn(
-      { peer: this.peer, frameLength: length, maxFrameBytes: this.server.limits.maxFrameBytes },
-      length === 0 ? 'empty frame; closing connection' : 'frame larger than maxReadBufferBytes; closing connection',
-    );
-    this.discardBuffered();
-    this.reading = false;
-    this.socket.destroy();
-  }
-
-  private dispatch(frame: Buffer): void {
-    let reply: ReturnType<FrameHandler>;
-    try {
-      reply = this.handler(frame);
-    } catch (err) {
-      this.logger.warn({ peer: this.peer, err: (err as Error).message }, 'unreadable request; closing connection');
-      this.socket.destroy();
-      return;
-    }
-    if (reply === null) return;
-    if (Buffer.isBuffer(reply)) {
-      this.write(reply);
-      this.updateFlow();
-      return;
-    }
-    this.inFlight++;
-    const size = frame.length;
-    this.inFlightBytes += size;
-    this.server.updateBudget(size);
-    this.updateFlow();
-    reply.then(
-      (buf) => this.complete(buf, size),
-      (err: unknown) => {
-        // Handlers answer failures as result codes; reaching this is a bug, and the client would
-        // otherwise wait for its timeout.
-        this.logger.error({ err, peer: this.peer }, 'request handler failed; closing connection');
-        this.inFlight--;
-        this.inFlightBytes -= size;
-        this.server.updateBudget(-size);
-        this.socket.destroy();
-      },
-    );
-  }
-
-  private complete(reply: Buffer | null, size: number): void {
-    this.inFlight--;
-    this.inFlightBytes -= size;
-    if (reply) this.write(reply);
-    this.server.updateBudget(-size);
-    this.updateFlow();
-    if (!this.reading && this.inFlight === 0) this.socket.end();
-  }
-
-  /**
-   * Replies completed in the same tick (a batch's members resolve together) leave in one writev:
-   * one syscall per reply was the largest single cost of the proxy in the bench profile.
-   */
-  private write(reply: Buffer): void {
-    if (!this.closed) writeCoalesced(this.socket, reply);
-  }
-
-  private readLengthPrefix(): number {
-    const first = this.chunks[0]!;
-    if (first.length - this.offset < 4) return this.take(4).readUInt32BE(0);
-    const length = first.readUInt32BE(this.offset);
-    this.advance(4);
-    return length;
-  }
-
-  /** Removes and returns the next n buffered bytes; no copy when they lie in one chunk. */
-  private take(n: number): Buffer {
-    const first = this.chunks[0]!;
-    if (first.length - this.offset >= n) {
-      const out = first.subarray(this.offset, this.offset + n);
-      this.advance(n);
-      return out;
-    }
-    const out = Buffer.allocUnsafe(n);
-    let filled = 0;
-    while (filled < n) {
-      const chunk = this.chunks[0]!;
-      const copied = chunk.copy(out, filled, this.offset, Math.min(chunk.length, this.offset + n - filled));
-      filled += copied;
-      this.advance(copied);
-    }
-    return out;
-  }
-
-  /**
-   * Consumes n bytes of the first chunk (at most what it holds). Chunks are read through an offset
-   * rather than re-sliced: a slice is an object, and this runs twice per request.
-   */
-  private advance(n: number): void {
-    this.buffered -= n;
-    this.offset += n;
-    if (this.offset === this.chunks[0]!.length) {
-      this.chunks.shift();
-      this.offset = 0;
-    }
-  }
-
-  /** Drops everything buffered. */
-  private discardBuffered(): void {
-    this.chunks.length = 0;
-    this.offset = 0;
-    this.buffered = 0;
+  private refusal(client: string): 'maxConnections' | 'maxConnectionsPerClient' | undefined {
+    if (this.connections.size >= this.options.maxConnections) return 'maxConnections';
+    if (this.byClient.count(client) >= this.options.maxConnectionsPerClient) return 'maxConnectionsPerClient';
+    return undefined;
   }
 }

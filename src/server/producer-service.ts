@@ -3,7 +3,8 @@
  * the delay sender), encode the reply.
  *
  * Error behaviour matches libthrift 0.9.2's async processor, which the original runs:
- * - unknown method: TApplicationException UNKNOWN_METHOD "Invalid method name: '<name>'";
+ * - unknown method: TApplicationException UNKNOWN_METHOD "Invalid method name: '<name>'" (an
+ *   absurdly long name is cut, see readCallHeader);
  * - arguments that do not decode: TApplicationException PROTOCOL_ERROR, connection kept (the frame
  *   boundary is known, so the next request is unaffected);
  * - a frame whose message header is not compact protocol: connection closed (no reply possible).
@@ -25,7 +26,7 @@ import {
   skipArgs,
   type CallHeader,
 } from './producer-codec';
-import type { FrameHandler } from './frame-server';
+import type { FrameHandler } from './frame-connection';
 
 export function createProducerFrameHandler(pipeline: ProducerPipeline, delays: DelaySender, logger: Logger): FrameHandler {
   return (frame) => {

@@ -10,8 +10,20 @@ export interface RawExchange {
 
 /** Writes `bytes`, then collects replies until the server closes or `waitMs` passes. */
 export function rawExchange(port: number, bytes: Buffer, waitMs = 2000): Promise<RawExchange> {
+  return exchange(port, bytes, waitMs, false);
+}
+
+/**
+ * Writes `bytes` and shuts down the sending side (a half-close), then collects replies until the
+ * server closes or `waitMs` passes.
+ */
+export function rawExchangeThenShutdown(port: number, bytes: Buffer, waitMs = 2000): Promise<RawExchange> {
+  return exchange(port, bytes, waitMs, true);
+}
+
+function exchange(port: number, bytes: Buffer, waitMs: number, shutdown: boolean): Promise<RawExchange> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1');
+    const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: shutdown });
     const chunks: Buffer[] = [];
     let closedByServer = false;
     const timer = setTimeout(() => socket.destroy(), waitMs);
@@ -25,7 +37,8 @@ export function rawExchange(port: number, bytes: Buffer, waitMs = 2000): Promise
       clearTimeout(timer);
       resolve({ data: Buffer.concat(chunks), closedByServer });
     });
-    socket.write(bytes);
+    if (shutdown) socket.end(bytes);
+    else socket.write(bytes);
   });
 }
 

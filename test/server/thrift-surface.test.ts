@@ -13,7 +13,7 @@ import { Message } from '../../src/gen/producer_types';
 import { ResultCode, RESULT_MESSAGES } from '../../src/protocol/result-codes';
 import { encodeWithStockClient, T, writeRawCall } from '../helpers/stock-thrift';
 import { startProxy } from '../helpers/proxy';
-import { lengthPrefix, rawExchange } from '../helpers/raw-socket';
+import { lengthPrefix, rawExchange, rawExchangeThenShutdown } from '../helpers/raw-socket';
 import { storedMessages } from '../helpers/storage';
 import { eventually } from '../helpers/wait';
 
@@ -143,6 +143,18 @@ test('an absurdly long method name is echoed cut to 256 characters, so the reply
   const atBound = 'y'.repeat(256);
   const exact = await rawExchange(proxy.port, writeRawCall(atBound, () => undefined), 400);
   assert.deepEqual(decodeException(exact.data), { name: atBound, type: 1, message: `Invalid method name: '${atBound}'` });
+});
+
+test('a client that shuts down its sending side after 50 calls gets all 50 answers, then the proxy closes', async (t) => {
+  const proxy = await startProxy(t);
+  const calls = Array.from({ length: 50 }, (_, i) =>
+    frameOf(encodeWithStockClient((c) => c.sendSync(Object.assign(new Message(), { topic: 'test', body: Buffer.from(`half-${i}`), partitionId: i % 4 }), int64(5000n)))),
+  );
+  const exchange = await rawExchangeThenShutdown(proxy.port, Buffer.concat(calls), 10_000);
+  assert.equal(exchange.closedByServer, true);
+  assert.deepEqual(splitFrames(exchange.data).map(decodeResultCode), calls.map(() => 0));
+  const stored = await storedMessages(proxy.dataDir, 'test');
+  assert.equal(stored.length, 50);
 });
 
 test('a batch of i32s or properties of the wrong types get PROTOCOL_ERROR, store nothing, and the connection lives on', async (t) => {
@@ -359,3 +371,31 @@ function writeAndVanish(port: number, bytes: Buffer): Promise<void> {
     s.on('error', () => undefined);
   });
 }
+
+test('maxConnections, maxConnectionsPerClient and frameTimeoutMs come from thriftServer and apply on reload', { timeout: 30_000 }, async (t) => {
+  const proxy = await startProxy(t, { thriftServer: { maxConnections: 2, maxConnectionsPerClient: 2, frameTimeoutMs: 200 } });
+  const heartbeat = frameOf(encodeWithStockClient((c) => c.sendSync(Object.assign(new Message(), { topic: 'carrera_heartbeat' }), int64(50n))));
+  const [kept, closing] = await Promise.all([proxy.client(), proxy.client()]);
+  const refused = await rawExchange(proxy.port, heartbeat, 2000);
+  assert.deepEqual({ closed: refused.closedByServer, answered: refused.data.length }, { closed: true, answered: 0 }, 'a third connection is refused');
+
+  closing!.close();
+  await eventually(async () => ((await rawExchange(proxy.port, heartbeat, 300)).data.length > 0 ? true : undefined), 5000, 'a free slot');
+  const timedOut = async (): Promise<number> => {
+    const started = Date.now();
+    const r = await rawExchange(proxy.port, heartbeat.subarray(0, 10), 10_000);
+    assert.equal(r.closedByServer, true, 'an unfinished frame closes its connection');
+    return Date.now() - started;
+  };
+  const first = await timedOut();
+  assert.ok(first >= 190 && first < 5000, `closed after ${first} ms (frameTimeoutMs 200)`);
+
+  const config = YAML.parse(fs.readFileSync(proxy.configFile, 'utf8'));
+  Object.assign(config.pproxy.carreraConfiguration.thriftServer, { maxConnections: 10, maxConnectionsPerClient: 10, frameTimeoutMs: 1000 });
+  fs.writeFileSync(proxy.configFile, YAML.stringify(config));
+  assert.equal(await proxy.app.reload(), true);
+  const more = await Promise.all([proxy.client(), proxy.client(), proxy.client()]);
+  for (const c of [kept!, ...more]) assert.equal((await c.sendSync({ topic: 'carrera_heartbeat' })).code, 0, 'four connections are served');
+  const second = await timedOut();
+  assert.ok(second >= 990 && second < 8000, `closed after ${second} ms (frameTimeoutMs 1000)`);
+});

@@ -1,0 +1,47 @@
+/**
+ * What went wrong with clients' connections, counted and logged: a flood of bad connections (a port
+ * scanner, a misconfigured client in a retry loop) writes one warning per second per kind of fault,
+ * with the counts, and never a stack trace above debug.
+ */
+import { ThrottledWarning, type Logger } from '../log';
+
+const MESSAGES = {
+  maxConnections: 'connection refused at accept: maxConnections open',
+  maxConnectionsPerClient: 'connection refused at accept: maxConnectionsPerClient open from its address',
+  acceptFailed: 'accepting a connection failed (file descriptors exhausted?)',
+  emptyFrame: 'empty frame; closing connection',
+  frameTooLarge: 'frame larger than maxReadBufferBytes; closing connection',
+  frameTimeout: 'frame not received whole within frameTimeoutMs; closing connection',
+  unreadableRequest: 'unreadable request; closing connection',
+  handlerFailed: 'request handler failed; closing connection',
+} as const;
+
+export type ConnectionFault = keyof typeof MESSAGES;
+
+/** Faults since start, by kind. */
+export type ConnectionFaultCounts = Record<ConnectionFault, number>;
+
+export class ConnectionFaults {
+  private readonly counts: ConnectionFaultCounts;
+  private readonly warning: ThrottledWarning;
+
+  constructor(
+    private readonly logger: Logger,
+    clock: () => number,
+  ) {
+    this.counts = Object.fromEntries(Object.keys(MESSAGES).map((kind) => [kind, 0])) as ConnectionFaultCounts;
+    this.warning = new ThrottledWarning(logger, 1000, clock);
+  }
+
+  /** Counts one fault; `err`, with its stack, goes to the debug log only. */
+  report(kind: ConnectionFault, fields: Record<string, unknown>, err?: unknown): void {
+    const count = ++this.counts[kind];
+    const reason = err === undefined ? {} : { err: err instanceof Error ? err.message : String(err) };
+    this.warning.warn(kind, { fault: kind, count, ...fields, ...reason }, MESSAGES[kind]);
+    if (err !== undefined) this.logger.debug({ fault: kind, ...fields, err }, MESSAGES[kind]);
+  }
+
+  snapshot(): ConnectionFaultCounts {
+    return { ...this.counts };
+  }
+}
