@@ -204,10 +204,12 @@ export class ProxyApp {
     const conf = configurationOf(snapshot);
     const identity: Identity = { instance: this.instanceId, requireBinding: this.status.mode === 'zookeeper' };
     try {
-      const served = snapshot.pproxy ? servedTopicsByCluster(snapshot.pproxy, snapshot.topics, identity) : new Map<string, string[]>();
+      const served = snapshot.pproxy ? await servedTopicsByCluster(snapshot.pproxy, snapshot.topics, identity) : new Map<string, string[]>();
       const warmUp = boot ? undefined : { topicsOf: (cluster: string) => served.get(cluster) ?? [], timeoutMs: CLUSTER_WARM_UP_MS };
       const change = await this.clusters.apply(clusterSpecs(conf, this.settings.dataDir, this.logger), warmUp);
-      const routing = routingTable(snapshot, change.storages, identity);
+      // built over several turns of the event loop, the old routing serving meanwhile; from here
+      // to the swap nothing waits, so a request sees the old configuration or the new one whole
+      const routing = await routingTable(snapshot, change.storages, identity);
       this.policy = buildPolicy(conf, routing, this.policy, Date.now);
       this.batcher.configure(batchSettings(conf));
       this.pipeline.configure(routing, this.policy.policy);
@@ -216,7 +218,7 @@ export class ProxyApp {
       this.logger.info({ ...this.status, ms: Date.now() - started }, 'configuration applied');
       // the new configuration is live: what follows must not undo that, nor skip the retirement
       try {
-        if (origin === 'zookeeper') saveSnapshot(cacheFile(this.settings), this.instanceId, snapshot);
+        if (origin === 'zookeeper') await saveSnapshot(cacheFile(this.settings), this.instanceId, snapshot);
         this.hooks.onStatus?.(this.status);
       } catch (err) {
         this.logger.error({ err }, 'configuration applied, but its cache or status could not be written');
@@ -287,7 +289,7 @@ function serverLimits(conf: CarreraConfiguration): FrameLimits {
   };
 }
 
-function routingTable(snapshot: ConfigSnapshot, storages: ReadonlyMap<string, ClusterStorage>, identity: Identity): RoutingTable {
+async function routingTable(snapshot: ConfigSnapshot, storages: ReadonlyMap<string, ClusterStorage>, identity: Identity): Promise<RoutingTable> {
   if (!snapshot.pproxy) return { topics: new Map(), innerTopicPrefix: undefined, innerTopicNum: 0 };
   return buildRoutingTable(snapshot.pproxy, snapshot.topics, storages, identity);
 }

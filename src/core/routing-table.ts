@@ -1,10 +1,13 @@
 /**
  * The immutable snapshot of what this proxy serves: topic -> clusters and flags. A configuration
- * change builds a new table and swaps it in whole, so a request sees one consistent view.
+ * change builds a new table and swaps it in whole, so a request sees one consistent view. A table
+ * is built in chunks of topics, yielding to the event loop between them: a configuration of tens
+ * of thousands of topics takes tens of milliseconds to build, which other clients must not wait for.
  */
 import type { PProxyConfig, TopicConfig, TopicUnit } from '../config/schema';
 import type { ClusterStorage } from '../storage/storage';
 import { DEFAULT_MAX_MESSAGE_SIZE } from './validate';
+import { forEachInChunks } from '../util/concurrency';
 import { addToGroup } from '../util/group-by';
 
 /** One broker cluster of a topic. `storage` is undefined when the cluster has no producer (21). */
@@ -45,14 +48,17 @@ export interface Identity {
   readonly requireBinding: boolean;
 }
 
-export function buildRoutingTable(
+/** Topics handled between two yields to the event loop: about a millisecond of work. */
+const TOPICS_PER_CHUNK = 500;
+
+export async function buildRoutingTable(
   pproxy: PProxyConfig,
   topicConfigs: readonly TopicConfig[],
   storages: ReadonlyMap<string, ClusterStorage>,
   identity: Identity,
-): RoutingTable {
+): Promise<RoutingTable> {
   const topics = new Map<string, ServedTopic>();
-  for (const [config, units] of servedUnits(pproxy, topicConfigs, identity)) {
+  await forEachInChunks(servedUnits(pproxy, topicConfigs, identity), TOPICS_PER_CHUNK, ([config, units]) => {
     const clusters = units.map((unit): ClusterRoute => ({ name: unit.brokerCluster, storage: storages.get(unit.brokerCluster), maxTps: unit.maxTps }));
     clusters.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     const limits = clusters.map((c) => c.storage?.maxMessageSize).filter((n): n is number => n !== undefined);
@@ -65,17 +71,21 @@ export function buildRoutingTable(
       limiterFailureRetryInterval: config.limiterFailureRetryInterval,
       maxMessageSize: limits.length > 0 ? Math.min(...limits) : DEFAULT_MAX_MESSAGE_SIZE,
     });
-  }
+  });
   const delay = pproxy.carreraConfiguration.delay;
   return { topics, innerTopicPrefix: delay?.chronosInnerTopicPrefix, innerTopicNum: delay?.innerTopicNum ?? 0 };
 }
 
 /** The topics this proxy serves on each broker cluster (what a new cluster storage is warmed up for). */
-export function servedTopicsByCluster(pproxy: PProxyConfig, topicConfigs: readonly TopicConfig[], identity: Identity): Map<string, string[]> {
+export async function servedTopicsByCluster(
+  pproxy: PProxyConfig,
+  topicConfigs: readonly TopicConfig[],
+  identity: Identity,
+): Promise<Map<string, string[]>> {
   const byCluster = new Map<string, string[]>();
-  for (const [config, units] of servedUnits(pproxy, topicConfigs, identity)) {
+  await forEachInChunks(servedUnits(pproxy, topicConfigs, identity), TOPICS_PER_CHUNK, ([config, units]) => {
     for (const unit of units) addToGroup(byCluster, unit.brokerCluster, config.topic);
-  }
+  });
   return byCluster;
 }
 

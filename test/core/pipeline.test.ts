@@ -18,7 +18,7 @@ interface Setup {
   lingerMs?: number;
 }
 
-function setup(options: Setup = {}) {
+async function setup(options: Setup = {}) {
   const timers = new FakeTimers();
   const double = new StorageDouble();
   const pproxy = schemas.strict.pproxyConfig.parse({
@@ -27,7 +27,7 @@ function setup(options: Setup = {}) {
     carreraConfiguration: { localConfigurationMap: { C: {} } },
   });
   const topic = schemas.strict.topicConfig.parse({ topic: 't', topicUnits: [{ brokerCluster: 'C' }], ...options.topic });
-  const routing = buildRoutingTable(pproxy, [topic], new Map([['C', double.storage]]), { instance: 'i', requireBinding: false });
+  const routing = await buildRoutingTable(pproxy, [topic], new Map([['C', double.storage]]), { instance: 'i', requireBinding: false });
   const limiter = options.limiterTps ? new TpsLimiter({ nodeMaxTps: 1e6, warningRatio: 1, topics: new Map([['t', options.limiterTps]]) }, timers.now) : undefined;
   const policy: PipelinePolicy = { limiter, limiterRetryQueueSize: 10, autoBatchThresholdBytes: undefined, ...options.policy };
   const batcher = new AutoBatcher({ maxMessages: 100, maxBytes: 1e6, lingerMs: options.lingerMs ?? 0, maxInFlight: 1, urgencyMarginMs: 2 }, timers);
@@ -48,7 +48,7 @@ function track(result: ResultCode | Promise<ResultCode>, timers: FakeTimers) {
 }
 
 test('a storage that does not answer gets one extra attempt 30 ms before the deadline, then 12 exactly at it', async () => {
-  const { timers, double, pipeline } = setup();
+  const { timers, double, pipeline } = await setup();
   const start = timers.now();
   const r = track(pipeline.sendSync(msg(), 100), timers);
   await timers.advance(69);
@@ -62,7 +62,7 @@ test('a storage that does not answer gets one extra attempt 30 ms before the dea
 });
 
 test('the extra attempt answers OK when it succeeds first; none for short timeouts or strongOrder topics', async () => {
-  const first = setup();
+  const first = await setup();
   const r = track(first.pipeline.sendSync(msg(), 100), first.timers);
   await first.timers.advance(70);
   first.double.answer('ok', 1); // the extra attempt; the first one is still waiting
@@ -70,7 +70,7 @@ test('the extra attempt answers OK when it succeeds first; none for short timeou
   assert.deepEqual([r.code, r.at], [ResultCode.OK, first.timers.now()]);
 
   for (const s of [{ timeout: 59, topic: {} }, { timeout: 100, topic: { strongOrder: true } }]) {
-    const { timers, double, pipeline } = setup({ topic: s.topic });
+    const { timers, double, pipeline } = await setup({ topic: s.topic });
     const res = track(pipeline.sendSync(msg(), s.timeout), timers);
     await timers.advance(s.timeout);
     assert.equal(double.sends.length, 1, `no extra attempt (${JSON.stringify(s)})`);
@@ -79,19 +79,19 @@ test('the extra attempt answers OK when it succeeds first; none for short timeou
 });
 
 test('retriable failures are retried with backoff inside the deadline; non-retriable ones answer at once', async () => {
-  const a = setup();
+  const a = await setup();
   a.double.script.push({ code: 'UNAVAILABLE', retriable: true }, { code: 'UNAVAILABLE', retriable: true }, 'ok');
   const ok = track(a.pipeline.sendSync(msg(), 1000), a.timers);
   await a.timers.advance(20);
   assert.deepEqual([ok.code, a.double.sends.length], [ResultCode.OK, 3]);
 
-  const b = setup();
+  const b = await setup();
   b.double.script.push({ code: 'MESSAGE_TOO_LARGE', retriable: false });
   const illegal = track(b.pipeline.sendSync(msg(), 1000), b.timers);
   await settle();
   assert.deepEqual([illegal.code, b.double.sends.length], [ResultCode.FAIL_ILLEGAL_MSG, 1]);
 
-  const c = setup();
+  const c = await setup();
   for (let i = 0; i < 200; i++) c.double.script.push({ code: 'UNAVAILABLE', retriable: true });
   const gaveUp = track(c.pipeline.sendAsync(msg()), c.timers);
   await c.timers.advance(10_000);
@@ -100,7 +100,7 @@ test('retriable failures are retried with backoff inside the deadline; non-retri
 });
 
 test('once a request is answered, its pending retries are not sent', async () => {
-  const { timers, double, pipeline } = setup();
+  const { timers, double, pipeline } = await setup();
   // attempts at 0, 5, 15 and 35 ms fail; the next would go at 75, the extra attempt goes at 70
   for (let i = 0; i < 4; i++) double.script.push({ code: 'UNAVAILABLE', retriable: true });
   const start = timers.now();
@@ -116,7 +116,7 @@ test('once a request is answered, its pending retries are not sent', async () =>
 });
 
 test('a refused request waits once, as limiterFailureRetryInterval says, then gets 15', async () => {
-  const { timers, double, pipeline } = setup({ limiterTps: 1 });
+  const { timers, double, pipeline } = await setup({ limiterTps: 1 });
   double.script.push('ok', 'ok');
   assert.equal(await pipeline.sendSync(msg(), 100), ResultCode.OK, 'the bucket starts with one token');
   const refused = track(pipeline.sendSync(msg(), 100), timers);
@@ -125,7 +125,7 @@ test('a refused request waits once, as limiterFailureRetryInterval says, then ge
   await timers.advance(1);
   assert.equal(refused.code, ResultCode.FAIL_REFUSED_BY_RATE_LIMITER);
 
-  const later = setup({ limiterTps: 20, topic: { limiterFailureRetryInterval: 60 } });
+  const later = await setup({ limiterTps: 20, topic: { limiterFailureRetryInterval: 60 } });
   later.double.script.push('ok', 'ok');
   assert.equal(await later.pipeline.sendSync(msg(), 1000), ResultCode.OK);
   const retried = track(later.pipeline.sendSync(msg(), 1000), later.timers);
@@ -133,7 +133,7 @@ test('a refused request waits once, as limiterFailureRetryInterval says, then ge
   assert.equal(retried.code, ResultCode.OK, 'admitted on its deferred retry');
 
   // as in DDMQ, the deadline runs during the wait: when it comes first, 12 then, and no retry
-  const long = setup({ limiterTps: 1, topic: { limiterFailureRetryInterval: 200 } });
+  const long = await setup({ limiterTps: 1, topic: { limiterFailureRetryInterval: 200 } });
   long.double.script.push('ok');
   await long.pipeline.sendSync(msg(), 100);
   const start = long.timers.now();
@@ -142,14 +142,14 @@ test('a refused request waits once, as limiterFailureRetryInterval says, then ge
   assert.deepEqual([expired.code, expired.at! - start], [ResultCode.FAIL_TIMEOUT, 100]);
   assert.equal(long.double.sends.length, 1, 'the refused message was never sent');
 
-  const none = setup({ limiterTps: 1, topic: { limiterFailureRetryInterval: 0 } });
+  const none = await setup({ limiterTps: 1, topic: { limiterFailureRetryInterval: 0 } });
   none.double.script.push('ok');
   await none.pipeline.sendSync(msg(), 100);
   assert.equal(none.pipeline.sendSync(msg(), 100), ResultCode.FAIL_REFUSED_BY_RATE_LIMITER, 'interval 0: refused at once');
 });
 
 test('small messages of autoBatch topics share storage sends; others go alone', async () => {
-  const { timers, double, pipeline } = setup({ topic: { autoBatch: true }, policy: { autoBatchThresholdBytes: 10 }, lingerMs: 5 });
+  const { timers, double, pipeline } = await setup({ topic: { autoBatch: true }, policy: { autoBatchThresholdBytes: 10 }, lingerMs: 5 });
   const results = ['a', 'b', 'c'].map((b) => track(pipeline.sendSync(msg(b), 1000), timers));
   const big = track(pipeline.sendSync(msg('0123456789'), 1000), timers);
   await settle();
@@ -163,7 +163,7 @@ test('small messages of autoBatch topics share storage sends; others go alone', 
 });
 
 test('a request caught by a configuration swap completes on the new storage, not with 20', async () => {
-  const { timers, double, pipeline } = setup();
+  const { timers, double, pipeline } = await setup();
   double.script.push({ code: 'CLOSED', retriable: true });
   const replacement = new StorageDouble();
   replacement.script.push('ok');
@@ -171,7 +171,7 @@ test('a request caught by a configuration swap completes on the new storage, not
   const topic = schemas.strict.topicConfig.parse({ topic: 't', topicUnits: [{ brokerCluster: 'C' }] });
   const result = track(pipeline.sendSync(msg(), 1000), timers);
   await settle();
-  pipeline.configure(buildRoutingTable(pproxy, [topic], new Map([['C', replacement.storage]]), { instance: 'i', requireBinding: false }), {
+  pipeline.configure(await buildRoutingTable(pproxy, [topic], new Map([['C', replacement.storage]]), { instance: 'i', requireBinding: false }), {
     limiter: undefined,
     limiterRetryQueueSize: 10,
     autoBatchThresholdBytes: undefined,

@@ -23,7 +23,7 @@ function storage(cluster: string, maxMessageSize?: number): ClusterStorage {
   return { cluster, kind: 'local', maxMessageSize } as ClusterStorage;
 }
 
-test('served topics: listed, on a broker cluster of this proxy, bound to this instance where binding is required', () => {
+test('served topics: listed, on a broker cluster of this proxy, bound to this instance where binding is required', async () => {
   const storages = new Map([['L_a', storage('L_a', 1000)], ['L_b', storage('L_b', 4000)]]);
   const topics = [
     topic('t1', [{ brokerCluster: 'L_b' }, { brokerCluster: 'L_a' }]),
@@ -32,7 +32,7 @@ test('served topics: listed, on a broker cluster of this proxy, bound to this in
     topic('t4', [{ brokerCluster: 'K_x', proxies: { P_c: ['10.0.0.1:9613'] } }]),
     topic('unlisted', [{ brokerCluster: 'L_a' }]),
   ];
-  const local = buildRoutingTable(pproxy, topics, storages, { instance: '10.0.0.1:9613', requireBinding: false });
+  const local = await buildRoutingTable(pproxy, topics, storages, { instance: '10.0.0.1:9613', requireBinding: false });
   assert.deepEqual([...local.topics.keys()], ['t1', 't4']);
   const t1 = local.topics.get('t1')!;
   assert.deepEqual(t1.clusters.map((c) => c.name), ['L_a', 'L_b'], 'sorted by name');
@@ -42,11 +42,11 @@ test('served topics: listed, on a broker cluster of this proxy, bound to this in
   assert.equal(t4.maxMessageSize, DEFAULT_MAX_MESSAGE_SIZE);
   assert.equal(local.innerTopicPrefix, 'inner_');
 
-  const bound = buildRoutingTable(pproxy, topics, storages, { instance: '10.0.0.1:9613', requireBinding: true });
+  const bound = await buildRoutingTable(pproxy, topics, storages, { instance: '10.0.0.1:9613', requireBinding: true });
   assert.deepEqual([...bound.topics.keys()], ['t4'], 'with binding required, only units naming this instance count');
 
   // what a new cluster storage is warmed up for: the same rule, by cluster
   const identity = { instance: '10.0.0.1:9613', requireBinding: false };
-  assert.deepEqual(Object.fromEntries(servedTopicsByCluster(pproxy, topics, identity)), { L_b: ['t1'], L_a: ['t1'], K_x: ['t4'] });
-  assert.deepEqual(Object.fromEntries(servedTopicsByCluster(pproxy, topics, { ...identity, requireBinding: true })), { K_x: ['t4'] });
+  assert.deepEqual(Object.fromEntries(await servedTopicsByCluster(pproxy, topics, identity)), { L_b: ['t1'], L_a: ['t1'], K_x: ['t4'] });
+  assert.deepEqual(Object.fromEntries(await servedTopicsByCluster(pproxy, topics, { ...identity, requireBinding: true })), { K_x: ['t4'] });
 });

@@ -18,14 +18,14 @@ const INNER = 'R_test_chronos_inner_0';
 const NOW_S = 1_763_800_000n;
 const UUID = '14f22520-ad72-11e7-91be-6ee54da579e3';
 
-function setup() {
+async function setup() {
   const pproxy = schemas.strict.pproxyConfig.parse({
     proxyCluster: 'P',
     brokerClusters: ['C'],
     carreraConfiguration: { localConfigurationMap: { C: {} }, delay: { chronosInnerTopicPrefix: 'R_test_chronos_inner_', innerTopicNum: 1 } },
   });
   const topics = [{ topic: 'orders', delayTopic: true }, { topic: INNER }].map((t) => schemas.strict.topicConfig.parse({ ...t, topicUnits: [{ brokerCluster: 'C' }] }));
-  const routingTable = buildRoutingTable(pproxy, topics, new Map([['C', new StorageDouble().storage]]), { instance: 'i', requireBinding: false });
+  const routingTable = await buildRoutingTable(pproxy, topics, new Map([['C', new StorageDouble().storage]]), { instance: 'i', requireBinding: false });
   const sent: { topic: string; message: PreparedMessage; limitedAs: string }[] = [];
   const accepted: AcceptedDelay[] = [];
   const pipeline = {
@@ -52,30 +52,30 @@ const add = (over: Partial<DelayMessage>): DelayMessage => ({
 });
 
 /** A uuid that makes the add's id exactly `length` characters. */
-function uuidFor(length: number, m: DelayMessage): string {
-  const { sender } = setup();
+async function uuidFor(length: number, m: DelayMessage): Promise<string> {
+  const { sender } = await setup();
   const probe = sender.send({ ...m, uuid: 'u' }, 1000) as { uniqDelayMsgId: string };
   return 'u'.repeat(length - probe.uniqDelayMsgId.length + 1);
 }
 
-test('an add whose id would be over 255 characters is refused with 11, and nothing is sent or kept', () => {
-  const { sender, sent, accepted } = setup();
+test('an add whose id would be over 255 characters is refused with 11, and nothing is sent or kept', async () => {
+  const { sender, sent, accepted } = await setup();
   const reply = sender.send(add({ uuid: 'x'.repeat(300) }), 1000);
   assert.deepEqual(reply, { code: ResultCode.FAIL_ILLEGAL_MSG, uniqDelayMsgId: '' });
   assert.deepEqual([sent.length, accepted.length], [0, 0]);
 
-  const longest = add({ uuid: uuidFor(255, add({})) });
+  const longest = add({ uuid: await uuidFor(255, add({})) });
   const ok = sender.send(longest, 1000) as { code: ResultCode; uniqDelayMsgId: string };
   assert.deepEqual([ok.code, ok.uniqDelayMsgId.length], [ResultCode.OK, 255], 'an id of 255 characters is fine');
   assert.deepEqual([sent.length, accepted.length], [1, 1]);
   assert.deepEqual([sent[0]!.topic, sent[0]!.message.key, sent[0]!.limitedAs], [INNER, ok.uniqDelayMsgId, 'orders']);
 });
 
-test("a loop whose later firings' ids would be over 255 characters is refused with 11 at add", () => {
-  const { sender, sent } = setup();
+test("a loop whose later firings' ids would be over 255 characters is refused with 11 at add", async () => {
+  const { sender, sent } = await setup();
   // firings 0..9 have ids as long as the add's; firing 10 has a two-digit `timed`
   const loop = (times: bigint) => add({ dmsgtype: 3, times, interval: 3n, expire: NOW_S + 60n + 3600n });
-  const uuid = uuidFor(255, loop(11n));
+  const uuid = await uuidFor(255, loop(11n));
   assert.equal((sender.send({ ...loop(10n), uuid }, 1000) as { code: ResultCode }).code, ResultCode.OK);
   const refused = sender.send({ ...loop(11n), uuid }, 1000);
   assert.deepEqual(refused, { code: ResultCode.FAIL_ILLEGAL_MSG, uniqDelayMsgId: '' });
@@ -84,8 +84,8 @@ test("a loop whose later firings' ids would be over 255 characters is refused wi
   assert.equal(sent.length, 2);
 });
 
-test('a well-formed cancel id over 255 characters is refused with 11, as DDMQ validates the inner message', () => {
-  const { sender, sent, accepted } = setup();
+test('a well-formed cancel id over 255 characters is refused with 11, as DDMQ validates the inner message', async () => {
+  const { sender, sent, accepted } = await setup();
   const id = `${NOW_S}-2-${NOW_S + 172_800n}-${'0'.repeat(200)}-0-0-0-${UUID}`;
   const reply = sender.send({ ...emptyDelayMessage(), topic: 'orders', action: 2, body: Buffer.from('c'), uniqDelayMsgId: id }, 1000);
   assert.deepEqual(reply, { code: ResultCode.FAIL_ILLEGAL_MSG, uniqDelayMsgId: '' });

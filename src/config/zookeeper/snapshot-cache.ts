@@ -1,7 +1,8 @@
 /**
  * The last good configuration read from ZooKeeper, on disk, so that a proxy restarted while
  * ZooKeeper is down still serves (DDMQ keeps a similar cache under ~/carrera.conf). Written
- * atomically (temp file + rename) after every applied change.
+ * atomically (temp file + rename) after every applied change, a chunk of topics at a time: the
+ * file of tens of thousands of topics is megabytes of JSON, which must not hold the event loop.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -16,12 +17,26 @@ interface CacheFile {
   topics: unknown[];
 }
 
-export function saveSnapshot(file: string, instance: string, snapshot: ConfigSnapshot): void {
-  const content: CacheFile = { instance, savedAt: new Date().toISOString(), pproxy: snapshot.pproxy ?? null, topics: [...snapshot.topics] };
-  fs.mkdirSync(path.dirname(file), { recursive: true });
+/** Topics serialised per write. */
+const TOPICS_PER_WRITE = 500;
+
+export async function saveSnapshot(file: string, instance: string, snapshot: ConfigSnapshot): Promise<void> {
+  const head: Omit<CacheFile, 'topics'> = { instance, savedAt: new Date().toISOString(), pproxy: snapshot.pproxy ?? null };
+  await fs.promises.mkdir(path.dirname(file), { recursive: true });
   const temp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(temp, JSON.stringify(content));
-  fs.renameSync(temp, file);
+  const out = await fs.promises.open(temp, 'w');
+  try {
+    // the CacheFile's JSON, its topics array written in pieces
+    await out.write(`${JSON.stringify(head).slice(0, -1)},"topics":[`);
+    for (let i = 0; i < snapshot.topics.length; i += TOPICS_PER_WRITE) {
+      const piece = snapshot.topics.slice(i, i + TOPICS_PER_WRITE).map((t) => JSON.stringify(t)).join(',');
+      await out.write(i === 0 ? piece : `,${piece}`); // the event loop runs between two writes
+    }
+    await out.write(']}');
+  } finally {
+    await out.close();
+  }
+  await fs.promises.rename(temp, file);
 }
 
 /** The cached snapshot for `instance`, or undefined when there is none or it is unusable. */

@@ -9,9 +9,15 @@
  *
  * Watches are one-shot and can be lost with a connection, so every (re)connection re-reads
  * everything, and so does a timer (DDMQ: every 300 s).
+ *
+ * A node may list tens of thousands of topics: their nodes are read TOPIC_READS_IN_FLIGHT at a
+ * time, each answer handled as it arrives, so that neither the requests nor the answers hold the
+ * event loop for long; and topic nodes that change together (the console re-pushing every topic
+ * of a cluster) are read together and published as one change.
  */
 import type { Logger } from '../../log';
 import type { PProxyConfig, TopicConfig } from '../schema';
+import { mapConcurrently } from '../../util/concurrency';
 import { readPProxyNode, readTopicNode, type NodeReading } from './node-reading';
 import { ZkClient, withCarreraRoot } from './zk-client';
 
@@ -30,11 +36,17 @@ export interface ZkSourceOptions {
 }
 
 const REREAD_INTERVAL_MS = 300_000;
+/** Topic node reads (and so watches being set) in flight at once. */
+const TOPIC_READS_IN_FLIGHT = 64;
 
 export class ZkConfigSource {
   private zk: ZkClient;
   private pproxy: PProxyConfig | undefined;
+  /** The topics the pproxy node lists. */
+  private listed: ReadonlySet<string> = new Set();
   private readonly topics = new Map<string, TopicConfig>();
+  /** Listed topics whose node changed and is not re-read yet. */
+  private readonly changedTopics = new Set<string>();
   private readonly reportedUnknown = new Set<string>();
   private listener: ((snapshot: ConfigSnapshot) => void) | undefined;
   /** Counts accepted changes; the listener has seen every one up to `delivered`. */
@@ -125,8 +137,14 @@ export class ZkConfigSource {
   /** Reads everything (callers queue it behind other reads); rejects when a read fails. */
   private async readAll(): Promise<void> {
     const changed = await this.readPProxy();
-    const topicChanges = await Promise.all((this.pproxy?.topics ?? []).map((name) => this.readTopic(name)));
-    if (changed || topicChanges.some(Boolean)) this.publish();
+    const topicChanges = await this.readTopics([...this.listed]);
+    if (changed || topicChanges) this.publish();
+  }
+
+  /** Reads the topic nodes, a bounded number at once; returns whether any accepted config changed. */
+  private async readTopics(names: readonly string[]): Promise<boolean> {
+    const changes = await mapConcurrently(names, TOPIC_READS_IN_FLIGHT, (name) => this.readTopic(name));
+    return changes.includes(true);
   }
 
   private serial(read: () => Promise<void>): Promise<void> {
@@ -160,6 +178,7 @@ export class ZkConfigSource {
       }
       const changed = this.pproxy !== undefined;
       this.pproxy = undefined;
+      this.listed = new Set();
       return changed;
     }
     this.waitingLogged = false;
@@ -167,18 +186,25 @@ export class ZkConfigSource {
     if (!parsed) return false;
     const changed = JSON.stringify(parsed) !== JSON.stringify(this.pproxy);
     this.pproxy = parsed;
+    this.listed = new Set(parsed.topics ?? []);
     return changed;
   }
 
   private async onPProxyEvent(): Promise<void> {
-    const before = new Set(this.pproxy?.topics ?? []);
+    const before = this.listed;
     const changed = await this.readPProxy();
-    const added = (this.pproxy?.topics ?? []).filter((t) => !before.has(t));
-    const topicChanges = await Promise.all(added.map((name) => this.readTopic(name)));
+    const topicChanges = await this.readTopics([...this.listed].filter((t) => !before.has(t)));
     for (const name of this.topics.keys()) {
-      if (!(this.pproxy?.topics ?? []).includes(name)) this.topics.delete(name); // unwatched: its events are ignored
+      if (!this.listed.has(name)) this.topics.delete(name); // unwatched: its events are ignored
     }
-    if (changed || topicChanges.some(Boolean)) this.publish();
+    if (changed || topicChanges) this.publish();
+  }
+
+  /** Re-reads the topic nodes that changed since the last such read (one queued read for them all). */
+  private async onTopicEvents(): Promise<void> {
+    const names = [...this.changedTopics].filter((name) => this.listed.has(name));
+    this.changedTopics.clear();
+    if (await this.readTopics(names)) this.publish();
   }
 
   /** Reads a topic node (and watches it); returns whether the accepted config changed. */
@@ -187,10 +213,10 @@ export class ZkConfigSource {
     const data = await this.zk.getData(
       path,
       this.watcherFor(path, () => {
-        if (!(this.pproxy?.topics ?? []).includes(name)) return; // no longer listed: unwatched
-        void this.serial(async () => {
-          if (await this.readTopic(name)) this.publish();
-        });
+        if (!this.listed.has(name)) return; // no longer listed: unwatched
+        // the first change since the last read queues one; later ones join it until it starts
+        if (this.changedTopics.size === 0) void this.serial(() => this.onTopicEvents());
+        this.changedTopics.add(name);
       }),
     );
     if (data === undefined) {
