@@ -14,8 +14,8 @@ const URGENCY_MARGIN_MS = 2;
 
 export interface BuiltPolicy {
   readonly policy: PipelinePolicy;
-  /** Identifies the limits, to keep the limiter when they did not change. */
-  readonly limitsKey: string;
+  /** The limits the limiter enforces, to keep it when they did not change. */
+  readonly limits: TpsLimits | undefined;
 }
 
 export function buildPolicy(
@@ -24,26 +24,34 @@ export function buildPolicy(
   previous: BuiltPolicy | undefined,
   clock: () => number,
 ): BuiltPolicy {
-  const limits: TpsLimits = {
-    nodeMaxTps: conf.maxTps,
-    warningRatio: conf.tpsWarningRatio,
-    // a topic's limit on this proxy: the sum of this proxy's shares over its clusters
-    topics: new Map([...routing.topics.values()].map((t) => [t.name, t.clusters.reduce((sum, c) => sum + c.maxTps, 0)])),
-  };
-  const limitsKey = conf.useRequestLimiter ? JSON.stringify([limits.nodeMaxTps, limits.warningRatio, [...limits.topics]]) : '';
-  const limiter = !conf.useRequestLimiter
+  const limits = conf.useRequestLimiter ? limitsOf(conf, routing) : undefined;
+  const limiter = !limits
     ? undefined
-    : previous?.limitsKey === limitsKey
+    : previous?.limits && previous.policy.limiter && sameLimits(previous.limits, limits)
       ? previous.policy.limiter
       : new TpsLimiter(limits, clock);
   return {
-    limitsKey,
+    limits,
     policy: {
       limiter,
       limiterRetryQueueSize: conf.limiterFailureRetryQueueSize,
       autoBatchThresholdBytes: conf.useAutoBatch ? conf.autoBatch.doBatchThresholdBytes : undefined,
     },
   };
+}
+
+function limitsOf(conf: CarreraConfiguration, routing: RoutingTable): TpsLimits {
+  const topics = new Map<string, number>();
+  // a topic's limit on this proxy: the sum of this proxy's shares over its clusters
+  for (const t of routing.topics.values()) topics.set(t.name, t.clusters.reduce((sum, c) => sum + c.maxTps, 0));
+  return { nodeMaxTps: conf.maxTps, warningRatio: conf.tpsWarningRatio, topics };
+}
+
+/** Compared entry by entry: a configuration of tens of thousands of topics is compared in a millisecond. */
+function sameLimits(a: TpsLimits, b: TpsLimits): boolean {
+  if (a.nodeMaxTps !== b.nodeMaxTps || a.warningRatio !== b.warningRatio || a.topics.size !== b.topics.size) return false;
+  for (const [topic, rate] of a.topics) if (b.topics.get(topic) !== rate) return false;
+  return true;
 }
 
 export function batchSettings(conf: CarreraConfiguration): BatchSettings {

@@ -24,9 +24,12 @@ import { ZooKeeperServer } from '../helpers/zookeeper';
 
 const TOPICS = 30_000;
 const REPUSHED = 3_000;
-/** Generous on two shared cores: a proxy that holds its event loop for the whole read stalls for seconds. */
+/**
+ * Generous, for two cores shared with other work (the process is descheduled for hundreds of
+ * milliseconds at a time there): a proxy that holds its event loop for the read stalls for seconds.
+ */
 const P99_MS = 200;
-const WORST_MS = 500;
+const WORST_MS = 1000;
 
 /** Sends to `topic` back to back and records each answer's latency, until stopped. */
 class LatencyProbe {
