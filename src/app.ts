@@ -130,7 +130,7 @@ export class ProxyApp {
       await this.applyNow(initial, origin, true);
     }
     this.chronos?.start();
-    this.logger.info({ ...this.status, bind: `${address.address}:${address.port}` }, 'pproxy started');
+    this.logger.info({ ...loggable(this.status), bind: `${address.address}:${address.port}` }, 'pproxy started');
     this.source?.onChange((snapshot) => void this.apply(snapshot, 'zookeeper'));
   }
 
@@ -215,7 +215,7 @@ export class ProxyApp {
       this.pipeline.configure(routing, this.policy.policy);
       this.server.setLimits(serverLimits(conf));
       this.status = describe(this.instanceId, this.status.mode, origin, this.source, snapshot, routing, change.storages);
-      this.logger.info({ ...this.status, ms: Date.now() - started }, 'configuration applied');
+      this.logger.info({ ...loggable(this.status), ms: Date.now() - started }, 'configuration applied');
       // the new configuration is live: what follows must not undo that, nor skip the retirement
       try {
         if (origin === 'zookeeper') await saveSnapshot(cacheFile(this.settings), this.instanceId, snapshot);
@@ -311,6 +311,14 @@ function describe(
     topics: [...routing.topics.keys()],
     clusters: [...storages.keys()],
   };
+}
+
+/** Topics listed in a status log line; past it the line says how many (a node may list tens of thousands). */
+const LOGGED_TOPICS = 100;
+
+function loggable(status: ProxyStatus): Record<string, unknown> {
+  const { topics, ...rest } = status;
+  return { ...rest, topicCount: topics.length, ...(topics.length <= LOGGED_TOPICS ? { topics } : {}) };
 }
 
 function cacheFile(settings: ProxySettings): string {
