@@ -15,6 +15,7 @@ import { AutoBatcher } from './batch/auto-batcher';
 import { realTimers } from './time/timers';
 import { ProducerPipeline } from './core/pipeline';
 import { batchSettings, buildPolicy, type BuiltPolicy } from './core/policy';
+import { StorageBudgets } from './core/storage-budget';
 import { buildRoutingTable, servedTopicsByCluster, type Identity, type RoutingTable } from './core/routing-table';
 import type { Logger } from './log';
 import type { ProducerMessage } from './core/message';
@@ -71,6 +72,7 @@ export class ProxyApp {
     private readonly clusters: ClusterSet,
     private readonly pipeline: ProducerPipeline,
     private readonly batcher: AutoBatcher,
+    private readonly budgets: StorageBudgets,
     private policy: BuiltPolicy,
     private readonly server: FrameServer,
     private readonly logger: Logger,
@@ -96,11 +98,12 @@ export class ProxyApp {
     const instance = `${settings.host}:${settings.port}`;
     const nothing: RoutingTable = { topics: new Map(), innerTopicPrefix: undefined, innerTopicNum: 0 };
     const policy = buildPolicy(conf, nothing, undefined, Date.now);
-    const batcher = new AutoBatcher(batchSettings(conf));
+    const budgets = new StorageBudgets(conf.maxInFlightBytesPerStorage);
+    const batcher = new AutoBatcher(batchSettings(conf), budgets);
     // local mode plays Chronos' part: it delivers the delay messages it accepted, through itself
     let deliverDelay: (m: ProducerMessage) => ResultCode | Promise<ResultCode> = () => ResultCode.FAIL_SERVER_SHUTDOWN;
     const chronos = settings.local ? new LocalChronos(path.join(settings.dataDir, 'chronos'), (m) => deliverDelay(m), logger) : undefined;
-    const pipeline = new ProducerPipeline(nothing, policy.policy, { logger, timers: realTimers, random: Math.random, batcher });
+    const pipeline = new ProducerPipeline(nothing, policy.policy, { logger, timers: realTimers, random: Math.random, batcher, budgets });
     const delays = new DelaySender(pipeline, logger, realTimers.now, chronos);
     deliverDelay = (m) => pipeline.sendSync(m, CHRONOS_DELIVERY_TIMEOUT_MS);
     const server = new FrameServer(
@@ -109,7 +112,7 @@ export class ProxyApp {
       logger,
     );
     const status = describe(instance, mode, origin, source, initial, nothing, new Map());
-    const app = new ProxyApp(settings, source, new ClusterSet(logger), pipeline, batcher, policy, server, logger, hooks, instance, status, chronos);
+    const app = new ProxyApp(settings, source, new ClusterSet(logger), pipeline, batcher, budgets, policy, server, logger, hooks, instance, status, chronos);
     await app.boot(initial, origin);
     return app;
   }
@@ -194,9 +197,9 @@ export class ProxyApp {
   /**
    * Applies one configuration version: storages started or kept (new ones warmed up for their
    * topics, for CLUSTER_WARM_UP_MS at most, while the running ones serve), then routing, limiter,
-   * batching and server limits swapped in, then the storages it replaced retired. A version that
-   * cannot be applied leaves the running one in place; at `boot` there is none, and the error is
-   * thrown.
+   * batching, storage budgets and server limits swapped in, then the storages it replaced retired.
+   * A version that cannot be applied leaves the running one in place; at `boot` there is none, and
+   * the error is thrown.
    */
   private async applyNow(snapshot: ConfigSnapshot, origin: ConfigOrigin, boot = false): Promise<boolean> {
     if (this.stopping) return false;
@@ -212,6 +215,7 @@ export class ProxyApp {
       const routing = await routingTable(snapshot, change.storages, identity);
       this.policy = buildPolicy(conf, routing, this.policy, Date.now);
       this.batcher.configure(batchSettings(conf));
+      this.budgets.configure(conf.maxInFlightBytesPerStorage);
       this.pipeline.configure(routing, this.policy.policy);
       this.server.setLimits(serverLimits(conf));
       this.status = describe(this.instanceId, this.status.mode, origin, this.source, snapshot, routing, change.storages);

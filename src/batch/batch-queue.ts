@@ -5,8 +5,12 @@
  * `lingerMs`, or when its most urgent member would otherwise miss its deadline (it is sent
  * `urgencyMarginMs` before that deadline at the latest). At most `maxInFlight` batches are out at
  * once; while they are, arrivals accumulate, which is what makes batches grow under load even with
- * no linger at all. Each caller gets the outcome of its own message.
+ * no linger at all, and a batch goes only when its bytes fit the storage's budget
+ * (core/storage-budget.ts), waiting in the queue until they do. Each caller gets the outcome of its
+ * own message; a member whose caller is answered before its batch goes (12 at its deadline) is
+ * withdrawn at once, and never sent.
  */
+import { handOver, type BudgetWaiter, type StorageBudget } from '../core/storage-budget';
 import type { ClusterStorage, OutgoingMessage, SendOutcome } from '../storage/storage';
 import { StorageError } from '../storage/storage';
 import type { Timers } from '../time/timers';
@@ -27,19 +31,22 @@ export interface BatchMember {
   readonly resolve: (outcome: SendOutcome) => void;
 }
 
-/** For a storage that breaks its one-outcome-per-message contract. */
-const missingOutcome: SendOutcome = { ok: false, error: new StorageError('UNKNOWN', 'the storage gave no outcome for this message', false) };
+const expired: SendOutcome = { ok: false, error: new StorageError('TIMEOUT', 'the deadline passed while the message waited for its batch', false) };
 
-export class BatchQueue {
-  private queue: BatchMember[] = [];
+export class BatchQueue implements BudgetWaiter {
+  /** In arrival order; a Set, so that a member withdrawn by its answered caller leaves in O(1). */
+  private readonly queue = new Set<BatchMember>();
   private queuedBytes = 0;
   private firstQueuedAt = 0;
   private inFlight = 0;
+  /** The next batch waits for bytes of the storage's budget. */
+  private waitingForBudget = false;
   private timer: unknown;
   private timerAt = Infinity;
 
   constructor(
     private readonly storage: ClusterStorage,
+    private readonly budget: StorageBudget,
     private settings: BatchSettings,
     private readonly timers: Timers,
     /** Called when the queue is empty with nothing in flight, so its owner can drop it. */
@@ -60,89 +67,121 @@ export class BatchQueue {
   }
 
   enqueue(member: BatchMember): void {
-    if (this.queue.length === 0) this.firstQueuedAt = this.timers.now();
-    this.queue.push(member);
+    if (this.queue.size === 0) this.firstQueuedAt = this.timers.now();
+    this.queue.add(member);
     this.queuedBytes += member.message.body.length;
+    this.pump();
+  }
+
+  /**
+   * Takes a member out before it is sent (its caller was answered): it must neither be sent later
+   * nor hold its bytes while a stalled broker keeps the batch in flight from returning. Once its
+   * batch has gone, this does nothing.
+   */
+  withdraw(member: BatchMember): void {
+    if (!this.queue.delete(member)) return;
+    this.queuedBytes -= member.message.body.length;
+    if (this.queue.size > 0) return;
+    this.disarm();
+    if (this.waitingForBudget) {
+      this.waitingForBudget = false;
+      this.budget.withdraw(this);
+    }
+    if (this.inFlight === 0) this.onIdle();
+  }
+
+  /** Body bytes of the batch that would go now: the budget reads them when the queue's turn comes. */
+  get bytes(): number {
+    return this.nextBatch().bytes;
+  }
+
+  granted(): void {
+    this.waitingForBudget = false;
+    const { count, bytes } = this.nextBatch();
+    this.sendBatch(count, bytes);
     this.pump();
   }
 
   /** Sends what is due, as long as a batch may go out; otherwise arms the timer for the next due time. */
   private pump(): void {
-    while (this.queue.length > 0 && this.inFlight < this.settings.maxInFlight) {
+    while (this.queue.size > 0 && this.inFlight < this.settings.maxInFlight && !this.waitingForBudget) {
       const dueAt = this.dueAt();
       if (dueAt > this.timers.now()) {
         this.arm(dueAt);
         return;
       }
-      this.sendBatch(this.takeBatch());
+      const { count, bytes } = this.nextBatch();
+      if (!this.budget.tryTake(bytes)) {
+        this.waitingForBudget = true;
+        this.budget.wait(this);
+        return;
+      }
+      this.sendBatch(count, bytes);
     }
-    if (this.queue.length === 0) this.disarm();
+    if (this.queue.size === 0) this.disarm();
   }
 
   /** When the head batch must go: now if it is full, else at linger or urgency, whichever is first. */
   private dueAt(): number {
-    if (this.queue.length >= this.settings.maxMessages || this.queuedBytes >= this.settings.maxBytes) return -Infinity;
+    if (this.queue.size >= this.settings.maxMessages || this.queuedBytes >= this.settings.maxBytes) return -Infinity;
     let due = this.firstQueuedAt + this.settings.lingerMs;
-    const limit = Math.min(this.queue.length, this.settings.maxMessages);
-    for (let i = 0; i < limit; i++) due = Math.min(due, this.queue[i]!.deadline - this.settings.urgencyMarginMs);
+    let i = 0;
+    for (const member of this.queue) {
+      if (i++ === this.settings.maxMessages) break;
+      due = Math.min(due, member.deadline - this.settings.urgencyMarginMs);
+    }
     return due;
   }
 
-  private takeBatch(): BatchMember[] {
-    this.dropExpired();
+  /** The members at the head that the next batch takes, and their bytes. */
+  private nextBatch(): { count: number; bytes: number } {
     let bytes = 0;
     let count = 0;
-    while (count < this.queue.length && count < this.settings.maxMessages) {
-      const size = this.queue[count]!.message.body.length;
+    for (const member of this.queue) {
+      const size = member.message.body.length;
+      if (count === this.settings.maxMessages) break;
       // a batch holds at least one message, however large
       if (count > 0 && bytes + size > this.settings.maxBytes) break;
       bytes += size;
       count++;
     }
-    const batch = this.queue.splice(0, count);
-    this.queuedBytes -= bytes;
-    if (this.queue.length > 0) this.firstQueuedAt = this.timers.now();
-    return batch;
+    return { count, bytes };
   }
 
   /**
-   * Members whose caller has been answered 12 already are not sent: their SDK has retried by now,
-   * and keeping them would let the queue grow past every memory bound while a broker stalls.
+   * Sends the first `count` members, whose `bytes` the budget has counted. A member whose deadline
+   * has passed (its caller is being answered 12) is answered, not sent, and its bytes go back.
    */
-  private dropExpired(): void {
+  private sendBatch(count: number, bytes: number): void {
     const now = this.timers.now();
-    if (!this.queue.some((m) => m.deadline <= now)) return;
-    const expired = new StorageError('TIMEOUT', 'the deadline passed while the message waited for its batch', false);
-    this.queue = this.queue.filter((m) => {
-      if (m.deadline > now) return true;
-      this.queuedBytes -= m.message.body.length;
-      m.resolve({ ok: false, error: expired });
-      return false;
-    });
-  }
-
-  private sendBatch(batch: BatchMember[]): void {
+    const batch: BatchMember[] = [];
+    const late: BatchMember[] = [];
+    for (const member of this.queue) {
+      if (batch.length + late.length === count) break;
+      this.queue.delete(member);
+      (member.deadline > now ? batch : late).push(member);
+    }
+    this.queuedBytes -= bytes;
+    if (this.queue.size > 0) this.firstQueuedAt = now;
+    if (late.length > 0) {
+      const lateBytes = late.reduce((sum, m) => sum + m.message.body.length, 0);
+      this.budget.give(lateBytes);
+      bytes -= lateBytes;
+      for (const member of late) member.resolve(expired);
+    }
     if (batch.length === 0) return;
     this.inFlight++;
-    this.storage
-      .send(batch.map((m) => m.message))
-      .catch((error: unknown) => {
-        // the contract says send never rejects; a bug must still answer every caller
-        const failure = new StorageError('UNKNOWN', `batch send failed: ${String(error)}`, false, { cause: error });
-        return batch.map((): SendOutcome => ({ ok: false, error: failure }));
-      })
-      .then((outcomes) => {
-        this.inFlight--;
-        try {
-          batch.forEach((member, i) => member.resolve(outcomes[i] ?? missingOutcome));
-        } finally {
-          // whatever a member does with its outcome, the queue goes on
-          this.pump();
-          if (this.queue.length === 0 && this.inFlight === 0) this.onIdle();
-        }
-      });
+    handOver(this.budget, this.storage, batch.map((m) => m.message), bytes, (outcomes) => {
+      this.inFlight--;
+      try {
+        batch.forEach((member, i) => member.resolve(outcomes[i]!));
+      } finally {
+        // whatever a member does with its outcome, the queue goes on
+        this.pump();
+        if (this.queue.size === 0 && this.inFlight === 0) this.onIdle();
+      }
+    });
   }
-
   private arm(at: number): void {
     if (this.timer !== undefined && this.timerAt <= at) return;
     this.disarm();

@@ -155,6 +155,11 @@ export function buildSchemas(mode: Strictness) {
     tpsWarningRatio: z.number().gt(0).default(0.9),
     /** Requests that may wait for their deferred retry; 0 or less: none. */
     limiterFailureRetryQueueSize: z.number().int().default(1024),
+    /**
+     * pproxy: body bytes handed to one storage (cluster) and not yet returned by it; past it sends
+     * wait, unsent, until bytes return or their caller is answered 12.
+     */
+    maxInFlightBytesPerStorage: positiveInt().default(16 * 1024 * 1024),
     useAutoBatch: z.boolean().default(false),
     /** Checked by checkSwitchedParts, as useAutoBatch says. */
     autoBatch: z.unknown().optional(),

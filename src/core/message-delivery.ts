@@ -18,7 +18,9 @@
  *   store the message: the first attempt's code if it gave up, else the extra attempt's. (DDMQ
  *   answers whichever completes first, so a fast failure of the extra attempt hid the first's
  *   success, and the SDK's retry then stored the message again.)
- * - 12 at the deadline; nothing answers after it, and nothing is sent after the answer.
+ * - 12 at the deadline; nothing answers after it, and nothing is sent after the answer: an attempt
+ *   still waiting for its batch or for its storage's budget is withdrawn the moment the caller is
+ *   answered, so that a stalled broker cannot make the proxy hold messages nobody waits for.
  */
 import type { BatchMember } from '../batch/batch-queue';
 import type { Timers } from '../time/timers';
@@ -54,11 +56,20 @@ export interface RoutedMessage {
   readonly outgoing: OutgoingMessage;
 }
 
+/** Where an attempt waits before it is sent: a batch queue, or its storage's full budget. */
+export interface SendWait {
+  /** Takes the attempt out, unsent; nothing happens once it has been sent. */
+  withdraw(member: BatchMember): void;
+}
+
 /** What a delivery needs from the pipeline that runs it. */
 export interface DeliveryContext {
   readonly timers: Timers;
-  /** Sends `sink.message` on the route's storage, auto-batched if `batchable` allows; the outcome goes to `sink`. */
-  dispatch(route: RoutedMessage, sink: BatchMember, batchable: boolean): void;
+  /**
+   * Sends `sink.message` on the route's storage, auto-batched if `batchable` allows; the outcome
+   * goes to `sink`. Returns where the attempt waits, unless it was sent at once.
+   */
+  dispatch(route: RoutedMessage, sink: BatchMember, batchable: boolean): SendWait | undefined;
   /** The route on its cluster's storage as configured now (a configuration change may have replaced it). */
   current(route: RoutedMessage): RoutedMessage;
   /** The result code of a failed send (and its log line). */
@@ -67,6 +78,8 @@ export interface DeliveryContext {
 
 /** DDMQ's extra attempt while it is out beside an attempt of the first's. */
 interface ExtraAttempt extends BatchMember {
+  /** Where it waits to be sent, if it had to. */
+  waiting: SendWait | undefined;
   /** The first attempt gave up meanwhile with this failure: the answer if the extra attempt fails too. */
   firstFailure: Extract<SendOutcome, { ok: false }> | undefined;
   /** The first attempt failed retriably meanwhile: the extra attempt stands for its next retry. */
@@ -77,6 +90,8 @@ export class MessageDelivery implements BatchMember {
   /** The message is the same on every attempt; only the storage it goes to may change. */
   readonly message: OutgoingMessage;
   private answered = false;
+  /** Where the first attempt (or its latest retry) waits to be sent, if it had to. */
+  private waiting: SendWait | undefined;
   /** The extra attempt's timer, then the deadline's (one at a time: the hot path makes one per request). */
   private timer: unknown;
   /** The next retry after a retriable failure, while it waits. */
@@ -101,7 +116,7 @@ export class MessageDelivery implements BatchMember {
     this.timer = this.expiryRetry
       ? timers.set(() => this.retryBeforeExpiry(), Math.max(0, this.deadline - EXPIRY_RETRY_MS - timers.now()))
       : timers.set(() => this.finish(ResultCode.FAIL_TIMEOUT), Math.max(0, this.deadline - timers.now()));
-    this.context.dispatch(this.route, this, batchable);
+    this.waiting = this.context.dispatch(this.route, this, batchable);
   }
 
   /** The outcome of the first attempt or of one of its retries. */
@@ -129,7 +144,7 @@ export class MessageDelivery implements BatchMember {
 
   private retry(): void {
     this.route = this.context.current(this.route);
-    this.context.dispatch(this.route, this, false);
+    this.waiting = this.context.dispatch(this.route, this, false);
   }
 
   private retryBeforeExpiry(): void {
@@ -143,14 +158,16 @@ export class MessageDelivery implements BatchMember {
       return;
     }
     const route = this.context.current(this.route);
-    this.extra = {
+    const extra: ExtraAttempt = {
       message: route.outgoing,
       deadline: this.deadline,
       resolve: (outcome) => this.resolveExtra(outcome),
+      waiting: undefined,
       firstFailure: undefined,
       standsForRetry: false,
     };
-    this.context.dispatch(route, this.extra, false);
+    this.extra = extra;
+    extra.waiting = this.context.dispatch(route, extra, false);
   }
 
   /** The extra attempt's outcome: it answers, or hands over to the first attempt. */
@@ -170,6 +187,9 @@ export class MessageDelivery implements BatchMember {
     this.answered = true;
     this.context.timers.clear(this.timer);
     if (this.retryTimer !== undefined) this.context.timers.clear(this.retryTimer);
+    this.waiting?.withdraw(this);
+    const extra = this.extra;
+    extra?.waiting?.withdraw(extra);
     this.answer(code);
   }
 }

@@ -18,13 +18,14 @@ import { ResultCode } from '../protocol/result-codes';
 import { deferredRetryDelay } from '../ratelimit/deferred-retry';
 import type { LimiterVerdict, TpsLimiter } from '../ratelimit/tps-limiter';
 import { chooseCluster } from '../routing/cluster';
-import { StorageError, type OutgoingMessage, type SendOutcome } from '../storage/storage';
+import type { OutgoingMessage, SendOutcome } from '../storage/storage';
+import { BatchRequestDelivery, type BatchRequestContext } from './batch-request-delivery';
 import type { ProducerMessage } from './message';
-import { Backoff, EXPIRY_RETRY_MS, MessageDelivery, type DeliveryContext, type RoutedMessage } from './message-delivery';
+import { EXPIRY_RETRY_MS, MessageDelivery, type DeliveryContext, type RoutedMessage, type SendWait } from './message-delivery';
 import { resultForStorageError } from './result-mapping';
 import type { RoutingTable, ServedTopic } from './routing-table';
+import { sendWithinBudget, type StorageBudgets } from './storage-budget';
 import { DEFAULT_MAX_MESSAGE_SIZE, FROM_CHRONOS_PROPERTY, HEARTBEAT_TOPIC, illegalMessageReason, resolveBody } from './validate';
-import { groupBy } from '../util/group-by';
 
 /** Bound of requests without a caller deadline: DDMQ's DEFAULT_MQ_ASYNC_REQUEST_TIMEOUT_MS. */
 export const ASYNC_REQUEST_TIMEOUT_MS = 10_000;
@@ -47,12 +48,15 @@ export interface PipelineDeps {
   readonly timers: Timers;
   readonly random: () => number;
   readonly batcher: AutoBatcher;
+  /** Each storage's budget of bytes handed to it and not yet returned. */
+  readonly budgets: StorageBudgets;
 }
 
 export class ProducerPipeline {
   private readonly failures: ThrottledWarning;
   private waitingLimiterRetries = 0;
   private readonly delivery: DeliveryContext;
+  private readonly batchRequests: BatchRequestContext;
 
   constructor(
     private routing: RoutingTable,
@@ -63,6 +67,12 @@ export class ProducerPipeline {
     this.delivery = {
       timers: deps.timers,
       dispatch: (route, sink, batchable) => this.dispatch(route, sink, batchable),
+      current: (route) => this.current(route),
+      failed: (outcome) => this.failed(outcome),
+    };
+    this.batchRequests = {
+      timers: deps.timers,
+      send: (storage, messages, done) => sendWithinBudget(deps.budgets.of(storage), storage, messages, done),
       current: (route) => this.current(route),
       failed: (outcome) => this.failed(outcome),
     };
@@ -112,7 +122,7 @@ export class ProducerPipeline {
     }
     const deadline = this.deps.timers.now() + ASYNC_REQUEST_TIMEOUT_MS;
     return this.admit(perTopic, prepared[0]!.topic.limiterFailureRetryInterval, ASYNC_REQUEST_TIMEOUT_MS, () =>
-      this.withDeadline(this.deliverBatch(prepared, deadline), deadline),
+      this.deliverBatch(prepared, deadline),
     );
   }
 
@@ -236,66 +246,21 @@ export class ProducerPipeline {
     return storage && storage !== p.storage ? { ...p, storage } : p;
   }
 
-  /** Auto-batches small messages of autoBatch topics; retries always go alone, as in DDMQ. */
-  private dispatch(p: RoutedMessage, sink: BatchMember, batchable: boolean): void {
+  /**
+   * Auto-batches small messages of autoBatch topics; retries always go alone, as in DDMQ. Either way
+   * the send counts against its storage's budget, and waits for it when full.
+   */
+  private dispatch(p: RoutedMessage, sink: BatchMember, batchable: boolean): SendWait | undefined {
     const threshold = this.policy.autoBatchThresholdBytes;
     if (batchable && threshold !== undefined && p.topic.autoBatch && p.outgoing.body.length < threshold) {
-      this.deps.batcher.enqueue(p.storage, sink);
-      return;
+      return this.deps.batcher.enqueue(p.storage, sink);
     }
-    p.storage.send([p.outgoing]).then(
-      (outcomes) => sink.resolve(outcomes[0]!),
-      (error: unknown) => sink.resolve(rejected(error)),
-    );
+    return sendWithinBudget(this.deps.budgets.of(p.storage), p.storage, [p.outgoing], (outcomes) => sink.resolve(outcomes[0]!));
   }
 
-  /** Sends a batch's messages, resending only the ones that failed retriably, while in time. */
-  private async deliverBatch(prepared: RoutedMessage[], deadline: number): Promise<ResultCode> {
-    const outcomes = new Array<SendOutcome | undefined>(prepared.length);
-    let pending = prepared.map((_, i) => i);
-    const backoff = new Backoff(deadline);
-    for (;;) {
-      const byStorage = groupBy(pending, (i) => prepared[i]!.storage);
-      await Promise.all(
-        [...byStorage].map(([storage, indices]) =>
-          storage.send(indices.map((i) => prepared[i]!.outgoing)).then(
-            (results) => results.forEach((outcome, j) => (outcomes[indices[j]!] = outcome)),
-            (error: unknown) => {
-              const failure = rejected(error);
-              for (const i of indices) outcomes[i] = failure;
-            },
-          ),
-        ),
-      );
-      pending = pending.filter((i) => {
-        const o = outcomes[i]!;
-        return !o.ok && o.error.retriable;
-      });
-      const wait = pending.length > 0 ? backoff.next(this.deps.timers.now()) : undefined;
-      if (wait === undefined) break;
-      await this.sleep(wait);
-      for (const i of pending) prepared[i] = this.current(prepared[i]!);
-    }
-    for (const outcome of outcomes) {
-      if (!outcome!.ok) return this.failed(outcome!);
-    }
-    return ResultCode.OK;
-  }
-
-  /** The stored result, or 12 at the deadline. */
-  private withDeadline(stored: Promise<ResultCode>, deadline: number): Promise<ResultCode> {
-    const timers = this.deps.timers;
-    return new Promise((resolve) => {
-      const timer = timers.set(() => resolve(ResultCode.FAIL_TIMEOUT), Math.max(0, deadline - timers.now()));
-      void stored.then((code) => {
-        timers.clear(timer);
-        resolve(code);
-      });
-    });
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => this.deps.timers.set(resolve, ms));
+  /** A sendBatchSync's messages, answered by its deadline at the latest (see BatchRequestDelivery). */
+  private deliverBatch(prepared: RoutedMessage[], deadline: number): Promise<ResultCode> {
+    return new Promise((resolve) => new BatchRequestDelivery(this.batchRequests, prepared, deadline, resolve).start());
   }
 
   private illegal(topic: string | undefined, reason: string): ResultCode {
@@ -315,9 +280,4 @@ type LimiterCost = string | ReadonlyMap<string, number>;
 
 function enter(limiter: TpsLimiter, cost: LimiterCost): LimiterVerdict {
   return typeof cost === 'string' ? limiter.tryEnter(cost, 1) : limiter.tryEnterAll(cost);
-}
-
-/** A storage that broke its never-reject contract: its callers still get an answer (10). */
-function rejected(error: unknown): Extract<SendOutcome, { ok: false }> {
-  return { ok: false, error: new StorageError('UNKNOWN', `storage send failed: ${String(error)}`, false, { cause: error }) };
 }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { AutoBatcher } from '../../src/batch/auto-batcher';
 import type { BatchSettings } from '../../src/batch/batch-queue';
+import { StorageBudgets } from '../../src/core/storage-budget';
 import type { OutgoingMessage, SendOutcome } from '../../src/storage/storage';
 import { FakeTimers, settle } from '../helpers/fake-timers';
 import { StorageDouble } from '../helpers/storage-double';
@@ -11,7 +12,7 @@ const settings = (s: Partial<BatchSettings> = {}): BatchSettings => ({ maxMessag
 function setup(initial: Partial<BatchSettings>) {
   const timers = new FakeTimers();
   const double = new StorageDouble();
-  const batcher = new AutoBatcher(settings(initial), timers);
+  const batcher = new AutoBatcher(settings(initial), new StorageBudgets(Number.MAX_SAFE_INTEGER), timers);
   const submit = (topic = 't', body = 'x') => {
     const message: OutgoingMessage = {
       topic, key: undefined, tags: undefined, body: Buffer.from(body), properties: undefined, partitionId: -2, hashId: 0n, ordered: false, timestamp: 0,

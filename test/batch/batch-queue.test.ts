@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { BatchQueue, type BatchSettings } from '../../src/batch/batch-queue';
+import { StorageBudgets } from '../../src/core/storage-budget';
 import type { ClusterStorage, OutgoingMessage, SendOutcome } from '../../src/storage/storage';
 import { FakeTimers, settle } from '../helpers/fake-timers';
 import { StorageDouble } from '../helpers/storage-double';
@@ -13,12 +14,15 @@ const message = (body: string): OutgoingMessage => ({
 const submit = (q: BatchQueue, m: OutgoingMessage, deadline: number) =>
   new Promise<SendOutcome>((resolve) => q.enqueue({ message: m, deadline, resolve }));
 
+/** A budget no test here reaches. */
+const ample = (storage: ClusterStorage) => new StorageBudgets(Number.MAX_SAFE_INTEGER).of(storage);
+
 const settings = (s: Partial<BatchSettings> = {}): BatchSettings => ({ maxMessages: 4, maxBytes: 1000, lingerMs: 0, maxInFlight: 1, urgencyMarginMs: 2, ...s });
 
 test('without linger a lone message goes at once; arrivals during a send form the next batch', async () => {
   const timers = new FakeTimers();
   const rec = new StorageDouble();
-  const q = new BatchQueue(rec.storage, settings(), timers);
+  const q = new BatchQueue(rec.storage, ample(rec.storage), settings(), timers);
   const results = [submit(q, message('a'), timers.now() + 1000)];
   assert.deepEqual(rec.sizes, [1]);
   for (const b of ['b', 'c', 'd']) results.push(submit(q, message(b), timers.now() + 1000));
@@ -34,7 +38,7 @@ test('without linger a lone message goes at once; arrivals during a send form th
 test('a batch is cut at maxMessages and at maxBytes; an oversized message goes alone', async () => {
   const timers = new FakeTimers();
   const rec = new StorageDouble();
-  const q = new BatchQueue(rec.storage, settings({ maxInFlight: 1, maxBytes: 10 }), timers);
+  const q = new BatchQueue(rec.storage, ample(rec.storage), settings({ maxInFlight: 1, maxBytes: 10 }), timers);
   const all: Promise<SendOutcome>[] = [];
   all.push(submit(q, message('first'), timers.now() + 1000)); // goes alone, holds the slot
   for (let i = 0; i < 6; i++) all.push(submit(q, message('x'), timers.now() + 1000)); // 6 x 1 byte
@@ -51,7 +55,7 @@ test('a batch is cut at maxMessages and at maxBytes; an oversized message goes a
 test('linger: the first message waits lingerMs for others, unless the batch fills first', async () => {
   const timers = new FakeTimers();
   const rec = new StorageDouble();
-  const q = new BatchQueue(rec.storage, settings({ lingerMs: 5, maxInFlight: 2 }), timers);
+  const q = new BatchQueue(rec.storage, ample(rec.storage), settings({ lingerMs: 5, maxInFlight: 2 }), timers);
   void submit(q, message('a'), timers.now() + 1000);
   await timers.advance(3);
   void submit(q, message('b'), timers.now() + 1000);
@@ -65,7 +69,7 @@ test('linger: the first message waits lingerMs for others, unless the batch fill
 test('a batch goes early when its most urgent member needs it', async () => {
   const timers = new FakeTimers();
   const rec = new StorageDouble();
-  const q = new BatchQueue(rec.storage, settings({ lingerMs: 50 }), timers);
+  const q = new BatchQueue(rec.storage, ample(rec.storage), settings({ lingerMs: 50 }), timers);
   void submit(q, message('relaxed'), timers.now() + 10_000);
   void submit(q, message('urgent'), timers.now() + 10); // due at +8 (2 ms margin)
   await timers.advance(7);
@@ -77,7 +81,7 @@ test('a batch goes early when its most urgent member needs it', async () => {
 test('each caller gets the outcome of its own message', async () => {
   const timers = new FakeTimers();
   const rec = new StorageDouble();
-  const q = new BatchQueue(rec.storage, settings({ lingerMs: 5, maxInFlight: 1 }), timers);
+  const q = new BatchQueue(rec.storage, ample(rec.storage), settings({ lingerMs: 5, maxInFlight: 1 }), timers);
   const bodies = ['ok-1', 'bad', 'ok-2'];
   const results = bodies.map((b) => submit(q, message(b), timers.now() + 1000));
   await timers.advance(5);
@@ -89,7 +93,7 @@ test('each caller gets the outcome of its own message', async () => {
 test('a member whose deadline passed while it waited is answered, not sent', async () => {
   const timers = new FakeTimers();
   const rec = new StorageDouble();
-  const q = new BatchQueue(rec.storage, settings({ maxInFlight: 1, urgencyMarginMs: 0 }), timers);
+  const q = new BatchQueue(rec.storage, ample(rec.storage), settings({ maxInFlight: 1, urgencyMarginMs: 0 }), timers);
   const first = submit(q, message('in-flight'), timers.now() + 1000);
   const late = submit(q, message('expires'), timers.now() + 5);
   await timers.advance(10);
@@ -115,7 +119,7 @@ test('a storage that returns fewer outcomes than messages gets the rest answered
       return [{ ok: true, partition: 0, offset: 0n }];
     },
   };
-  const q = new BatchQueue(short, settings(), timers);
+  const q = new BatchQueue(short, ample(short), settings(), timers);
   const first = submit(q, message('alone'), timers.now() + 1000);
   const batch = ['a', 'b', 'c'].map((b) => submit(q, message(b), timers.now() + 1000));
   const outcomes = await Promise.all([first, ...batch]);

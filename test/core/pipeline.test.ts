@@ -4,11 +4,13 @@ import { AutoBatcher } from '../../src/batch/auto-batcher';
 import { schemas } from '../../src/config/schema';
 import { emptyProducerMessage, type ProducerMessage } from '../../src/core/message';
 import { ProducerPipeline, type PipelinePolicy } from '../../src/core/pipeline';
+import { StorageBudgets } from '../../src/core/storage-budget';
 import { buildRoutingTable } from '../../src/core/routing-table';
 import { silentLogger } from '../../src/log';
 import { ResultCode } from '../../src/protocol/result-codes';
 import { TpsLimiter } from '../../src/ratelimit/tps-limiter';
 import { FakeTimers, settle } from '../helpers/fake-timers';
+import { stillAlive } from '../helpers/gc';
 import { StorageDouble } from '../helpers/storage-double';
 
 interface Setup {
@@ -16,6 +18,8 @@ interface Setup {
   policy?: Partial<PipelinePolicy>;
   limiterTps?: number;
   lingerMs?: number;
+  /** Each storage's budget (default: more than any test sends). */
+  budgetBytes?: number;
 }
 
 async function setup(options: Setup = {}) {
@@ -30,8 +34,9 @@ async function setup(options: Setup = {}) {
   const routing = await buildRoutingTable(pproxy, [topic], new Map([['C', double.storage]]), { instance: 'i', requireBinding: false });
   const limiter = options.limiterTps ? new TpsLimiter({ nodeMaxTps: 1e6, warningRatio: 1, topics: new Map([['t', options.limiterTps]]) }, timers.now) : undefined;
   const policy: PipelinePolicy = { limiter, limiterRetryQueueSize: 10, autoBatchThresholdBytes: undefined, ...options.policy };
-  const batcher = new AutoBatcher({ maxMessages: 100, maxBytes: 1e6, lingerMs: options.lingerMs ?? 0, maxInFlight: 1, urgencyMarginMs: 2 }, timers);
-  const pipeline = new ProducerPipeline(routing, policy, { logger: silentLogger(), timers, random: () => 0.5, batcher });
+  const budgets = new StorageBudgets(options.budgetBytes ?? Number.MAX_SAFE_INTEGER);
+  const batcher = new AutoBatcher({ maxMessages: 100, maxBytes: 1e6, lingerMs: options.lingerMs ?? 0, maxInFlight: 1, urgencyMarginMs: 2 }, budgets, timers);
+  const pipeline = new ProducerPipeline(routing, policy, { logger: silentLogger(), timers, random: () => 0.5, batcher, budgets });
   return { timers, double, pipeline };
 }
 
@@ -179,4 +184,53 @@ test('a request caught by a configuration swap completes on the new storage, not
   await timers.advance(10);
   assert.equal(result.code, ResultCode.OK);
   assert.equal(replacement.sends.length, 1);
+});
+
+test('a batched message whose caller got 12 is let go at once, while the batch ahead of it is still out', async () => {
+  const { timers, double, pipeline } = setup({ topic: { autoBatch: true }, policy: { autoBatchThresholdBytes: 1000 } });
+  const inFlight = track(pipeline.sendSync(msg('in flight'), 10_000), timers);
+  const bodies: WeakRef<Buffer>[] = [];
+  // in a function of its own, so that no variable of the test's suspended frame holds a message
+  const sendLate = (i: number) => {
+    const m = msg(`late-${i}`);
+    bodies.push(new WeakRef(m.body!));
+    // 50 ms: no extra attempt, which would go alone
+    return track(pipeline.sendSync(m, 50), timers);
+  };
+  const late = Array.from({ length: 50 }, (_, i) => sendLate(i));
+  await timers.advance(50);
+  assert.deepEqual([...new Set(late.map((r) => r.code))], [ResultCode.FAIL_TIMEOUT]);
+  assert.equal(await stillAlive(bodies), 0, 'no message answered 12 is held by the proxy');
+  double.answer('ok');
+  await settle();
+  assert.equal(inFlight.code, ResultCode.OK);
+  assert.deepEqual(double.sizes, [1], 'nor sent once the batch ahead returned');
+});
+
+test("past its storage's budget a message waits unsent, and one whose caller got 12 (its extra attempt too) is never sent", async () => {
+  const { timers, double, pipeline } = setup({ budgetBytes: 10 });
+  const first = track(pipeline.sendSync(msg('0123456789'), 100), timers);
+  const waiting = [1, 2, 3].map(() => track(pipeline.sendSync(msg('0123456789'), 100), timers));
+  await timers.advance(100);
+  assert.deepEqual([first, ...waiting].map((r) => r.code), [12, 12, 12, 12]);
+  assert.equal(double.sends.length, 1, 'only the first message was handed to the storage');
+  double.answer('ok');
+  await settle();
+  assert.equal(double.sends.length, 1, 'the bytes returned, and nothing withdrawn went after them');
+  double.script.push('ok');
+  assert.equal(await pipeline.sendSync(msg('0123456789'), 100), ResultCode.OK, 'the budget is free again');
+});
+
+test("a sendBatchSync waits for its storage's budget too, and is never sent once answered 12", async () => {
+  const { timers, double, pipeline } = setup({ budgetBytes: 10 });
+  const single = track(pipeline.sendAsync(msg('0123456789')), timers);
+  const batch = track(pipeline.sendBatch([msg('01234'), msg('56789')]), timers);
+  await timers.advance(10_000);
+  assert.deepEqual([single.code, batch.code], [ResultCode.FAIL_TIMEOUT, ResultCode.FAIL_TIMEOUT]);
+  double.answer('ok');
+  await settle();
+  assert.deepEqual(double.sizes, [1], 'the batch was never handed to the storage');
+  double.script.push('ok');
+  assert.equal(await pipeline.sendBatch([msg('01234'), msg('56789')]), ResultCode.OK);
+  assert.deepEqual(double.sizes, [1, 2]);
 });
