@@ -1,8 +1,9 @@
 /**
  * The send pipeline behind sendSync, sendAsync and sendBatchSync:
- * validate -> topic lookup -> delay guard -> rate limiter -> cluster choice -> (auto-batch) -> storage,
- * bounded by a deadline. Results are DDMQ result codes; a synchronous answer (invalid message,
- * unknown topic, heartbeat, refusal) is returned as a plain value so it costs no promise.
+ * validate -> topic lookup -> delay guard -> rate limiter -> cluster choice -> (auto-batch) ->
+ * storage budget -> storage, bounded by a deadline. Results are DDMQ result codes; a synchronous
+ * answer (invalid message, unknown topic, heartbeat, refusal) is returned as a plain value so it
+ * costs no promise.
  * sendDelaySync's protocol lives in src/delay/delay-sender.ts, which sends through sendPrepared.
  *
  * Retries (DDMQ's sendSync deadline and retry, improved): a retriable storage failure is retried with

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { BatchQueue, type BatchSettings } from '../../src/batch/batch-queue';
-import { StorageBudgets } from '../../src/core/storage-budget';
+import { StorageBudgets, sendWithinBudget } from '../../src/core/storage-budget';
 import type { ClusterStorage, OutgoingMessage, SendOutcome } from '../../src/storage/storage';
 import { FakeTimers, settle } from '../helpers/fake-timers';
 import { StorageDouble } from '../helpers/storage-double';
@@ -126,4 +126,26 @@ test('a storage that returns fewer outcomes than messages gets the rest answered
   assert.deepEqual(outcomes.map((o) => (o.ok ? 'ok' : o.error.code)), ['ok', 'ok', 'UNKNOWN', 'UNKNOWN']);
   assert.equal((await submit(q, message('after'), timers.now() + 1000)).ok, true, 'the queue still sends');
   assert.deepEqual(sent, [1, 3, 1]);
+});
+
+test("a batch waits in its queue for the storage's budget; a member withdrawn meanwhile is never sent, and an emptied queue leaves the line", async () => {
+  const timers = new FakeTimers();
+  const rec = new StorageDouble();
+  const budget = new StorageBudgets(10).of(rec.storage);
+  let idle = 0;
+  const q = new BatchQueue(rec.storage, budget, settings({ maxInFlight: 2 }), timers, () => idle++);
+  void submit(q, message('0123456789'), timers.now() + 1000);
+  const withdrawn = { message: message('w'), deadline: timers.now() + 1000, resolve: () => assert.fail('a withdrawn member gets no outcome') };
+  q.enqueue(withdrawn);
+  assert.deepEqual(rec.sizes, [1], 'a batch slot is free, the budget is not');
+  const other: SendOutcome[][] = [];
+  sendWithinBudget(budget, rec.storage, [message('elsewhere!')], (o) => other.push(o));
+  q.withdraw(withdrawn);
+  rec.answer();
+  await settle();
+  assert.deepEqual(rec.sends.map((s) => s.map((m) => m.body.toString())), [['0123456789'], ['elsewhere!']], 'the send behind the queue went in its place');
+  assert.equal(idle, 1, 'the queue, empty with nothing out, is dropped');
+  rec.answer();
+  await settle();
+  assert.equal(other.length, 1);
 });
