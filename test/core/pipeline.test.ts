@@ -187,7 +187,7 @@ test('a request caught by a configuration swap completes on the new storage, not
 });
 
 test('a batched message whose caller got 12 is let go at once, while the batch ahead of it is still out', async () => {
-  const { timers, double, pipeline } = setup({ topic: { autoBatch: true }, policy: { autoBatchThresholdBytes: 1000 } });
+  const { timers, double, pipeline } = await setup({ topic: { autoBatch: true }, policy: { autoBatchThresholdBytes: 1000 } });
   const inFlight = track(pipeline.sendSync(msg('in flight'), 10_000), timers);
   const bodies: WeakRef<Buffer>[] = [];
   // in a function of its own, so that no variable of the test's suspended frame holds a message
@@ -208,7 +208,7 @@ test('a batched message whose caller got 12 is let go at once, while the batch a
 });
 
 test("past its storage's budget a message waits unsent, and one whose caller got 12 (its extra attempt too) is never sent", async () => {
-  const { timers, double, pipeline } = setup({ budgetBytes: 10 });
+  const { timers, double, pipeline } = await setup({ budgetBytes: 10 });
   const first = track(pipeline.sendSync(msg('0123456789'), 100), timers);
   const waiting = [1, 2, 3].map(() => track(pipeline.sendSync(msg('0123456789'), 100), timers));
   await timers.advance(100);
@@ -222,7 +222,7 @@ test("past its storage's budget a message waits unsent, and one whose caller got
 });
 
 test("a sendBatchSync waits for its storage's budget too, and is never sent once answered 12", async () => {
-  const { timers, double, pipeline } = setup({ budgetBytes: 10 });
+  const { timers, double, pipeline } = await setup({ budgetBytes: 10 });
   const single = track(pipeline.sendAsync(msg('0123456789')), timers);
   const batch = track(pipeline.sendBatch([msg('01234'), msg('56789')]), timers);
   await timers.advance(10_000);
