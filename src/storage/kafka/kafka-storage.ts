@@ -16,7 +16,7 @@ import { TopicSends } from '../topic-sends';
 import { kafkaAcks, kafkaClientId, type KafkaClusterConfig } from './kafka-config';
 import { toStorageError } from './kafka-errors';
 import { PartitionCounts } from './partition-counts';
-import { noDelaySocketFactory } from './socket-factory';
+import { brokerSocketFactory } from './socket-factory';
 
 /** Kafka header carrying DDMQ's tags. */
 export const TAGS_HEADER = 'TAGS';
@@ -63,7 +63,7 @@ export class KafkaStorage implements ClusterStorage {
         retry: { retries: config.retries, initialRetryTime: config.retryBackoff },
         logLevel: logLevel.WARN,
         logCreator: () => (entry) => this.logKafkaJs(entry),
-        socketFactory: noDelaySocketFactory,
+        socketFactory: brokerSocketFactory(config.requestTimeout),
       });
     this.producers = Array.from({ length: producerCount }, (_, i) =>
       client(i).producer({

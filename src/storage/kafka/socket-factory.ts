@@ -1,19 +1,55 @@
 /**
- * The TCP connections kafkajs opens to brokers, with Nagle's algorithm off, as Kafka's Java client
- * (DDMQ's) opens them. kafkajs' own factory leaves it on, so a request written while an earlier one
- * on the same connection is unacknowledged (several topics' batches to one broker) can wait for that
- * acknowledgement: up to the peer's delayed ACK, tens of milliseconds, on a real network (loopback
- * acknowledges at once, so the bench cannot show it). Keep-alive as in kafkajs. pproxy configures
- * no TLS.
+ * The TCP connections kafkajs opens to brokers.
+ *
+ * - Nagle's algorithm off, as Kafka's Java client (DDMQ's) opens them. kafkajs' own factory leaves it
+ *   on, so a request written while an earlier one on the same connection is unacknowledged (several
+ *   topics' batches to one broker) can wait for that acknowledgement: up to the peer's delayed ACK,
+ *   tens of milliseconds, on a real network (loopback acknowledges at once, so the bench cannot show
+ *   it). Keep-alive as in kafkajs. pproxy configures no TLS.
+ * - A connection whose writes have not moved for `stallTimeoutMs` (the cluster's requestTimeout) is
+ *   destroyed, as Kafka's Java client closes a connection on a request timeout. kafkajs keeps it and
+ *   writes every retry into it: with a broker that accepts connections and never reads, those
+ *   buffers grow for as long as the hang lasts and no budget of the proxy's can see them. Destroyed,
+ *   the connection fails its requests (retried by kafkajs on a new one) and frees its buffers.
  */
 import net from 'node:net';
 import type { ISocketFactory } from './kafkajs';
 
 const KEEP_ALIVE_MS = 60_000;
+/** How many times per stall timeout a connection's write queue is looked at. */
+const STALL_CHECKS = 4;
 
-export const noDelaySocketFactory: ISocketFactory = ({ host, port, onConnect }) => {
-  const socket = net.connect({ host, port }, onConnect);
-  socket.setNoDelay(true);
-  socket.setKeepAlive(true, KEEP_ALIVE_MS);
-  return socket;
-};
+export function brokerSocketFactory(stallTimeoutMs: number): ISocketFactory {
+  return ({ host, port, onConnect }) => {
+    const socket = net.connect({ host, port }, onConnect);
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, KEEP_ALIVE_MS);
+    destroyOnWriteStall(socket, stallTimeoutMs);
+    return socket;
+  };
+}
+
+/**
+ * A stall: bytes queued in the socket, the queue never empty and no 'drain' in `timeoutMs`. A
+ * healthy broker reads what is written (the kernel takes it at once), so its queue empties.
+ */
+function destroyOnWriteStall(socket: net.Socket, timeoutMs: number): void {
+  let queuedSince: number | undefined;
+  socket.on('drain', () => (queuedSince = undefined));
+  const check = setInterval(
+    () => {
+      if (socket.writableLength === 0) {
+        queuedSince = undefined;
+        return;
+      }
+      const now = Date.now();
+      queuedSince ??= now;
+      if (now - queuedSince >= timeoutMs) {
+        socket.destroy(new Error(`broker connection ${socket.remoteAddress}:${socket.remotePort} took no bytes for ${timeoutMs} ms`));
+      }
+    },
+    Math.max(1, Math.floor(timeoutMs / STALL_CHECKS)),
+  );
+  check.unref();
+  socket.once('close', () => clearInterval(check));
+}

@@ -1,19 +1,66 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { test } from 'node:test';
-import { noDelaySocketFactory } from '../../../src/storage/kafka/socket-factory';
+import { brokerSocketFactory } from '../../../src/storage/kafka/socket-factory';
+
+async function listen(t: import('node:test').TestContext, onConnection: (s: net.Socket) => void): Promise<number> {
+  const sockets: net.Socket[] = [];
+  const server = net.createServer((s) => {
+    sockets.push(s);
+    onConnection(s);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    for (const s of sockets) s.destroy();
+    server.close();
+  });
+  return (server.address() as net.AddressInfo).port;
+}
 
 test('broker connections are opened with Nagle off and keep-alive on', async (t) => {
-  const server = net.createServer((s) => s.end());
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.after(() => server.close());
+  const port = await listen(t, (s) => s.end());
   const noDelay = t.mock.method(net.Socket.prototype, 'setNoDelay');
   const keepAlive = t.mock.method(net.Socket.prototype, 'setKeepAlive');
-  const { port } = server.address() as net.AddressInfo;
   await new Promise<void>((resolve) => {
-    const socket = noDelaySocketFactory({ host: '127.0.0.1', port, ssl: {}, onConnect: resolve });
+    const socket = brokerSocketFactory(30_000)({ host: '127.0.0.1', port, ssl: {}, onConnect: resolve });
     t.after(() => socket.destroy());
   });
   assert.deepEqual(noDelay.mock.calls.map((c) => c.arguments), [[true]]);
   assert.deepEqual(keepAlive.mock.calls.map((c) => c.arguments), [[true, 60_000]]);
+});
+
+test('a connection to a peer that takes no bytes is destroyed after the stall timeout, its buffers freed', { timeout: 10_000 }, async (t) => {
+  // the peer accepts and never reads: the kernel buffers fill, then the socket's own queue grows
+  const port = await listen(t, (s) => s.pause());
+  const socket = brokerSocketFactory(300)({ host: '127.0.0.1', port, ssl: {}, onConnect: () => undefined });
+  t.after(() => socket.destroy());
+  const closed = new Promise<Error | undefined>((resolve) => socket.on('error', resolve).on('close', () => resolve(undefined)));
+  const started = Date.now();
+  const chunk = Buffer.alloc(1024 * 1024);
+  const writeMore = setInterval(() => socket.writable && socket.write(chunk), 20);
+  t.after(() => clearInterval(writeMore));
+  const error = await closed;
+  clearInterval(writeMore);
+  assert.ok(error, 'destroyed with an error');
+  assert.match(error.message, /took no bytes for 300 ms/);
+  assert.equal(socket.destroyed, true);
+  assert.ok(Date.now() - started >= 300, 'not before the timeout');
+});
+
+test('a connection to a peer that reads everything is kept, however much is written', async (t) => {
+  let received = 0;
+  const port = await listen(t, (s) => s.on('data', (d: Buffer) => (received += d.length)));
+  const socket = brokerSocketFactory(200)({ host: '127.0.0.1', port, ssl: {}, onConnect: () => undefined });
+  t.after(() => socket.destroy());
+  let failed: Error | undefined;
+  socket.on('error', (e) => (failed = e));
+  const chunk = Buffer.alloc(256 * 1024);
+  for (let i = 0; i < 40; i++) {
+    if (!socket.write(chunk)) await new Promise((resolve) => socket.once('drain', resolve));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  await new Promise((resolve) => setTimeout(resolve, 400));
+  assert.equal(failed, undefined);
+  assert.equal(socket.destroyed, false);
+  assert.equal(received, 40 * chunk.length);
 });
