@@ -21,7 +21,7 @@ import type { Logger } from './log';
 import type { ProducerMessage } from './core/message';
 import { ResultCode } from './protocol/result-codes';
 import { FrameServer, type FrameLimits } from './server/frame-server';
-import { createProducerFrameHandler } from './server/producer-service';
+import { createProducerFrameHandler, type DecodeSettings } from './server/producer-service';
 import { ClusterSet } from './storage/cluster-set';
 import { clusterSpecs } from './storage/registry';
 import type { ClusterStorage } from './storage/storage';
@@ -75,6 +75,7 @@ export class ProxyApp {
     private readonly budgets: StorageBudgets,
     private policy: BuiltPolicy,
     private readonly server: FrameServer,
+    private readonly decoding: DecodeSettings,
     private readonly logger: Logger,
     private readonly hooks: ProxyHooks,
     private instanceId: string,
@@ -106,13 +107,14 @@ export class ProxyApp {
     const pipeline = new ProducerPipeline(nothing, policy.policy, { logger, timers: realTimers, random: Math.random, batcher, budgets });
     const delays = new DelaySender(pipeline, logger, realTimers.now, chronos);
     deliverDelay = (m) => pipeline.sendSync(m, CHRONOS_DELIVERY_TIMEOUT_MS);
+    const decoding = decodeSettings(conf);
     const server = new FrameServer(
       { bindAddress: settings.bindAddress, port: settings.port, backlog: conf.thriftServer.backlog, ...serverLimits(conf) },
-      createProducerFrameHandler(pipeline, delays, logger),
+      createProducerFrameHandler(pipeline, delays, logger, decoding),
       logger,
     );
     const status = describe(instance, mode, origin, source, initial, nothing, new Map());
-    const app = new ProxyApp(settings, source, new ClusterSet(logger), pipeline, batcher, budgets, policy, server, logger, hooks, instance, status, chronos);
+    const app = new ProxyApp(settings, source, new ClusterSet(logger), pipeline, batcher, budgets, policy, server, decoding, logger, hooks, instance, status, chronos);
     await app.boot(initial, origin);
     return app;
   }
@@ -218,6 +220,7 @@ export class ProxyApp {
       this.budgets.configure(conf.maxInFlightBytesPerStorage);
       this.pipeline.configure(routing, this.policy.policy);
       this.server.setLimits(serverLimits(conf));
+      this.decoding.propertyLimits = decodeSettings(conf).propertyLimits;
       this.status = describe(this.instanceId, this.status.mode, origin, this.source, snapshot, routing, change.storages);
       this.logger.info({ ...loggable(this.status), ms: Date.now() - started }, 'configuration applied');
       // the new configuration is live: what follows must not undo that, nor skip the retirement
@@ -291,6 +294,11 @@ function serverLimits(conf: CarreraConfiguration): FrameLimits {
     maxConnections: thrift.maxConnections,
     maxConnectionsPerClient: thrift.maxConnectionsPerClient,
   };
+}
+
+function decodeSettings(conf: CarreraConfiguration): DecodeSettings {
+  const thrift = conf.thriftServer;
+  return { propertyLimits: { maxCount: thrift.maxPropertiesPerMessage, maxBytes: thrift.maxPropertiesBytes } };
 }
 
 async function routingTable(snapshot: ConfigSnapshot, storages: ReadonlyMap<string, ClusterStorage>, identity: Identity): Promise<RoutingTable> {

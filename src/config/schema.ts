@@ -15,6 +15,7 @@
  * refuses them.
  */
 import { z } from 'zod';
+import { DEFAULT_MAX_PROPERTIES_BYTES, DEFAULT_MAX_PROPERTIES_PER_MESSAGE } from '../core/property-limits';
 import { kafkaClusterSchema } from '../storage/kafka/kafka-config';
 import { rocketmqClusterSchema } from '../storage/rocketmq/rocketmq-config';
 import { CLUSTER_MAPS } from './problems';
@@ -77,6 +78,13 @@ export function buildSchemas(mode: Strictness) {
     maxConnectionsPerClient: positiveInt().default(1_000),
     /** A frame must arrive whole within this many ms of its first byte, or its connection is closed; 0 = no deadline. */
     frameTimeoutMs: nonNegativeInt().default(5_000),
+    /**
+     * A message's properties: entries, and bytes as RocketMQ serializes them (name, value, two
+     * separators each). Past either the message is illegal (11) and the rest of its properties is
+     * not decoded. The defaults refuse nothing RocketMQ's 32767-byte bound would take.
+     */
+    maxPropertiesPerMessage: positiveInt().default(DEFAULT_MAX_PROPERTIES_PER_MESSAGE),
+    maxPropertiesBytes: positiveInt().default(DEFAULT_MAX_PROPERTIES_BYTES),
     // Thread-pool settings of the Java server, checked as DDMQ checks them though Node serves every
     // connection on one event loop; the defaults are the console's.
     selectorThreads: requiredByDdmq(positiveInt().default(8)),

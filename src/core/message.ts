@@ -14,6 +14,8 @@ export interface ProducerMessage {
   body: Buffer | undefined;
   version: string | undefined;
   properties: Map<string, string> | undefined;
+  /** Set when the properties exceed the bounds (property-limits.ts): why; they are then left unread and the message is illegal. */
+  oversizeProperties: string | undefined;
 }
 
 export interface DelayMessage {
@@ -30,6 +32,8 @@ export interface DelayMessage {
   uuid: string | undefined;
   version: string | undefined;
   properties: Map<string, string> | undefined;
+  /** As in ProducerMessage. */
+  oversizeProperties: string | undefined;
 }
 
 /** IDL default of Message.partitionId: route by hashId. */
@@ -46,6 +50,7 @@ export function emptyProducerMessage(): ProducerMessage {
     body: undefined,
     version: undefined,
     properties: undefined,
+    oversizeProperties: undefined,
   };
 }
 
@@ -64,5 +69,6 @@ export function emptyDelayMessage(): DelayMessage {
     uuid: undefined,
     version: undefined,
     properties: undefined,
+    oversizeProperties: undefined,
   };
 }

@@ -34,6 +34,7 @@ export function illegalMessageReason(message: ProducerMessage, innerTopicPrefix:
   if (message.tags !== undefined && javaLength(message.tags) > MAX_TAGS_LENGTH) {
     return `tags are ${javaLength(message.tags)} characters, more than ${MAX_TAGS_LENGTH}`;
   }
+  if (message.oversizeProperties !== undefined) return message.oversizeProperties;
   const propertiesReason = illegalPropertiesReason(message.properties);
   if (propertiesReason) return propertiesReason;
   if (innerTopicPrefix !== undefined && message.topic.startsWith(innerTopicPrefix)) {

@@ -51,7 +51,7 @@ export class DelaySender {
     const refuse = (code: ResultCode): DelayReply => ({ code, uniqDelayMsgId: '' });
     if (!message) return refuse(this.illegal(undefined, 'delay message is missing'));
     const routing = this.pipeline.routingTable;
-    const check: ProducerMessage = { ...emptyProducerMessage(), topic: message.topic, body: message.body, properties: message.properties, tags: message.tags };
+    const check: ProducerMessage = { ...emptyProducerMessage(), topic: message.topic, body: message.body, properties: message.properties, oversizeProperties: message.oversizeProperties, tags: message.tags };
     const reason = illegalMessageReason(check, undefined);
     if (reason) return refuse(this.illegal(message.topic, reason));
     const body = message.body ?? Buffer.alloc(0);

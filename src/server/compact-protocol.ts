@@ -137,7 +137,18 @@ export class CompactReader {
   }
 
   readString(): string {
+    return this.readUtf8(this.readLength());
+  }
+
+  /** The length prefix of a binary or string value, checked against the frame end. */
+  readLength(): number {
     const len = this.readVarint32();
+    this.need(len);
+    return len;
+  }
+
+  /** The `len` bytes a readLength announced, as a string. */
+  readUtf8(len: number): string {
     this.need(len);
     const start = this.pos;
     this.pos += len;

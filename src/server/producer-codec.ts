@@ -5,6 +5,11 @@
  * field type whose elements are of another type cannot be read as the IDL's values: it is a
  * ThriftDecodeError (answered PROTOCOL_ERROR), where the IDL's type would otherwise be read out of
  * bytes that are not one. An empty container has nothing to misread and decodes as empty.
+ *
+ * A message's properties are read within PropertyLimits: past them the rest of the map is skipped
+ * without building its strings (a frame holds 600,000 entries, and building theirs would block the
+ * event loop for hundreds of milliseconds), the message is marked oversizeProperties (answered 11), and the
+ * fields and messages after it decode as usual.
  */
 import {
   emptyDelayMessage,
@@ -12,6 +17,7 @@ import {
   type DelayMessage,
   type ProducerMessage,
 } from '../core/message';
+import { DEFAULT_PROPERTY_LIMITS, PROPERTY_SEPARATOR_BYTES, type PropertyLimits } from '../core/property-limits';
 import { RESULT_MESSAGES, type ResultCode } from '../protocol/result-codes';
 import {
   CType,
@@ -81,10 +87,10 @@ export interface DelayArgs {
   timeout: bigint;
 }
 
-export function readSendArgs(reader: CompactReader): SendArgs {
+export function readSendArgs(reader: CompactReader, limits: PropertyLimits = DEFAULT_PROPERTY_LIMITS): SendArgs {
   const args: SendArgs = { message: undefined, timeout: 0n };
   readStruct(reader, (id, type) => {
-    if (id === 1 && type === CType.STRUCT) args.message = readMessage(reader);
+    if (id === 1 && type === CType.STRUCT) args.message = readMessage(reader, limits);
     else if (id === 2 && type === CType.I64) args.timeout = reader.readI64();
     else return false;
     return true;
@@ -92,7 +98,7 @@ export function readSendArgs(reader: CompactReader): SendArgs {
   return args;
 }
 
-export function readBatchArgs(reader: CompactReader): BatchArgs {
+export function readBatchArgs(reader: CompactReader, limits: PropertyLimits = DEFAULT_PROPERTY_LIMITS): BatchArgs {
   const args: BatchArgs = { messages: undefined };
   readStruct(reader, (id, type) => {
     if (id !== 1 || type !== CType.LIST) return false;
@@ -101,17 +107,17 @@ export function readBatchArgs(reader: CompactReader): BatchArgs {
       throw new ThriftDecodeError(`sendBatchSync: messages is a list<${typeName(elemType)}>, not a list<Message>`);
     }
     const messages: ProducerMessage[] = [];
-    for (let i = 0; i < size; i++) messages.push(readMessage(reader));
+    for (let i = 0; i < size; i++) messages.push(readMessage(reader, limits));
     args.messages = messages;
     return true;
   });
   return args;
 }
 
-export function readDelayArgs(reader: CompactReader): DelayArgs {
+export function readDelayArgs(reader: CompactReader, limits: PropertyLimits = DEFAULT_PROPERTY_LIMITS): DelayArgs {
   const args: DelayArgs = { message: undefined, timeout: 0n };
   readStruct(reader, (id, type) => {
-    if (id === 1 && type === CType.STRUCT) args.message = readDelayMessage(reader);
+    if (id === 1 && type === CType.STRUCT) args.message = readDelayMessage(reader, limits);
     else if (id === 2 && type === CType.I64) args.timeout = reader.readI64();
     else return false;
     return true;
@@ -124,7 +130,7 @@ export function skipArgs(reader: CompactReader): void {
   reader.skip(CType.STRUCT);
 }
 
-function readMessage(reader: CompactReader): ProducerMessage {
+function readMessage(reader: CompactReader, limits: PropertyLimits): ProducerMessage {
   const m = emptyProducerMessage();
   readStruct(reader, (id, type) => {
     switch (id) {
@@ -162,7 +168,7 @@ function readMessage(reader: CompactReader): ProducerMessage {
         return true;
       case 9:
         if (type !== CType.MAP) return false;
-        m.properties = readStringMap(reader, 'Message.properties');
+        readProperties(reader, 'Message.properties', limits, m);
         return true;
       default:
         return false;
@@ -171,7 +177,7 @@ function readMessage(reader: CompactReader): ProducerMessage {
   return m;
 }
 
-function readDelayMessage(reader: CompactReader): DelayMessage {
+function readDelayMessage(reader: CompactReader, limits: PropertyLimits): DelayMessage {
   const m = emptyDelayMessage();
   readStruct(reader, (id, type) => {
     switch (id) {
@@ -225,7 +231,7 @@ function readDelayMessage(reader: CompactReader): DelayMessage {
         return true;
       case 14:
         if (type !== CType.MAP) return false;
-        m.properties = readStringMap(reader, 'DelayMessage.properties');
+        readProperties(reader, 'DelayMessage.properties', limits, m);
         return true;
       default:
         return false;
@@ -234,18 +240,53 @@ function readDelayMessage(reader: CompactReader): DelayMessage {
   return m;
 }
 
-/** map<string,string>; a non-empty map of other key or value types is a ThriftDecodeError. */
-function readStringMap(reader: CompactReader, field: string): Map<string, string> {
+/**
+ * map<string,string> into `m.properties`, or, past `limits`, the reason into `m.oversizeProperties`
+ * with the rest of the map skipped. A non-empty map of other key or value types is a
+ * ThriftDecodeError.
+ */
+function readProperties(
+  reader: CompactReader,
+  field: string,
+  limits: PropertyLimits,
+  m: { properties: Map<string, string> | undefined; oversizeProperties: string | undefined },
+): void {
   const { keyType, valueType, size } = reader.readMapHeader();
   if (size > 0 && (keyType !== CType.BINARY || valueType !== CType.BINARY)) {
     throw new ThriftDecodeError(`${field} is a map<${typeName(keyType)}, ${typeName(valueType)}>, not a map<string, string>`);
   }
-  const map = new Map<string, string>();
-  for (let i = 0; i < size; i++) {
-    const k = reader.readString();
-    map.set(k, reader.readString());
+  m.properties = undefined;
+  m.oversizeProperties = undefined;
+  if (size > limits.maxCount) {
+    skipEntries(reader, size);
+    m.oversizeProperties = `${size} properties, more than ${limits.maxCount}`;
+    return;
   }
-  return map;
+  const map = new Map<string, string>();
+  let bytes = 0;
+  for (let i = 0; i < size; i++) {
+    const nameLength = reader.readLength();
+    const nameAt = reader.pos;
+    reader.pos += nameLength;
+    const valueLength = reader.readLength();
+    bytes += nameLength + valueLength + PROPERTY_SEPARATOR_BYTES;
+    if (bytes > limits.maxBytes) {
+      reader.pos += valueLength;
+      skipEntries(reader, size - i - 1);
+      m.oversizeProperties = `properties of more than ${limits.maxBytes} bytes`;
+      return;
+    }
+    map.set(reader.buf.toString('utf8', nameAt, nameAt + nameLength), reader.readUtf8(valueLength));
+  }
+  m.properties = map;
+}
+
+/** Skips `count` string-to-string map entries. */
+function skipEntries(reader: CompactReader, count: number): void {
+  for (let i = 0; i < count; i++) {
+    reader.skip(CType.BINARY);
+    reader.skip(CType.BINARY);
+  }
 }
 
 const TYPE_NAMES: Readonly<Record<number, string>> = {

@@ -10,6 +10,7 @@
  * - a frame whose message header is not compact protocol: connection closed (no reply possible).
  */
 import type { ProducerPipeline } from '../core/pipeline';
+import type { PropertyLimits } from '../core/property-limits';
 import type { DelaySender } from '../delay/delay-sender';
 import type { Logger } from '../log';
 import type { ResultCode } from '../protocol/result-codes';
@@ -28,12 +29,22 @@ import {
 } from './producer-codec';
 import type { FrameHandler } from './frame-connection';
 
-export function createProducerFrameHandler(pipeline: ProducerPipeline, delays: DelaySender, logger: Logger): FrameHandler {
+/** What the decoder applies; read at every frame, so a configuration change applies at once. */
+export interface DecodeSettings {
+  propertyLimits: PropertyLimits;
+}
+
+export function createProducerFrameHandler(
+  pipeline: ProducerPipeline,
+  delays: DelaySender,
+  logger: Logger,
+  decoding: Readonly<DecodeSettings>,
+): FrameHandler {
   return (frame) => {
     const reader = new CompactReader(frame);
     const header = readCallHeader(reader); // throws: the connection closes
     try {
-      return answer(header, handleCall(header, reader, pipeline, delays));
+      return answer(header, handleCall(header, reader, pipeline, delays, decoding.propertyLimits));
     } catch (err) {
       if (err instanceof ThriftDecodeError) {
         logger.debug({ method: header.name, err: err.message }, 'undecodable arguments');
@@ -60,23 +71,29 @@ function answer(header: CallHeader, reply: Buffer | Promise<Buffer>): Buffer | P
   return Buffer.isBuffer(reply) ? null : reply.then(() => null);
 }
 
-function handleCall(header: CallHeader, reader: CompactReader, pipeline: ProducerPipeline, delays: DelaySender): Buffer | Promise<Buffer> {
+function handleCall(
+  header: CallHeader,
+  reader: CompactReader,
+  pipeline: ProducerPipeline,
+  delays: DelaySender,
+  limits: PropertyLimits,
+): Buffer | Promise<Buffer> {
   const { name, seqid } = header;
   switch (name) {
     case 'sendSync': {
-      const args = readSendArgs(reader);
+      const args = readSendArgs(reader, limits);
       return reply(name, seqid, pipeline.sendSync(args.message, timeoutMs(args.timeout)));
     }
     case 'sendAsync': {
-      const args = readSendArgs(reader);
+      const args = readSendArgs(reader, limits);
       return reply(name, seqid, pipeline.sendAsync(args.message));
     }
     case 'sendBatchSync': {
-      const args = readBatchArgs(reader);
+      const args = readBatchArgs(reader, limits);
       return reply(name, seqid, pipeline.sendBatch(args.messages));
     }
     case 'sendDelaySync': {
-      const args = readDelayArgs(reader);
+      const args = readDelayArgs(reader, limits);
       const result = delays.send(args.message, timeoutMs(args.timeout));
       if (!(result instanceof Promise)) return encodeDelayResultReply(name, seqid, result.code, result.uniqDelayMsgId);
       return result.then((r) => encodeDelayResultReply(name, seqid, r.code, r.uniqDelayMsgId));

@@ -105,8 +105,75 @@ test('sendBatchSync and sendDelaySync arguments decode', () => {
       topic: 'delay', uniqDelayMsgId: 'id', body: ALL_BYTES.toString('hex'), tags: 'tag', action: 1,
       timestamp: 1_700_000_000n, dmsgtype: 3, interval: 5n, expire: 1_700_000_100n, times: 4n,
       uuid: '14f22520-ad72-11e7-91be-6ee54da579e3', version: 'go-1', properties: new Map([['a', 'b']]),
+      oversizeProperties: undefined,
     },
   );
+});
+
+test('properties past the count or byte bound are skipped, the message marked; what follows decodes', () => {
+  // bytes as RocketMQ serializes them: name, value and two separators per entry
+  const limits = { maxCount: 3, maxBytes: 20 };
+  const withProperties = (topic: string, properties: Record<string, string>) => {
+    const m = new Message();
+    m.topic = topic;
+    m.body = Buffer.from(topic);
+    m.properties = properties;
+    return m;
+  };
+  const atBounds = withProperties('at-bounds', { a: '1234', bb: '5678', c: 'é' }); // 7 + 8 + 5 = 20 bytes, 3 entries
+  const tooMany = withProperties('too-many', { a: '1', b: '2', c: '3', d: '4' });
+  const tooLarge = withProperties('too-large', { a: '1234', bb: '5678', cc: 'é' }); // 21 bytes
+  const oneLargeValue = withProperties('large-value', { a: 'x'.repeat(100_000) });
+  const after = withProperties('after', { k: 'v' });
+  const frame = encodeWithStockClient((c) => c.sendBatchSync([atBounds, tooMany, tooLarge, oneLargeValue, after]));
+  const reader = new CompactReader(frame);
+  readCallHeader(reader);
+  const messages = readBatchArgs(reader, limits).messages!;
+  assert.equal(reader.remaining(), 0);
+  assert.deepEqual(
+    messages.map((m) => [m.topic, m.body!.toString(), m.properties, m.oversizeProperties]),
+    [
+      ['at-bounds', 'at-bounds', new Map([['a', '1234'], ['bb', '5678'], ['c', 'é']]), undefined],
+      ['too-many', 'too-many', undefined, '4 properties, more than 3'],
+      ['too-large', 'too-large', undefined, 'properties of more than 20 bytes'],
+      ['large-value', 'large-value', undefined, 'properties of more than 20 bytes'],
+      ['after', 'after', new Map([['k', 'v']]), undefined],
+    ],
+  );
+
+  const single = new CompactReader(encodeWithStockClient((c) => c.sendSync(tooLarge, int64(-5n))));
+  readCallHeader(single);
+  const args = readSendArgs(single, limits);
+  assert.equal(args.message!.oversizeProperties, 'properties of more than 20 bytes');
+  assert.equal(args.timeout, -5n, 'the field after the message is read');
+
+  const d = new DelayMessage();
+  d.topic = 'delay';
+  d.properties = { a: '1', b: '2', c: '3', d: '4' };
+  d.uuid = 'u';
+  const delay = new CompactReader(encodeWithStockClient((c) => c.sendDelaySync(d, int64(200n))));
+  readCallHeader(delay);
+  const delayArgs = readDelayArgs(delay, limits);
+  assert.deepEqual([delayArgs.message!.properties, delayArgs.message!.oversizeProperties, delayArgs.message!.uuid, delayArgs.timeout], [undefined, '4 properties, more than 3', 'u', 200n]);
+});
+
+test('the default bounds are DDMQ\'s: 32767 bytes of properties string, and so 8191 entries', () => {
+  const decode = (properties: Record<string, string>) => {
+    const m = new Message();
+    m.topic = 't';
+    m.properties = properties;
+    const reader = new CompactReader(encodeWithStockClient((c) => c.sendSync(m, int64(1n))));
+    readCallHeader(reader);
+    return readSendArgs(reader).message!;
+  };
+  const exactly = decode({ n: 'v'.repeat(32767 - 3) });
+  assert.equal(exactly.oversizeProperties, undefined);
+  assert.equal(exactly.properties!.get('n')!.length, 32764);
+  assert.equal(decode({ n: 'v'.repeat(32767 - 2) }).oversizeProperties, 'properties of more than 32767 bytes');
+  const entries = (count: number) => Object.fromEntries(Array.from({ length: count }, (_, i) => [String.fromCharCode(0x4e00 + i), 'v']));
+  // distinct names cannot be that short, so 8191 entries pass the count and meet the byte bound
+  assert.equal(decode(entries(8191)).oversizeProperties, 'properties of more than 32767 bytes');
+  assert.equal(decode(entries(8192)).oversizeProperties, '8192 properties, more than 8191');
 });
 
 test('unknown fields are skipped and a known field of the wrong type is ignored', () => {
