@@ -64,7 +64,7 @@ export class ProducerPipeline {
     private policy: PipelinePolicy,
     private readonly deps: PipelineDeps,
   ) {
-    this.failures = new ThrottledWarning(deps.logger, 1000, deps.timers.now);
+    this.failures = new ThrottledWarning(deps.logger, 1000, deps.timers.now, deps.timers);
     this.delivery = {
       timers: deps.timers,
       dispatch: (route, sink, batchable) => this.dispatch(route, sink, batchable),

@@ -12,7 +12,7 @@
 import type { ProducerPipeline } from '../core/pipeline';
 import type { PropertyLimits } from '../core/property-limits';
 import type { DelaySender } from '../delay/delay-sender';
-import type { Logger } from '../log';
+import { ThrottledWarning, type Logger } from '../log';
 import type { ResultCode } from '../protocol/result-codes';
 import { CompactReader, MessageType, ThriftDecodeError } from './compact-protocol';
 import {
@@ -40,6 +40,8 @@ export function createProducerFrameHandler(
   logger: Logger,
   decoding: Readonly<DecodeSettings>,
 ): FrameHandler {
+  // a handler that throws does so for every request of its kind: one line a second, with the count
+  const failures = new ThrottledWarning(logger, 1000);
   return (frame) => {
     const reader = new CompactReader(frame);
     const header = readCallHeader(reader); // throws: the connection closes
@@ -53,7 +55,7 @@ export function createProducerFrameHandler(
           encodeApplicationException(header.name, header.seqid, AppExceptionType.PROTOCOL_ERROR, err.message),
         );
       }
-      logger.error({ method: header.name, err }, 'request failed');
+      failures.warn(`failed:${header.name}`, { method: header.name }, 'request failed', err);
       return answer(
         header,
         encodeApplicationException(header.name, header.seqid, AppExceptionType.INTERNAL_ERROR, String((err as Error).message)),

@@ -231,8 +231,8 @@ test('a delivery refused for good drops its message, counted and logged at most 
   assert.deepEqual(chronos.status(), { pending: 0, dropped: 4 });
   const drops = entries.filter((e) => e['msg'] === 'chronos: delivery refused for good; the delay message is dropped');
   assert.deepEqual(
-    drops.map((e) => [e['code'], e['dropped'], e['suppressedSinceLast']]),
-    [[ResultCode.FAIL_ILLEGAL_MSG, 1, undefined], [ResultCode.FAIL_ILLEGAL_MSG, 4, 2]],
+    drops.map((e) => [e['code'], e['dropped'], e['count']]),
+    [[ResultCode.FAIL_ILLEGAL_MSG, 1, 1], [ResultCode.FAIL_ILLEGAL_MSG, 4, 3]],
   );
 
   // dropped for good: a restart does not deliver them again

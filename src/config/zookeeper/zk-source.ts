@@ -15,7 +15,7 @@
  * event loop for long; and topic nodes that change together (the console re-pushing every topic
  * of a cluster) are read together and published as one change.
  */
-import type { Logger } from '../../log';
+import { ThrottledWarning, type Logger } from '../../log';
 import type { PProxyConfig, TopicConfig } from '../schema';
 import { mapConcurrently } from '../../util/concurrency';
 import { readPProxyNode, readTopicNode, type NodeReading } from './node-reading';
@@ -62,11 +62,14 @@ export class ZkConfigSource {
   private waitingLogged = false;
   /** Serialises reads, so an old read cannot overwrite a newer one. */
   private reading: Promise<void> = Promise.resolve();
+  /** Connection losses and failed reads, which a flapping or overloaded ZooKeeper repeats. */
+  private readonly failures: ThrottledWarning;
 
   constructor(
     private readonly options: ZkSourceOptions,
     private readonly logger: Logger,
   ) {
+    this.failures = new ThrottledWarning(logger, 1000);
     this.zk = this.newClient();
   }
 
@@ -119,10 +122,10 @@ export class ZkConfigSource {
       this.logger.info({ zookeeper: this.options.connectString }, 'zookeeper connected');
       void this.rereadAll();
     });
-    zk.client.on('disconnected', () => this.logger.warn('zookeeper disconnected; serving the last good configuration'));
+    zk.client.on('disconnected', () => this.failures.warn('disconnected', {}, 'zookeeper disconnected; serving the last good configuration'));
     zk.client.on('expired', () => {
       // an expired session never comes back: start a new one (its connect re-reads everything)
-      this.logger.warn('zookeeper session expired; opening a new session');
+      this.failures.warn('expired', {}, 'zookeeper session expired; opening a new session');
       zk.close();
       if (!this.closed) this.zk = this.newClient();
     });
@@ -149,7 +152,7 @@ export class ZkConfigSource {
 
   private serial(read: () => Promise<void>): Promise<void> {
     this.reading = this.reading.then(read).catch((err: unknown) => {
-      if (!this.closed) this.logger.warn({ err: (err as Error).message }, 'zookeeper read failed; will retry on reconnect');
+      if (!this.closed) this.failures.warn('read', {}, 'zookeeper read failed; will retry on reconnect', err);
     });
     return this.reading;
   }

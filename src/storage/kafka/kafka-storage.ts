@@ -8,7 +8,7 @@
  * kafkajs silently drops a record sent to a partition that does not exist.
  */
 import { CompressionTypes, Kafka, logLevel, type Admin, type IHeaders, type LogEntry, type Message, type Producer, type RecordMetadata } from './kafkajs';
-import type { Logger } from '../../log';
+import { ThrottledWarning, type Logger } from '../../log';
 import { TIMED_OUT, timeLimit } from '../../time/time-limit';
 import { choosePartition } from '../../routing/partition';
 import { StorageError, type ClusterStorage, type OutgoingMessage, type SendOutcome, type StorageKind } from '../storage';
@@ -41,6 +41,8 @@ export class KafkaStorage implements ClusterStorage {
   private readonly acks: -1 | 0 | 1;
   private readonly compression: CompressionTypes;
   private readonly logger: Logger;
+  /** kafkajs' errors and warnings, one line a second per message. */
+  private readonly clientProblems: ThrottledWarning;
   private connecting: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
   private readonly sends: TopicSends;
@@ -53,6 +55,7 @@ export class KafkaStorage implements ClusterStorage {
     private readonly random: () => number = Math.random,
   ) {
     this.logger = logger.child({ cluster, storage: 'kafka' });
+    this.clientProblems = new ThrottledWarning(this.logger, 1000);
     this.sends = new TopicSends(`kafka cluster ${cluster}`, (topic, indices, messages, outcomes) => this.sendTopic(topic, indices, messages, outcomes));
     const startedAt = Date.now();
     const client = (index: number) =>
@@ -199,11 +202,19 @@ export class KafkaStorage implements ClusterStorage {
     return count;
   }
 
-  /** kafkajs logs through the proxy's logger; its errors are per attempt, so they stay at warn. */
+  /**
+   * kafkajs logs through the proxy's logger. Its errors and warnings come per attempt, so a broker
+   * down repeats them for every send: each message is a kind of ThrottledWarning, its stack at debug.
+   */
   private logKafkaJs(entry: LogEntry): void {
-    const { message, ...fields } = entry.log;
-    const level = entry.level <= logLevel.ERROR ? 'warn' : entry.level === logLevel.WARN ? 'info' : 'debug';
-    this.logger[level]({ kafkajs: entry.namespace, ...fields }, message);
+    const { message, stack, ...fields } = entry.log;
+    const tagged = { kafkajs: entry.namespace, ...fields };
+    if (entry.level > logLevel.WARN) {
+      this.logger.debug({ ...tagged, stack }, message);
+      return;
+    }
+    this.clientProblems.warn(`${entry.namespace}:${message}`, tagged, message);
+    if (stack !== undefined) this.logger.debug({ ...tagged, stack }, message);
   }
 }
 

@@ -3,7 +3,7 @@
  * under `<dataDir>/<topic>/<partition>/`. Partitions found on disk are opened (and a torn tail cut)
  * at start; new ones on first use.
  */
-import type { Logger } from '../../log';
+import { ThrottledWarning, type Logger } from '../../log';
 import { choosePartition } from '../../routing/partition';
 import {
   StorageError,
@@ -15,7 +15,7 @@ import {
 import { lockDirectory } from './directory-lock';
 import { isValidTopicName, partitionDirectory } from './layout';
 import { listPartitions, listTopics } from './log-reader';
-import { PartitionLog, type FlushPolicy } from './partition-log';
+import { FAILURE_LOG_INTERVAL_MS, PartitionLog, type FlushPolicy } from './partition-log';
 import { addToGroup } from '../../util/group-by';
 
 export interface LocalStorageOptions {
@@ -48,6 +48,8 @@ export class LocalStorage implements ClusterStorage {
   /** Sends past validation, which close() lets finish before it closes the partitions. */
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly logger: Logger;
+  /** Shared by the partitions: a failing disk is one kind of failure, not one per partition. */
+  private readonly failures: ThrottledWarning;
   private unlock: (() => Promise<void>) | undefined;
 
   constructor(
@@ -58,6 +60,7 @@ export class LocalStorage implements ClusterStorage {
   ) {
     this.maxMessageSize = options.maxMessageSize;
     this.logger = logger.child({ cluster, storage: 'local' });
+    this.failures = new ThrottledWarning(this.logger, FAILURE_LOG_INTERVAL_MS);
   }
 
   /** Locks the data directory and recovers every partition on disk, so a torn tail is cut now. */
@@ -163,10 +166,12 @@ export class LocalStorage implements ClusterStorage {
       log = PartitionLog.open(
         { directory, flushPolicy, flushIntervalMs, segmentBytes, retentionBytes },
         this.logger.child({ topic, partition }),
+        undefined,
+        this.failures,
       ).catch((error: unknown) => {
         // Forget the failed open so that a later send tries again.
         this.logs.delete(key);
-        this.logger.warn({ err: error, directory }, 'local storage: could not open a partition');
+        this.failures.warn('open', { directory }, 'local storage: could not open a partition', error);
         const reason = `could not open ${directory}: ${describe(error)}`;
         throw new StorageError('UNAVAILABLE', reason, true, { cause: error });
       });

@@ -8,7 +8,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Logger } from '../../log';
+import { ThrottledWarning, type Logger } from '../../log';
 import { StorageError } from '../storage';
 import {
   closeFile,
@@ -62,6 +62,9 @@ interface SegmentChunk {
   readonly rollFirst: boolean;
 }
 
+/** One line per second per kind of file failure, as every failure path of the proxy logs. */
+export const FAILURE_LOG_INTERVAL_MS = 1000;
+
 const NEW_SEGMENT_FLAGS = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL;
 
 export class PartitionLog {
@@ -76,6 +79,8 @@ export class PartitionLog {
   private constructor(
     private readonly options: PartitionLogOptions,
     private readonly logger: Logger,
+    /** Failures of file operations, which a full or failing disk repeats for every append. */
+    private readonly failures: ThrottledWarning,
     private readonly io: SegmentIo,
     /** Oldest first; the last one is the segment being appended to. */
     private readonly segments: Segment[],
@@ -93,7 +98,12 @@ export class PartitionLog {
    * and cut at the first incomplete or corrupt record: that is the torn tail of a crash, and cutting
    * it is what lets appends continue at the right offset without anything before it being lost.
    */
-  static async open(options: PartitionLogOptions, logger: Logger, io: SegmentIo = fileSystemIo): Promise<PartitionLog> {
+  static async open(
+    options: PartitionLogOptions,
+    logger: Logger,
+    io: SegmentIo = fileSystemIo,
+    failures: ThrottledWarning = new ThrottledWarning(logger, FAILURE_LOG_INTERVAL_MS),
+  ): Promise<PartitionLog> {
     const { directory } = options;
     const firstCreated = await fs.promises.mkdir(directory, { recursive: true });
     const segments: Segment[] = (await listSegments(directory)).map((segment) => ({ ...segment }));
@@ -107,7 +117,7 @@ export class PartitionLog {
         await closeFile(fd);
         throw error;
       }
-      return new PartitionLog(options, logger, io, [first], fd, 0n);
+      return new PartitionLog(options, logger, failures, io, [first], fd, 0n);
     }
 
     const scan = await scanSegment(last.path, last.baseOffset);
@@ -130,7 +140,7 @@ export class PartitionLog {
       throw error;
     }
     last.bytes = scan.validBytes;
-    const log = new PartitionLog(options, logger, io, segments, fd, scan.nextOffset);
+    const log = new PartitionLog(options, logger, failures, io, segments, fd, scan.nextOffset);
     await log.applyRetention();
     return log;
   }
@@ -219,7 +229,7 @@ export class PartitionLog {
       }
     } catch (error) {
       failure = asUnavailable(error, this.active.path);
-      this.logger.warn({ err: error, segment: this.active.path, records: written }, 'local log: append failed');
+      this.failures.warn('append', { segment: this.active.path, records: written }, 'local log: append failed', error);
     }
     let start = 0;
     for (const append of batch) {
@@ -286,7 +296,7 @@ export class PartitionLog {
     try {
       await truncateFile(this.fd, segment.bytes);
     } catch (error) {
-      this.logger.warn({ err: error, segment: segment.path }, 'local log: could not cut a partial write');
+      this.failures.warn('cut', { segment: segment.path }, 'local log: could not cut a partial write', error);
     }
   }
 
@@ -301,7 +311,7 @@ export class PartitionLog {
     try {
       await closeFile(previousFd);
     } catch (error) {
-      this.logger.warn({ err: error, segment: previous.path }, 'local log: could not close a rolled segment');
+      this.failures.warn('close', { segment: previous.path }, 'local log: could not close a rolled segment', error);
     }
     await syncDirectory(this.options.directory);
     await this.applyRetention();
@@ -318,7 +328,7 @@ export class PartitionLog {
       } catch (error) {
         if (!isNotFound(error)) {
           const segment = oldest.path;
-          this.logger.warn({ err: error, segment }, 'local log: could not delete a segment past retention');
+          this.failures.warn('retention', { segment }, 'local log: could not delete a segment past retention', error);
           return;
         }
       }
@@ -340,7 +350,7 @@ export class PartitionLog {
 
   private flushOnTimer(): void {
     this.flush().catch((error: unknown) => {
-      this.logger.warn({ err: error, directory: this.options.directory }, 'local log: periodic flush failed');
+      this.failures.warn('flush', { directory: this.options.directory }, 'local log: periodic flush failed', error);
     });
   }
 }

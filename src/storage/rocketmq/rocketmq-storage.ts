@@ -21,7 +21,7 @@ import { Timestamp } from 'google-protobuf/google/protobuf/timestamp_pb';
 import { MessageIdFactory } from 'rocketmq-client-nodejs/dist/message/MessageId';
 import * as pb from 'rocketmq-client-nodejs/proto/apache/rocketmq/v2/definition_pb';
 import * as rpc from 'rocketmq-client-nodejs/proto/apache/rocketmq/v2/service_pb';
-import type { Logger } from '../../log';
+import { ThrottledWarning, type Logger } from '../../log';
 import { StorageError, type ClusterStorage, type OutgoingMessage, type SendOutcome, type StorageKind } from '../storage';
 import { TopicSends } from '../topic-sends';
 import { backgroundTimers, type Timers } from '../../time/timers';
@@ -48,6 +48,8 @@ export class RocketMqStorage implements ClusterStorage {
   private readonly telemetry: TelemetrySession;
   private readonly clientId: string;
   private readonly logger: Logger;
+  /** Entries the server refused with a status of no more precise code: a line per message would flood the log. */
+  private readonly refusals: ThrottledWarning;
   private readonly routes = new Map<string, Route>();
   private readonly routeFetches = new Map<string, Promise<Route>>();
   /** The body limit the server last published in its Telemetry settings. */
@@ -62,6 +64,7 @@ export class RocketMqStorage implements ClusterStorage {
     timers: Timers = backgroundTimers,
   ) {
     this.logger = logger.child({ cluster, storage: 'rocketmq' });
+    this.refusals = new ThrottledWarning(this.logger, 1000, timers.now, timers);
     this.sends = new TopicSends(`rocketmq cluster ${cluster}`, (topic, indices, messages, outcomes) => this.sendTopic(topic, indices, messages, outcomes));
     this.maxMessageSize = config.maxMessageSize;
     this.clientId = `${config.groupPrefix}@${os.hostname()}@${process.pid}@${Date.now().toString(36)}`;
@@ -167,7 +170,7 @@ export class RocketMqStorage implements ClusterStorage {
         outcomes[i] = { ok: true, partition: -1, offset: BigInt(entry.getOffset()) };
       } else {
         const failure = statusError(code, entryStatus?.getMessage() ?? 'no entry for the message', this.cluster);
-        if (failure.code === 'UNKNOWN') this.logger.warn({ code, message: entryStatus?.getMessage() }, 'rocketmq refused a message');
+        if (failure.code === 'UNKNOWN') this.refusals.warn(`refused:${code}`, { code, message: entryStatus?.getMessage() }, 'rocketmq refused a message');
         outcomes[i] = { ok: false, error: failure };
       }
     });
