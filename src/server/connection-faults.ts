@@ -4,6 +4,7 @@
  * with the counts, and never a stack trace above debug.
  */
 import { ThrottledWarning, type Logger } from '../log';
+import type { Timers } from '../time/timers';
 
 const MESSAGES = {
   maxConnections: 'connection refused at accept: maxConnections open',
@@ -27,17 +28,20 @@ export class ConnectionFaults {
 
   constructor(
     private readonly logger: Logger,
-    clock: () => number,
+    timers: Timers,
   ) {
     this.counts = Object.fromEntries(Object.keys(MESSAGES).map((kind) => [kind, 0])) as ConnectionFaultCounts;
-    this.warning = new ThrottledWarning(logger, 1000, clock);
+    this.warning = new ThrottledWarning(logger, 1000, timers.now, timers);
   }
 
-  /** Counts one fault; `err`, with its stack, goes to the debug log only. */
+  /**
+   * Counts one fault; a line's `count` is the faults it stands for, `total` those since start.
+   * `err`, with its stack, goes to the debug log only.
+   */
   report(kind: ConnectionFault, fields: Record<string, unknown>, err?: unknown): void {
-    const count = ++this.counts[kind];
+    const total = ++this.counts[kind];
     const reason = err === undefined ? {} : { err: err instanceof Error ? err.message : String(err) };
-    this.warning.warn(kind, { fault: kind, count, ...fields, ...reason }, MESSAGES[kind]);
+    this.warning.warn(kind, { fault: kind, total, ...fields, ...reason }, MESSAGES[kind]);
     if (err !== undefined) this.logger.debug({ fault: kind, ...fields, err }, MESSAGES[kind]);
   }
 

@@ -72,7 +72,7 @@ export class FrameServer implements ConnectionHost {
   ) {
     this.options = options;
     this.budgetWarning = new ThrottledWarning(logger, 1000, timers.now);
-    this.faults = new ConnectionFaults(logger, timers.now);
+    this.faults = new ConnectionFaults(logger, timers);
     this.server = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => this.accept(socket));
   }
 
