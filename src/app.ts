@@ -255,6 +255,7 @@ export class ProxyApp {
     this.logger.info({ connections: this.server.connectionCount(), server: this.server.stats().faults }, 'draining');
     const unanswered = await this.server.drain(this.settings.drainTimeoutMs);
     if (unanswered > 0) this.logger.warn({ unanswered }, 'drain timed out; requests left unanswered');
+    await this.chronos?.close();
     await this.applying;
     await this.clusters.close();
     this.logger.info({ ms: Date.now() - started }, 'pproxy stopped');

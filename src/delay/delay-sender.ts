@@ -7,8 +7,11 @@
  * caller's timeout. An add whose last delivery Chronos could not make (its key, that firing's id,
  * over 255 characters) is refused with 11 too, rather than accepted and dropped later. A storage
  * failure answers its own code (the original answers 12 to everything, and nothing at all on its
- * timeout path). In local mode the local Chronos is told of every add and cancel stored, before the
- * client is answered OK.
+ * timeout path). In local mode the local Chronos is told of every add and cancel stored, and the
+ * client is answered OK once the Chronos has journaled it. One it could not journal (a full or
+ * failing disk) is answered 10, as a local-log write failure is: it was not kept, as DDMQ answers a
+ * client whose inner message was not stored, and the local Chronos never delivers it (the inner
+ * message already stored is read by nothing in local mode), so the client may send it again.
  */
 import type { Logger } from '../log';
 import { emptyProducerMessage, type DelayMessage, type ProducerMessage } from '../core/message';
@@ -34,9 +37,9 @@ export interface PreparedSender {
   sendPrepared(topic: ServedTopic, message: PreparedMessage, limitedAs: ServedTopic, timeoutMs: number): ResultCode | Promise<ResultCode>;
 }
 
-/** Local mode's Chronos: keeps what was accepted. */
+/** Local mode's Chronos: keeps what was accepted; a promise settles once it is kept (or was not). */
 export interface DelayAcceptor {
-  accept(delay: AcceptedDelay): void;
+  accept(delay: AcceptedDelay): void | Promise<void>;
 }
 
 export class DelaySender {
@@ -101,10 +104,18 @@ export class DelaySender {
       hashId: BigInt(javaStringHashCode(key.uuid)),
     };
     const result = this.pipeline.sendPrepared(inner, innerMessage, topic, timeoutMs > 0 ? timeoutMs : ASYNC_REQUEST_TIMEOUT_MS);
-    const reply = (code: ResultCode): DelayReply => {
+    const reply = (code: ResultCode): DelayReply | Promise<DelayReply> => {
       if (code !== ResultCode.OK) return refuse(code);
-      this.chronos?.accept({ action: message.action, key, topic: topicName, body, tags: message.tags, properties: message.properties });
-      return { code, uniqDelayMsgId };
+      const accepted: DelayReply = { code, uniqDelayMsgId };
+      const kept = this.chronos?.accept({ action: message.action, key, topic: topicName, body, tags: message.tags, properties: message.properties });
+      if (!kept) return accepted;
+      return kept.then(
+        () => accepted,
+        (err: unknown) => {
+          this.logger.debug({ err, topic: topicName, uniqDelayMsgId }, 'delay message not journaled by the local Chronos');
+          return refuse(ResultCode.FAIL_UNKNOWN);
+        },
+      );
     };
     return typeof result === 'number' ? reply(result) : result.then(reply);
   }

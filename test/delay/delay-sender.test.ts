@@ -35,7 +35,7 @@ async function setup() {
       return ResultCode.OK;
     },
   };
-  const sender = new DelaySender(pipeline, silentLogger(), () => Number(NOW_S) * 1000, { accept: (d) => accepted.push(d) });
+  const sender = new DelaySender(pipeline, silentLogger(), () => Number(NOW_S) * 1000, { accept: (d) => void accepted.push(d) });
   return { sender, sent, accepted };
 }
 

@@ -26,8 +26,8 @@ function key(timestamp: bigint, shape: Partial<DelayKey> = {}): DelayKey {
   return { timestamp, type: DelayType.DELAY, expire: timestamp + 172_800n, times: 1n, timed: 0n, interval: 0n, seq: 0, uuid: randomUUID(), ...shape };
 }
 
-function add(chronos: LocalChronos, k: DelayKey, body: string): void {
-  chronos.accept({ action: DelayAction.ADD, key: k, topic: 'user', body: Buffer.from(body), tags: undefined, properties: new Map([['p', body]]) });
+function add(chronos: LocalChronos, k: DelayKey, body: string): Promise<void> {
+  return chronos.accept({ action: DelayAction.ADD, key: k, topic: 'user', body: Buffer.from(body), tags: undefined, properties: new Map([['p', body]]) });
 }
 
 const journalLines = (dir: string) => fs.readFileSync(path.join(dir, 'journal.jsonl'), 'utf8').split('\n').filter(Boolean).length;
@@ -40,7 +40,7 @@ test('the journal is compacted to what is pending, and a restart from it deliver
   t.after(() => first.stop());
 
   const loop = key(NOW_S, { type: DelayType.LOOP_DELAY, times: 5n, interval: 10n });
-  add(first, loop, 'loop');
+  await add(first, loop, 'loop');
   // two deliveries of the loop: now, and 10 s later
   first.start();
   await eventually(() => (delivered.length === 1 ? true : undefined), 5000, 'the first loop delivery');
@@ -49,12 +49,13 @@ test('the journal is compacted to what is pending, and a restart from it deliver
   first.stop();
   // then enough traffic for compactions, which must carry the loop's progress over
   const later = Array.from({ length: 100 }, (_, i) => key(NOW_S + 1000n + BigInt(i)));
-  later.forEach((k, i) => add(first, k, `later-${i}`));
-  for (const k of later.slice(10)) first.accept({ action: DelayAction.CANCEL, key: k, topic: 'user', body: Buffer.alloc(0), tags: undefined, properties: undefined });
+  await Promise.all(later.map((k, i) => add(first, k, `later-${i}`)));
+  for (const k of later.slice(10)) await first.accept({ action: DelayAction.CANCEL, key: k, topic: 'user', body: Buffer.alloc(0), tags: undefined, properties: undefined });
   assert.deepEqual(delivered.map((m) => m.key!.split('-').slice(0, 7).join('-')), [
     `${NOW_S}-3-${NOW_S + 172_800n}-5-0-10-0`,
     `${NOW_S + 10n}-3-${NOW_S + 172_800n}-5-1-10-0`,
   ]);
+  await first.idle();
   // one loop, two deliveries, 100 adds and 90 cancels would be 193 lines
   assert.ok(journalLines(dir) <= 50, `journal of ${journalLines(dir)} lines for 11 pending messages`);
 
@@ -83,10 +84,10 @@ test('a journal line torn by a crash is cut at start, so what is journaled next 
   const dir = tempDir(t);
   const nowMs = Number(NOW_S) * 1000;
   const none = () => ResultCode.OK;
-  add(new LocalChronos(dir, none, silentLogger(), () => nowMs), key(NOW_S + 100n), 'before the crash');
+  await add(new LocalChronos(dir, none, silentLogger(), () => nowMs), key(NOW_S + 100n), 'before the crash');
   fs.appendFileSync(path.join(dir, 'journal.jsonl'), '{"op":"add","key":{"timesta'); // the crash
   fs.writeFileSync(path.join(dir, 'journal.jsonl.compacting'), '{"op":"add"'); // and one mid-compaction
-  add(new LocalChronos(dir, none, silentLogger(), () => nowMs), key(NOW_S + 100n), 'after the restart');
+  await add(new LocalChronos(dir, none, silentLogger(), () => nowMs), key(NOW_S + 100n), 'after the restart');
   assert.equal(fs.existsSync(path.join(dir, 'journal.jsonl.compacting')), false, 'the unfinished compaction is discarded');
 
   const delivered: string[] = [];
@@ -121,8 +122,8 @@ test('two adds with the same uuid and different timestamps are two messages, and
   const uuid = randomUUID();
   const first = key(NOW_S + 10n, { uuid, times: 0n });
   const second = key(NOW_S + 20n, { uuid, times: 0n });
-  add(chronos, first, 'first');
-  add(chronos, second, 'second');
+  await add(chronos, first, 'first');
+  await add(chronos, second, 'second');
   await reach(NOW_S + 10n, 'first');
   await reach(NOW_S + 20n, 'second');
   assert.deepEqual(delivered.map((d) => d.key), [formatDelayId(first), formatDelayId(second)]);
@@ -132,12 +133,12 @@ test('a cancel stops only the message whose id it names, not another with the sa
   const { chronos, reach, bodies } = chronosAt(t, tempDir(t), NOW_S);
   const uuid = randomUUID();
   const doomed = key(NOW_S + 10n, { uuid, times: 0n });
-  add(chronos, doomed, 'doomed');
-  add(chronos, key(NOW_S + 10n, { uuid, times: 0n, expire: NOW_S + 99_999n }), 'same uuid, other id');
+  await add(chronos, doomed, 'doomed');
+  await add(chronos, key(NOW_S + 10n, { uuid, times: 0n, expire: NOW_S + 99_999n }), 'same uuid, other id');
   // a well-formed id with that uuid that is no message's id cancels nothing
-  cancelOf(chronos, key(NOW_S + 11n, { uuid, times: 0n }));
-  cancelOf(chronos, doomed);
-  add(chronos, key(NOW_S + 10n, { times: 0n }), 'sentinel');
+  await cancelOf(chronos, key(NOW_S + 11n, { uuid, times: 0n }));
+  await cancelOf(chronos, doomed);
+  await add(chronos, key(NOW_S + 10n, { times: 0n }), 'sentinel');
   await reach(NOW_S + 10n, 'sentinel');
   assert.deepEqual(bodies().sort(), ['same uuid, other id', 'sentinel']);
 });
@@ -147,24 +148,26 @@ test("a loop is cancelled by any of its firings' ids: a made one stops it now, a
   const { chronos, delivered, reach } = chronosAt(t, dir, NOW_S, 1);
   const stoppedNow = key(NOW_S, { type: DelayType.LOOP_EXPONENT_DELAY, times: 5n, interval: 2n, expire: NOW_S + 1000n });
   const stoppedLater = key(NOW_S, { type: DelayType.LOOP_DELAY, times: 6n, interval: 10n, expire: NOW_S + 1000n });
-  add(chronos, stoppedNow, 'exponent');
-  add(chronos, stoppedLater, 'loop');
+  await add(chronos, stoppedNow, 'exponent');
+  await add(chronos, stoppedLater, 'loop');
   await reach(NOW_S, 'loop');
   await reach(NOW_S + 2n, 'exponent', 2); // the exponent loop's second firing, 2^1 s after the first
   const exponentKeys = delivered.filter((d) => d.body === 'exponent').map((d) => d.key);
   assert.deepEqual(exponentKeys, [formatDelayId(stoppedNow), formatDelayId(firingKey(stoppedNow, 1n))]);
-  cancelOf(chronos, parseDelayId(exponentKeys[1]!)); // the key of its last delivery
+  await cancelOf(chronos, parseDelayId(exponentKeys[1]!)); // the key of its last delivery
   // the loop's firing 3 (at +30 s) is named before it comes: firings 1 and 2 are still delivered
-  cancelOf(chronos, firingKey(stoppedLater, 3n));
+  await cancelOf(chronos, firingKey(stoppedLater, 3n));
   chronos.stop();
+  await chronos.idle();
   const throwaway = key(NOW_S + 500n, { times: 0n });
-  add(chronos, throwaway, 'throwaway');
-  cancelOf(chronos, throwaway);
+  await add(chronos, throwaway, 'throwaway');
+  await cancelOf(chronos, throwaway);
+  await chronos.idle();
   assert.equal(journalLines(dir), 1, 'compacted to the loop that is left');
 
   // the cancel of a later firing is journaled: a restart (after a compaction) keeps it
   const { chronos: restarted, delivered: after, reach: reachAfter } = chronosAt(t, dir, NOW_S + 10n);
-  for (let i = 0; i < 3; i++) add(restarted, key(NOW_S + 200n + BigInt(i), { times: 0n }), `sentinel ${i}`);
+  for (let i = 0; i < 3; i++) await add(restarted, key(NOW_S + 200n + BigInt(i), { times: 0n }), `sentinel ${i}`);
   await reachAfter(NOW_S + 10n, 'loop');
   await reachAfter(NOW_S + 20n, 'loop', 2);
   await reachAfter(NOW_S + 200n, 'sentinel 0');
@@ -197,16 +200,17 @@ test('a journal written before messages were keyed by id loads as it was written
   const { chronos, delivered, reach } = chronosAt(t, dir, NOW_S + 10n);
   // a line of the new format after the old ones: the compacted loop is cancelled by its next firing's id
   const compacted = parseDelayId(`${NOW_S + 1000n}-3-${NOW_S + 1000n + 172_800n}-3-0-10-0-${u4}`);
-  cancelOf(chronos, firingKey(compacted, 1n));
+  await cancelOf(chronos, firingKey(compacted, 1n));
   const sentinel = key(NOW_S + 1010n, { times: 0n });
-  add(chronos, sentinel, 'sentinel');
+  await add(chronos, sentinel, 'sentinel');
   await reach(NOW_S + 10n, 'loop');
   await reach(NOW_S + 1010n, 'sentinel');
   assert.deepEqual(
     delivered.map((d) => [d.body, d.key]),
     [
-      ['loop', `${NOW_S + 10n}-3-${NOW_S + 172_800n}-3-1-10-0-${u1}`],
+      // both due at the start, in the order of their trigger times
       ['replacement', `${NOW_S + 6n}-2-${NOW_S + 6n + 172_800n}-0-0-0-0-${u3}`],
+      ['loop', `${NOW_S + 10n}-3-${NOW_S + 172_800n}-3-1-10-0-${u1}`],
       ['loop', `${NOW_S + 20n}-3-${NOW_S + 172_800n}-3-2-10-0-${u1}`],
       ['sentinel', formatDelayId(sentinel)],
     ],
@@ -221,13 +225,14 @@ test('a delivery refused for good drops its message, counted and logged at most 
   const refuse = (m: ProducerMessage) => (refusedBodies.push(m.body!.toString()), ResultCode.FAIL_ILLEGAL_MSG);
   const chronos = new LocalChronos(dir, refuse, logger, () => nowMs);
   t.after(() => chronos.stop());
-  for (let i = 0; i < 3; i++) add(chronos, key(NOW_S, { times: 0n }), `now ${i}`);
-  add(chronos, key(NOW_S + 5n, { times: 0n }), 'later');
+  for (let i = 0; i < 3; i++) await add(chronos, key(NOW_S, { times: 0n }), `now ${i}`);
+  await add(chronos, key(NOW_S + 5n, { times: 0n }), 'later');
   chronos.start();
   await eventually(() => (chronos.status().dropped === 3 ? true : undefined), 5000, 'three drops');
   nowMs += 5000;
   await eventually(() => (chronos.status().dropped === 4 ? true : undefined), 5000, 'the fourth drop');
   chronos.stop();
+  await chronos.idle();
   assert.deepEqual(chronos.status(), { pending: 0, dropped: 4 });
   const drops = entries.filter((e) => e['msg'] === 'chronos: delivery refused for good; the delay message is dropped');
   assert.deepEqual(
