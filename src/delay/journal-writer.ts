@@ -50,6 +50,7 @@ export class JournalWriter {
   private retry: unknown;
   /** A failed write may have left part of itself past `size`, and cutting it failed too. */
   private tail = false;
+  private closed = false;
 
   constructor(
     /** Open for reading and writing; the writer writes at `size` and nowhere else. */
@@ -117,6 +118,8 @@ export class JournalWriter {
 
   /** Writes what is queued once more, then closes the file; lines the disk still refuses are reported lost. */
   async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
     this.timers.clear(this.retry);
     this.retry = undefined;
     while (this.writing) await this.writing;
@@ -164,11 +167,12 @@ export class JournalWriter {
       }
       return;
     }
-    let offset = this.size;
-    this.size += data.length;
+    // `size` passes each line just before it is applied: whatever an applied callback starts (a
+    // compaction) sees the file up to `size` replay to exactly what is applied
     for (const line of batch) {
+      const offset = this.size;
+      this.size += line.bytes.length;
       line.applied(offset);
-      offset += line.bytes.length;
       line.settle();
     }
   }

@@ -18,7 +18,7 @@ const INNER = 'R_test_chronos_inner_0';
 const NOW_S = 1_763_800_000n;
 const UUID = '14f22520-ad72-11e7-91be-6ee54da579e3';
 
-async function setup() {
+async function setup(keep: (delay: AcceptedDelay) => void | Promise<void> = () => undefined) {
   const pproxy = schemas.strict.pproxyConfig.parse({
     proxyCluster: 'P',
     brokerClusters: ['C'],
@@ -35,7 +35,7 @@ async function setup() {
       return ResultCode.OK;
     },
   };
-  const sender = new DelaySender(pipeline, silentLogger(), () => Number(NOW_S) * 1000, { accept: (d) => void accepted.push(d) });
+  const sender = new DelaySender(pipeline, silentLogger(), () => Number(NOW_S) * 1000, { accept: (d) => (accepted.push(d), keep(d)) });
   return { sender, sent, accepted };
 }
 
@@ -90,4 +90,14 @@ test('a well-formed cancel id over 255 characters is refused with 11, as DDMQ va
   const reply = sender.send({ ...emptyDelayMessage(), topic: 'orders', action: 2, body: Buffer.from('c'), uniqDelayMsgId: id }, 1000);
   assert.deepEqual(reply, { code: ResultCode.FAIL_ILLEGAL_MSG, uniqDelayMsgId: '' });
   assert.deepEqual([sent.length, accepted.length], [0, 0]);
+});
+
+test('an add the local Chronos could not journal is answered 10 with no id, not OK and not a dropped connection', async () => {
+  const full = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+  const { sender } = await setup(() => Promise.reject(full));
+  assert.deepEqual(await sender.send(add({}), 1000), { code: ResultCode.FAIL_UNKNOWN, uniqDelayMsgId: '' });
+  const { sender: kept } = await setup(() => Promise.resolve());
+  const ok = await kept.send(add({}), 1000);
+  assert.equal(ok.code, ResultCode.OK);
+  assert.notEqual(ok.uniqDelayMsgId, '');
 });

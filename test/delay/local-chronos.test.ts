@@ -106,10 +106,14 @@ function chronosAt(t: TestContext, dir: string, startS: bigint, compactAfterLine
   const chronos = new LocalChronos(dir, record, silentLogger(), () => clock.nowMs, compactAfterLines);
   t.after(() => chronos.stop());
   chronos.start();
-  /** Moves the clock to `s` and waits for the `count`th delivery of `body`, which proves a tick ran at `s`. */
+  /**
+   * Moves the clock to `s` and waits for the `count`th delivery of `body`, which proves a tick ran
+   * at `s`, and for the outcomes to be journaled (a loop's next firing is scheduled only then).
+   */
   const reach = async (s: bigint, body: string, count = 1) => {
     clock.nowMs = Number(s) * 1000;
     await eventually(() => (delivered.filter((d) => d.body === body).length >= count ? true : undefined), 5000, `delivery ${count} of ${body}`);
+    await chronos.idle();
   };
   return { chronos, delivered, reach, bodies: () => delivered.map((d) => d.body) };
 }
@@ -244,4 +248,31 @@ test('a delivery refused for good drops its message, counted and logged at most 
   const again = new LocalChronos(dir, refuse, silentLogger(), () => nowMs);
   assert.deepEqual(again.status(), { pending: 0, dropped: 0 });
   assert.deepEqual(refusedBodies.sort(), ['later', 'now 0', 'now 1', 'now 2']);
+});
+
+test('while compactions run, adds, cancels and deliveries go on, and every message is delivered with its own body', { timeout: 30_000 }, async (t) => {
+  const dir = tempDir(t);
+  const { chronos, delivered, reach } = chronosAt(t, dir, NOW_S, 20);
+  const loop = key(NOW_S, { type: DelayType.LOOP_DELAY, times: 3n, interval: 100n, expire: NOW_S + 1000n });
+  await add(chronos, loop, 'loop');
+  await reach(NOW_S, 'loop'); // in progress: its record is rewritten by compaction
+  const kept: string[] = [];
+  for (let round = 0; round < 10; round++) {
+    const keys = Array.from({ length: 30 }, (_, i) => key(NOW_S + 50n + BigInt(i), { times: 0n }));
+    // all at once: compactions start while the rest of the round is being journaled
+    await Promise.all(keys.map((k, i) => add(chronos, k, `r${round}-${i}-${'x'.repeat(round * 10 + i)}`)));
+    await Promise.all(keys.slice(0, 27).map((k) => cancelOf(chronos, k)));
+    kept.push(...[27, 28, 29].map((i) => `r${round}-${i}-${'x'.repeat(round * 10 + i)}`));
+  }
+  await chronos.idle();
+  assert.ok(journalLines(dir) < 100, `${journalLines(dir)} lines for ${chronos.status().pending} pending`);
+  await reach(NOW_S + 100n, 'loop', 2);
+  for (const body of kept) await reach(NOW_S + 100n, body);
+  assert.deepEqual(delivered.map((d) => d.body).filter((b) => b !== 'loop').sort(), [...kept].sort());
+  chronos.stop();
+
+  // and a restart from the compacted journal has the loop's last firing only
+  const { delivered: after, reach: reachAfter } = chronosAt(t, dir, NOW_S + 200n);
+  await reachAfter(NOW_S + 200n, 'loop');
+  assert.deepEqual(after.map((d) => d.key), [formatDelayId(firingKey(loop, 2n))]);
 });
