@@ -74,6 +74,7 @@ export class JournalWriter {
 
   /** Journals a line, then calls `applied` with its offset; rejects when the disk did not take it. */
   append(bytes: Buffer, applied: (offset: number) => void): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('the chronos journal is closed'));
     return new Promise((resolve, reject) => {
       this.queue.push({ bytes, kept: false, applied, settle: (error) => (error === undefined ? resolve() : reject(error)) });
       this.flush(true);
@@ -135,10 +136,12 @@ export class JournalWriter {
     this.retry = undefined;
     const batch = this.queue;
     this.queue = [];
-    this.writing = this.write(batch, true).finally(() => {
-      this.writing = undefined;
-      this.flush(this.queue.some((l) => !l.kept));
-    });
+    this.writing = this.write(batch, true)
+      .catch((error: unknown) => this.onError(error, batch.length))
+      .finally(() => {
+        this.writing = undefined;
+        this.flush(this.queue.some((l) => !l.kept));
+      });
   }
 
   private async write(batch: Line[], retryKept: boolean): Promise<void> {

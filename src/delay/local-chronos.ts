@@ -175,9 +175,10 @@ export class LocalChronos {
     clearInterval(this.timer);
   }
 
-  /** Stops delivering, lets what is queued be written, and closes the journal. */
+  /** Stops delivering, waits for the deliveries under way, lets what is queued be written, and closes the journal. */
   async close(): Promise<void> {
     this.stop();
+    while (this.deliveries > 0) await new Promise((r) => setTimeout(r, 10));
     while (this.compaction) await this.compaction;
     await this.writer.close();
   }
