@@ -260,7 +260,7 @@ export class LocalChronos {
       if (p) this.advance(p, Number(entry.timed));
     } else {
       const key = keyOf(entry.key);
-      const id = formatDelayId(key);
+      const id = flatString(formatDelayId(key));
       if (entry.id === undefined && legacy) {
         // the earlier format kept one message per uuid: this add replaced the one before it
         const replaced = legacy.get(key.uuid);
@@ -510,6 +510,14 @@ function addEntry(key: DelayKey, topic: string, body: Buffer, tags: string | und
 
 function journalLine(entry: JournalEntry): Buffer {
   return Buffer.from(`${JSON.stringify(entry)}\n`, 'utf8');
+}
+
+/**
+ * `text` as one flat string: an id built by concatenation is a tree of its parts (several hundred
+ * bytes), and it is kept for as long as its message is pending.
+ */
+function flatString(text: string): string {
+  return Buffer.from(text, 'utf8').toString('utf8');
 }
 
 /** The system error code of a failed file call (ENOSPC, EIO, ...), undefined for any other error. */
