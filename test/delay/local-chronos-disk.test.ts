@@ -144,6 +144,24 @@ test("pending messages' bodies stay on disk, after their add and after a restart
   assert.equal(delivered.length, 0);
 });
 
+test('a pending message costs a few hundred bytes of memory, after its add and after a restart', { timeout: 60_000 }, async (t) => {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const heap = () => (gc(), process.memoryUsage().heapUsed);
+  const dir = tempDir(t);
+  const COUNT = 20_000;
+  const base = heap();
+  const { chronos } = chronosOn(t, dir);
+  for (let i = 0; i < COUNT; i += 500) await Promise.all(Array.from({ length: 500 }, () => add(chronos, key(NOW_S + 100n), 'b'.repeat(200))));
+  const perAdded = (heap() - base) / COUNT;
+  await chronos.close();
+  const restartBase = heap();
+  const { chronos: again } = chronosOn(t, dir);
+  const perRestored = (heap() - restartBase) / COUNT;
+  assert.equal(again.status().pending, COUNT);
+  assert.ok(perAdded < 400 && perRestored < 400, `bytes per pending message: ${perAdded.toFixed(0)} after the adds, ${perRestored.toFixed(0)} restored`);
+});
+
 test('adds made together are journaled in a few writes, each resolving only once its line is in the file', async (t) => {
   const dir = tempDir(t);
   let writes = 0;
