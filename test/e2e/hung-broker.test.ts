@@ -83,7 +83,7 @@ test('a hung broker under 40 clients of 1 MiB calls: every call answered, peak R
   assert.equal(await callers[0]!.call(oneMiB, CALL_TIMEOUT_MS), 0, 'the broker stores before it hangs');
   const rssBefore = peakRssOf(pid);
 
-  mock.pause();
+  await mock.pause();
   const outcomes = new Map<Outcome, number>();
   let overBound = false;
   const hungUntil = Date.now() + HUNG_MS;

@@ -137,7 +137,7 @@ test('a paused broker answers 12 at the deadline, then OK after it resumes', { t
   const send = sender(client, acknowledged);
   assert.equal(await send({ topic: 'pause', body: 'before' }), 0);
 
-  mock.pause();
+  await mock.pause();
   const started = Date.now();
   assert.equal(await send({ topic: 'pause', body: 'while-paused' }, 500), 12);
   const elapsed = Date.now() - started;

@@ -4,6 +4,7 @@
  * command installs them.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import type { TestContext } from 'node:test';
@@ -69,8 +70,20 @@ export class MockKafka {
     return this.command(`topic ${name} ${partitions}`);
   }
 
-  pause(): void {
+  /**
+   * Freezes the mock: a broker that keeps its connections and answers nothing. SIGSTOP takes effect
+   * when each of the process's threads next stops running, so this waits until /proc shows them all
+   * stopped: a request sent after it can only be answered after resume().
+   */
+  async pause(): Promise<void> {
     this.proc.kill('SIGSTOP');
+    const tasks = `/proc/${this.proc.pid}/task`;
+    const stopped = () => fs.readdirSync(tasks).every((task) => / [tT] /.test(fs.readFileSync(`${tasks}/${task}/stat`, 'utf8').replace(/^.*\)/, ')')));
+    const deadline = Date.now() + 5000;
+    while (!stopped()) {
+      if (Date.now() > deadline) throw new Error('kafka mock not stopped 5 s after SIGSTOP');
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
   }
 
   resume(): void {
