@@ -249,13 +249,15 @@ export class ProxyApp {
     const started = Date.now();
     clearInterval(this.limiterReport);
     this.chronos?.stop();
-    if (this.chronos) this.logger.info(this.chronos.status(), 'chronos stopped');
     this.source?.close();
     // the connection counts (refusals, timeouts, bad frames) since start, until metrics report them
     this.logger.info({ connections: this.server.connectionCount(), server: this.server.stats().faults }, 'draining');
     const unanswered = await this.server.drain(this.settings.drainTimeoutMs);
     if (unanswered > 0) this.logger.warn({ unanswered }, 'drain timed out; requests left unanswered');
-    await this.chronos?.close();
+    if (this.chronos) {
+      await this.chronos.close();
+      this.logger.info(this.chronos.status(), 'chronos stopped');
+    }
     await this.applying;
     await this.clusters.close();
     this.logger.info({ ms: Date.now() - started }, 'pproxy stopped');

@@ -142,6 +142,10 @@ export class LocalChronos {
   private journalLines = 0;
   private compaction: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
+  /** Set by stop(): no delivery starts after it, however many are due. */
+  private stopped = false;
+  /** Set by close(): no compaction starts once the journal is being closed. */
+  private closing = false;
   private deliveries = 0;
   private deliveryBytes = 0;
   private dropped = 0;
@@ -167,11 +171,13 @@ export class LocalChronos {
   }
 
   start(): void {
+    this.stopped = false;
     this.timer = setInterval(() => this.tick(), TICK_MS);
     this.timer.unref();
   }
 
   stop(): void {
+    this.stopped = true;
     clearInterval(this.timer);
   }
 
@@ -179,6 +185,7 @@ export class LocalChronos {
   async close(): Promise<void> {
     this.stop();
     while (this.deliveries > 0) await new Promise((r) => setTimeout(r, 10));
+    this.closing = true;
     while (this.compaction) await this.compaction;
     await this.writer.close();
   }
@@ -313,6 +320,7 @@ export class LocalChronos {
 
   /** Starts the deliveries that are due, as many as the bounds let. */
   private tick(): void {
+    if (this.stopped) return;
     const now = this.clock();
     while (this.deliveries < MAX_DELIVERIES && this.deliveryBytes < MAX_DELIVERY_BYTES) {
       const p = this.heap.popDue(now);
@@ -337,20 +345,22 @@ export class LocalChronos {
       return;
     }
     p.delivering = true;
+    // what is charged is given back, even if a compaction moves the record meanwhile
+    const charged = p.length;
     this.deliveries++;
-    this.deliveryBytes += p.length;
+    this.deliveryBytes += charged;
     void Promise.resolve()
       .then(() => this.deliver(message))
       .then(
-        (code) => this.delivered(p, code),
-        () => this.delivered(p, ResultCode.FAIL_UNKNOWN),
+        (code) => this.delivered(p, code, charged),
+        () => this.delivered(p, ResultCode.FAIL_UNKNOWN, charged),
       )
       .catch((err: unknown) => this.logger.error({ err, id: p.id }, 'chronos: a delivery outcome could not be recorded'));
   }
 
-  private delivered(p: Pending, code: ResultCode): void {
+  private delivered(p: Pending, code: ResultCode, charged: number): void {
     this.deliveries--;
-    this.deliveryBytes -= p.length;
+    this.deliveryBytes -= charged;
     if (this.pending.get(p.id) !== p) {
       p.delivering = false; // cancelled meanwhile
     } else if (code === ResultCode.OK) {
@@ -430,7 +440,7 @@ export class LocalChronos {
 
   /** Called once a journaled change is applied in memory, which compaction writes out. */
   private maybeCompact(): void {
-    if (this.compaction || this.journalLines < this.compactAfterLines || this.journalLines < 4 * this.pending.size) return;
+    if (this.closing || this.compaction || this.journalLines < this.compactAfterLines || this.journalLines < 4 * this.pending.size) return;
     this.compaction = this.compact().finally(() => {
       this.compaction = undefined;
       // what was appended while it ran may be most of the journal again

@@ -303,3 +303,26 @@ test('on a real full disk a delivery neither crashes the proxy nor is made again
   assert.equal(again.status().pending, 1, 'only the add made after space returned is pending; the delivery is not repeated');
   await again.close();
 });
+
+test('after stop() no delivery starts, however many are due; close() then waits only for those under way', async (t) => {
+  const dir = tempDir(t);
+  const answers: (() => void)[] = [];
+  const delivered: ProducerMessage[] = [];
+  const deliver = (m: ProducerMessage) => {
+    delivered.push(m);
+    return new Promise<ResultCode>((resolve) => answers.push(() => resolve(ResultCode.OK)));
+  };
+  const chronos = new LocalChronos(dir, deliver, silentLogger(), () => NOW_MS, undefined, {});
+  t.after(() => chronos.close());
+  const due = 3000;
+  for (let i = 0; i < due; i++) await add(chronos, key(NOW_S - 1n), `due ${i}`);
+  chronos.start();
+  await eventually(() => (delivered.length > 0 ? true : undefined), 5000, 'deliveries under way');
+  const underWay = delivered.length;
+  assert.ok(underWay < due, `${underWay} under way at once, not all ${due}`);
+  chronos.stop();
+  for (const answer of answers.splice(0)) answer();
+  await chronos.close();
+  assert.equal(delivered.length, underWay, 'none started after stop()');
+  assert.equal(chronos.status().pending, due - underWay, 'the rest still pending, for the next start');
+});
