@@ -131,7 +131,8 @@ export class FrameConnection {
    * or not, and ends the connection once a client that stopped sending has every answer.
    */
   pump(): void {
-    while (!this.closed && this.reading) {
+    // destroy() closes the socket later: nothing more of a connection it ended is handled
+    while (!this.closed && !this.socket.destroyed && this.reading) {
       if (this.frameLength < 0) {
         if (this.buffered < 4) break;
         const length = this.peekLengthPrefix();
@@ -172,8 +173,9 @@ export class FrameConnection {
       if (read) this.socket.resume();
       else this.socket.pause();
     }
-    // a frame has begun and the connection is read: its deadline runs
-    if (read && this.buffered > 0) {
+    // a frame has begun (its length prefix taken in, or bytes of it here) and the connection is
+    // read: its deadline runs
+    if (read && (this.frameLength >= 0 || this.buffered > 0)) {
       if (this.frameTimer === undefined) this.armFrameTimer(this.host.timers.now());
     } else {
       this.clearFrameTimer();

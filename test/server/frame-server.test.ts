@@ -154,6 +154,24 @@ test('a frame must arrive whole within frameTimeoutMs of its first byte; each fr
   assert.equal(entries.filter((e) => e.fault === 'frameTimeout').length, 1);
 });
 
+test('a frame of which only the length prefix came is timed out too, and gives its budget back', async (t) => {
+  const timers = new FakeTimers();
+  const { server, port } = await startServer(t, { frameTimeoutMs: 300, maxInFlightBytes: 10_000 }, { timers });
+  // a client that announces a frame larger than the budget, then sends nothing more
+  const stuck = await connect(t, port);
+  stuck.socket.write(lengthPrefix(8000));
+  await eventually(() => (server.stats().inFlightBytes === 8000 ? true : undefined), 5000, 'the frame to be charged');
+  await timers.advance(300);
+  assert.equal(await within(stuck.closed, 5000), true, 'closed at the deadline');
+  await eventually(() => (server.stats().inFlightBytes === 0 ? true : undefined), 5000, 'the charge given back');
+  assert.equal(server.stats().faults.frameTimeout, 1);
+  // and others are served
+  const other = await connect(t, port);
+  const ping = frame(Buffer.from('ping'));
+  other.socket.write(ping);
+  await eventually(() => (other.received().length === ping.length ? true : undefined), 5000, 'another client answered');
+});
+
 test('a frame waiting for the budget is not timed out: the deadline runs only while the server reads it', async (t) => {
   const timers = new FakeTimers();
   let answer!: () => void;
