@@ -81,7 +81,11 @@ export class BatchQueue implements BudgetWaiter {
   withdraw(member: BatchMember): void {
     if (!this.queue.delete(member)) return;
     this.queuedBytes -= member.message.body.length;
-    if (this.queue.size > 0) return;
+    if (this.queue.size > 0) {
+      // a smaller next batch may fit the budget now
+      if (this.waitingForBudget) this.budget.grant();
+      return;
+    }
     this.disarm();
     if (this.waitingForBudget) {
       this.waitingForBudget = false;

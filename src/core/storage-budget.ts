@@ -41,8 +41,9 @@ export class StorageBudget {
     this.owner.waiting.add(this);
   }
 
+  /** The waiter leaves the line; those after it may fit now. */
   withdraw(waiter: BudgetWaiter): void {
-    if (this.waiters.delete(waiter) && this.waiters.size === 0) this.owner.waiting.delete(this);
+    if (this.remove(waiter)) this.grant();
   }
 
   /** Bytes a send has returned. */
@@ -51,15 +52,24 @@ export class StorageBudget {
     this.grant();
   }
 
-  /** Lets waiters go, in order, while the first of them fits. */
+  /**
+   * Lets waiters go, in order, while the first of them fits; also when a waiter's bytes have
+   * shrunk (a batch member withdrawn).
+   */
   grant(): void {
     for (const waiter of this.waiters) {
       const bytes = waiter.bytes;
       if (!this.fits(bytes)) return;
-      this.withdraw(waiter);
+      this.remove(waiter);
       this.handed += bytes;
       waiter.granted();
     }
+  }
+
+  private remove(waiter: BudgetWaiter): boolean {
+    const removed = this.waiters.delete(waiter);
+    if (removed && this.waiters.size === 0) this.owner.waiting.delete(this);
+    return removed;
   }
 
   private fits(bytes: number): boolean {
@@ -114,9 +124,13 @@ export function handOver(
   storage.send(messages).then(
     (outcomes) => {
       budget.give(bytes);
-      if (outcomes.length < messages.length) {
-        const missing: SendOutcome = { ok: false, error: new StorageError('UNKNOWN', 'the storage gave no outcome for this message', false) };
-        for (let i = outcomes.length; i < messages.length; i++) outcomes.push(missing);
+      // too few outcomes, or a gap among them
+      let missing: SendOutcome | undefined;
+      for (let i = 0; i < messages.length; i++) {
+        if (outcomes[i] === undefined) {
+          missing ??= { ok: false, error: new StorageError('UNKNOWN', 'the storage gave no outcome for this message', false) };
+          outcomes[i] = missing;
+        }
       }
       done(outcomes);
     },

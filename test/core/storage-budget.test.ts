@@ -97,3 +97,35 @@ test('a storage that rejects or returns too few outcomes gives its bytes back, a
   sendWithinBudget(budgets.of(broken), broken, [message(100)], (o) => outcomes.push(o));
   assert.equal(calls, 3, 'and so did the short one');
 });
+
+test('a head of the line withdrawn while bytes are out lets the sends behind it go at once, if they fit', () => {
+  const double = new StorageDouble();
+  const done = new Map<string, SendOutcome>();
+  const send = sender(new StorageBudgets(100), double.storage, done);
+  send('stuck', 60); // out at a broker that does not answer
+  const big = send('big', 80)!;
+  send('small', 30);
+  assert.equal(double.sends.length, 1, 'small waits behind big');
+  big.withdraw(); // big's caller was answered 12
+  assert.deepEqual(double.sends.map((s) => s[0]!.body.length), [60, 30], 'small goes without waiting for the stuck send');
+});
+
+test('a storage whose outcomes have a gap still gets every message an outcome', async () => {
+  const budgets = new StorageBudgets(100);
+  let got: SendOutcome[] = [];
+  const gappy = {
+    cluster: 'C',
+    kind: 'local',
+    maxMessageSize: undefined,
+    start: async () => undefined,
+    close: async () => undefined,
+    send: (messages: readonly OutgoingMessage[]) => {
+      const outcomes = new Array<SendOutcome>(messages.length);
+      outcomes[1] = { ok: true, partition: 0, offset: 0n };
+      return Promise.resolve(outcomes);
+    },
+  } as ClusterStorage;
+  sendWithinBudget(budgets.of(gappy), gappy, [message(10), message(10), message(10)], (o) => (got = o));
+  await settle();
+  assert.deepEqual(got.map((x) => (x.ok ? 'ok' : x.error.code)), ['UNKNOWN', 'ok', 'UNKNOWN']);
+});
