@@ -30,21 +30,24 @@ export function brokerSocketFactory(stallTimeoutMs: number): ISocketFactory {
 }
 
 /**
- * A stall: bytes queued in the socket, the queue never empty and no 'drain' in `timeoutMs`. A
- * healthy broker reads what is written (the kernel takes it at once), so its queue empties.
+ * A stall: bytes queued in the socket and none of them taken by the kernel for `timeoutMs`. A slow
+ * but moving connection (a broker throttling, a saturated link) makes progress and is kept.
  */
 function destroyOnWriteStall(socket: net.Socket, timeoutMs: number): void {
-  let queuedSince: number | undefined;
-  socket.on('drain', () => (queuedSince = undefined));
+  let stuckSince: number | undefined;
+  let dispatched = 0;
   const check = setInterval(
     () => {
-      if (socket.writableLength === 0) {
-        queuedSince = undefined;
+      // bytesWritten counts the queued bytes too: what the kernel took is the difference
+      const taken = (socket.bytesWritten ?? 0) - socket.writableLength;
+      if (socket.writableLength === 0 || taken !== dispatched) {
+        dispatched = taken;
+        stuckSince = undefined;
         return;
       }
       const now = Date.now();
-      queuedSince ??= now;
-      if (now - queuedSince >= timeoutMs) {
+      stuckSince ??= now;
+      if (now - stuckSince >= timeoutMs) {
         socket.destroy(new Error(`broker connection ${socket.remoteAddress}:${socket.remotePort} took no bytes for ${timeoutMs} ms`));
       }
     },
