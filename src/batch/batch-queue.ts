@@ -173,7 +173,11 @@ export class BatchQueue implements BudgetWaiter {
       bytes -= lateBytes;
       for (const member of late) member.resolve(expired);
     }
-    if (batch.length === 0) return;
+    if (batch.length === 0) {
+      // every member was late: nothing is out for this queue, which may be empty now
+      if (this.queue.size === 0 && this.inFlight === 0) this.onIdle();
+      return;
+    }
     this.inFlight++;
     handOver(this.budget, this.storage, batch.map((m) => m.message), bytes, (outcomes) => {
       this.inFlight--;

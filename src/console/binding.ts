@@ -15,6 +15,7 @@
 import { CARRERA_ROOT, type ZkClient } from '../config/zookeeper/zk-client';
 import { CLUSTER_MAPS, pproxyConfigProblems } from '../config/problems';
 import { schemas, type CarreraConfiguration, type PProxyConfig, type TopicConfig } from '../config/schema';
+import { describeIssues } from '../config/load';
 
 export interface ClusterDefinition {
   carreraConfiguration: CarreraConfiguration;
@@ -193,8 +194,19 @@ export class ConsoleBinding {
   private async readCluster(cluster: string): Promise<ClusterDefinition | undefined> {
     const data = await this.zk.getData(`/pproxy_cluster/${cluster}`);
     if (!data || data.toString() === 'default') return undefined;
-    const raw = JSON.parse(data.toString('utf8')) as { carreraConfiguration: unknown; proxies?: string[] };
-    return { carreraConfiguration: schemas.strict.carreraConfiguration.parse(raw.carreraConfiguration), proxies: raw.proxies ?? [] };
+    const path = `/pproxy_cluster/${cluster}`;
+    let raw: { carreraConfiguration: unknown; proxies?: string[] };
+    try {
+      raw = JSON.parse(data.toString('utf8')) as typeof raw;
+    } catch {
+      throw new BindingError(`${path} is not JSON; write it again with put-cluster`);
+    }
+    // written by put-cluster, with every default filled in; one an older release wrote may lack some
+    const parsed = schemas.strict.carreraConfiguration.safeParse(raw.carreraConfiguration);
+    if (!parsed.success) {
+      throw new BindingError(`${path} does not validate (write it again with put-cluster): ${describeIssues(`${path}.carreraConfiguration`, parsed.error.issues)}`);
+    }
+    return { carreraConfiguration: parsed.data, proxies: raw.proxies ?? [] };
   }
 
   private async requireCluster(cluster: string): Promise<ClusterDefinition> {

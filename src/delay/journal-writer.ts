@@ -172,12 +172,19 @@ export class JournalWriter {
     }
     // `size` passes each line just before it is applied: whatever an applied callback starts (a
     // compaction) sees the file up to `size` replay to exactly what is applied
+    // a callback that throws must not strand the lines after it: each is in the file, so each settles
+    let failure: { error: unknown } | undefined;
     for (const line of batch) {
       const offset = this.size;
       this.size += line.bytes.length;
-      line.applied(offset);
+      try {
+        line.applied(offset);
+      } catch (error) {
+        failure ??= { error };
+      }
       line.settle();
     }
+    if (failure) throw failure.error;
   }
 
   private async cutTail(): Promise<void> {

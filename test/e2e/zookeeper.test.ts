@@ -242,3 +242,18 @@ test('control.sh status and the log name the node an unbound proxy waits for', {
   assert.match(log, new RegExp(`"node":"/carrera/v4/config/pproxy/127\\.0\\.0\\.1:${port}","msg":"not bound: waiting for this proxy's node in ZooKeeper"`));
   assert.equal((await control('stop')).status, 0);
 });
+
+test('a cluster node pproxy zk cannot read (an older release wrote it) is refused with the fix, not a stack', { timeout: 60_000 }, async (t) => {
+  const zk = await ZooKeeperServer.start(t);
+  await zkCli(zk, 'init');
+  const raw = new ZkClient(zk.address);
+  raw.connect();
+  t.after(() => raw.close());
+  await raw.waitConnected(5000);
+  // no retryDelays, and a key the strict schema does not know
+  await raw.put('/pproxy_cluster/old', JSON.stringify({ carreraConfiguration: { localConfigurationMap: { L1: {} }, legacyKey: 1 }, proxies: [] }));
+  const r = await run(process.execPath, [CLI_JS, 'zk', '-z', zk.address, 'add-pproxy', '--cluster', 'old', '--host', '127.0.0.1:9613']);
+  assert.equal(r.status, 1, r.stdout + r.stderr);
+  assert.match(r.stderr, /\/pproxy_cluster\/old does not validate \(write it again with put-cluster\): .*legacyKey/);
+  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+});

@@ -26,16 +26,21 @@ export async function saveSnapshot(file: string, instance: string, snapshot: Con
   const temp = `${file}.${process.pid}.tmp`;
   const out = await fs.promises.open(temp, 'w');
   try {
-    // the CacheFile's JSON, its topics array written in pieces
-    await out.write(`${JSON.stringify(head).slice(0, -1)},"topics":[`);
+    // the CacheFile's JSON, its topics array written in pieces (writeFile writes each whole)
+    await out.writeFile(`${JSON.stringify(head).slice(0, -1)},"topics":[`);
     for (let i = 0; i < snapshot.topics.length; i += TOPICS_PER_WRITE) {
       const piece = snapshot.topics.slice(i, i + TOPICS_PER_WRITE).map((t) => JSON.stringify(t)).join(',');
-      await out.write(i === 0 ? piece : `,${piece}`); // the event loop runs between two writes
+      await out.writeFile(i === 0 ? piece : `,${piece}`); // the event loop runs between two writes
     }
-    await out.write(']}');
-  } finally {
+    await out.writeFile(']}');
+    // on disk before it replaces the good copy: a crash must not leave a torn cache in its place
+    await out.sync();
+  } catch (err) {
     await out.close();
+    await fs.promises.rm(temp, { force: true });
+    throw err;
   }
+  await out.close();
   await fs.promises.rename(temp, file);
 }
 

@@ -5,8 +5,9 @@
  * - an endpoint whose call fails at the connection level (UNAVAILABLE, or the deadline passed while
  *   its channel was not connected) is held off for ENDPOINT_HOLD_OFF_MS and the call moves on to the
  *   next endpoint while its deadline allows, each endpoint once per call;
- * - a held-off endpoint gets a fresh channel, so that once its hold-off is over it is dialled at once
- *   rather than after gRPC's own reconnect backoff (up to two minutes); it is then preferred again;
+ * - an endpoint entering its hold-off gets a fresh channel, so that once the hold-off is over it is
+ *   dialled at once rather than after gRPC's own reconnect backoff (up to two minutes); it is then
+ *   preferred again; a failure during the hold-off extends it, on the same channel;
  * - when every endpoint is held off they are still tried, the one back soonest first.
  */
 import * as grpc from '@grpc/grpc-js';
@@ -74,9 +75,13 @@ export class EndpointPool {
     const endpoint = this.endpoints.find((e) => e.client === client);
     // a client already replaced belongs to an endpoint held off by an earlier failure
     if (connectionLevel && endpoint) {
-      endpoint.heldOffUntil = this.timers.now() + ENDPOINT_HOLD_OFF_MS;
-      endpoint.client.close();
-      endpoint.client = dial(endpoint.address);
+      const now = this.timers.now();
+      // a fresh channel once per hold-off: one per failed call would be a connect storm while all are down
+      if (endpoint.heldOffUntil <= now) {
+        endpoint.client.close();
+        endpoint.client = dial(endpoint.address);
+      }
+      endpoint.heldOffUntil = now + ENDPOINT_HOLD_OFF_MS;
     }
     return connectionLevel;
   }
