@@ -204,7 +204,9 @@ export class KafkaStorage implements ClusterStorage {
 
   /**
    * kafkajs logs through the proxy's logger. Its errors and warnings come per attempt, so a broker
-   * down repeats them for every send: each message is a kind of ThrottledWarning, its stack at debug.
+   * down repeats them for every send: each is a kind of ThrottledWarning, its stack at debug. The
+   * kind is the namespace and the message's first words, since kafkajs writes the broker's own error
+   * text into its messages and a key per distinct text would grow without end.
    */
   private logKafkaJs(entry: LogEntry): void {
     const { message, stack, ...fields } = entry.log;
@@ -213,7 +215,7 @@ export class KafkaStorage implements ClusterStorage {
       this.logger.debug({ ...tagged, stack }, message);
       return;
     }
-    this.clientProblems.warn(`${entry.namespace}:${message}`, tagged, message);
+    this.clientProblems.warn(`${entry.namespace}:${message.split(/[:(]/, 1)[0]!.slice(0, 60)}`, tagged, message);
     if (stack !== undefined) this.logger.debug({ ...tagged, stack }, message);
   }
 }
