@@ -9,6 +9,11 @@ const message = (bytes: number): OutgoingMessage => ({
   topic: 't', key: undefined, tags: undefined, body: Buffer.alloc(bytes, 1), properties: undefined, partitionId: -2, hashId: 0n, ordered: false, timestamp: 0,
 });
 
+/** A storage that breaks its contract as `send` says. */
+function storageSending(send: (messages: readonly OutgoingMessage[]) => Promise<SendOutcome[]>): ClusterStorage {
+  return { ...new StorageDouble().storage, send };
+}
+
 /** Sends one message of `bytes` within the budget and records its outcome under `name`. */
 function sender(budgets: StorageBudgets, storage: ClusterStorage, done: Map<string, SendOutcome>) {
   return (name: string, bytes: number) => sendWithinBudget(budgets.of(storage), storage, [message(bytes)], (outcomes) => done.set(name, outcomes[0]!));
@@ -78,17 +83,10 @@ test('a storage that rejects or returns too few outcomes gives its bytes back, a
   const budgets = new StorageBudgets(100);
   const outcomes: SendOutcome[][] = [];
   let calls = 0;
-  const broken = {
-    cluster: 'C',
-    kind: 'local',
-    maxMessageSize: undefined,
-    start: async () => undefined,
-    close: async () => undefined,
-    send: (messages: readonly OutgoingMessage[]) => {
-      calls++;
-      return calls === 1 ? Promise.reject(new Error('boom')) : Promise.resolve(messages.slice(1).map((): SendOutcome => ({ ok: true, partition: 0, offset: 0n })));
-    },
-  } as ClusterStorage;
+  const broken = storageSending((messages) => {
+    calls++;
+    return calls === 1 ? Promise.reject(new Error('boom')) : Promise.resolve(messages.slice(1).map((): SendOutcome => ({ ok: true, partition: 0, offset: 0n })));
+  });
   sendWithinBudget(budgets.of(broken), broken, [message(100)], (o) => outcomes.push(o));
   sendWithinBudget(budgets.of(broken), broken, [message(50), message(50)], (o) => outcomes.push(o));
   await settle();
@@ -113,18 +111,11 @@ test('a head of the line withdrawn while bytes are out lets the sends behind it 
 test('a storage whose outcomes have a gap still gets every message an outcome', async () => {
   const budgets = new StorageBudgets(100);
   let got: SendOutcome[] = [];
-  const gappy = {
-    cluster: 'C',
-    kind: 'local',
-    maxMessageSize: undefined,
-    start: async () => undefined,
-    close: async () => undefined,
-    send: (messages: readonly OutgoingMessage[]) => {
-      const outcomes = new Array<SendOutcome>(messages.length);
-      outcomes[1] = { ok: true, partition: 0, offset: 0n };
-      return Promise.resolve(outcomes);
-    },
-  } as ClusterStorage;
+  const gappy = storageSending((messages) => {
+    const outcomes = new Array<SendOutcome>(messages.length);
+    outcomes[1] = { ok: true, partition: 0, offset: 0n };
+    return Promise.resolve(outcomes);
+  });
   sendWithinBudget(budgets.of(gappy), gappy, [message(10), message(10), message(10)], (o) => (got = o));
   await settle();
   assert.deepEqual(got.map((x) => (x.ok ? 'ok' : x.error.code)), ['UNKNOWN', 'ok', 'UNKNOWN']);
