@@ -27,7 +27,7 @@ export class ConnectionFaults {
   private readonly warning: ThrottledWarning;
 
   constructor(
-    private readonly logger: Logger,
+    logger: Logger,
     timers: Timers,
   ) {
     this.counts = Object.fromEntries(Object.keys(MESSAGES).map((kind) => [kind, 0])) as ConnectionFaultCounts;
@@ -36,13 +36,11 @@ export class ConnectionFaults {
 
   /**
    * Counts one fault; a line's `count` is the faults it stands for, `total` those since start.
-   * `err`, with its stack, goes to the debug log only.
+   * `err` is written as its message, its stack at debug only (ThrottledWarning).
    */
   report(kind: ConnectionFault, fields: Record<string, unknown>, err?: unknown): void {
     const total = ++this.counts[kind];
-    const reason = err === undefined ? {} : { err: err instanceof Error ? err.message : String(err) };
-    this.warning.warn(kind, { fault: kind, total, ...fields, ...reason }, MESSAGES[kind]);
-    if (err !== undefined) this.logger.debug({ fault: kind, ...fields, err }, MESSAGES[kind]);
+    this.warning.warn(kind, { fault: kind, total, ...fields }, MESSAGES[kind], err);
   }
 
   snapshot(): ConnectionFaultCounts {

@@ -3,7 +3,7 @@
  * under `<dataDir>/<topic>/<partition>/`. Partitions found on disk are opened (and a torn tail cut)
  * at start; new ones on first use.
  */
-import { ThrottledWarning, type Logger } from '../../log';
+import { errorMessage, ThrottledWarning, type Logger } from '../../log';
 import { choosePartition } from '../../routing/partition';
 import {
   StorageError,
@@ -172,7 +172,7 @@ export class LocalStorage implements ClusterStorage {
         // Forget the failed open so that a later send tries again.
         this.logs.delete(key);
         this.failures.warn('open', { directory }, 'local storage: could not open a partition', error);
-        const reason = `could not open ${directory}: ${describe(error)}`;
+        const reason = `could not open ${directory}: ${errorMessage(error)}`;
         throw new StorageError('UNAVAILABLE', reason, true, { cause: error });
       });
       this.logs.set(key, log);
@@ -195,9 +195,5 @@ export class LocalStorage implements ClusterStorage {
 
 function asStorageError(error: unknown): StorageError {
   if (error instanceof StorageError) return error;
-  return new StorageError('UNKNOWN', describe(error), false, { cause: error });
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  return new StorageError('UNKNOWN', errorMessage(error), false, { cause: error });
 }

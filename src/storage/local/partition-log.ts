@@ -8,7 +8,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { ThrottledWarning, type Logger } from '../../log';
+import { errorMessage, ThrottledWarning, type Logger } from '../../log';
 import { StorageError } from '../storage';
 import {
   closeFile,
@@ -357,8 +357,7 @@ export class PartitionLog {
 
 function asUnavailable(error: unknown, segment: string): StorageError {
   if (error instanceof StorageError) return error;
-  const reason = error instanceof Error ? error.message : String(error);
-  return new StorageError('UNAVAILABLE', `local log ${segment}: ${reason}`, true, { cause: error });
+  return new StorageError('UNAVAILABLE', `local log ${segment}: ${errorMessage(error)}`, true, { cause: error });
 }
 
 /**
