@@ -23,10 +23,19 @@ export interface Timing {
   durationMs: number;
   /** How long to wait after the window for the calls still outstanding. */
   graceMs: number;
+  /** Called as the measured window begins and as it ends. */
+  window?: { begin(): void; end(): void };
 }
 
 export function drive(target: Target, load: Load, timing: Timing): Promise<Measurement> {
   return load.kind === 'closed' ? closedLoop(target, load.callers, timing) : openLoop(target, load.callsPerSec, timing);
+}
+
+/** Calls `window` at the recorder's window's bounds. */
+function watchWindow(recorder: Recorder, window: Timing['window']): void {
+  if (!window) return;
+  setTimeout(() => window.begin(), recorder.windowStart - performance.now());
+  setTimeout(() => window.end(), recorder.windowEnd - performance.now());
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -41,6 +50,7 @@ const COOLDOWN_MS = 500;
 async function closedLoop(target: Target, callers: number, timing: Timing): Promise<Measurement> {
   const start = performance.now();
   const recorder = new Recorder(start + timing.warmupMs, timing.durationMs);
+  watchWindow(recorder, timing.window);
   const loadEnd = recorder.windowEnd + COOLDOWN_MS;
   let next = 0;
   const issue = () => {
@@ -65,6 +75,7 @@ const TICK_MS = 1;
 async function openLoop(target: Target, callsPerSec: number, timing: Timing): Promise<Measurement> {
   const start = performance.now();
   const recorder = new Recorder(start + timing.warmupMs, timing.durationMs);
+  watchWindow(recorder, timing.window);
   const interval = 1000 / callsPerSec;
   const loadEnd = recorder.windowEnd + COOLDOWN_MS;
   let sent = 0;

@@ -1,22 +1,27 @@
 /**
- * The carrera.yaml of a benchmarked proxy (local mode): one topic on either the embedded local
- * storage or a Kafka cluster. The shape is test/helpers/config.ts localConfig()'s, with the
+ * The carrera.yaml of a benchmarked proxy (local mode): one topic on the embedded local storage, a
+ * Kafka cluster or a RocketMQ 5 proxy. The shape is test/helpers/config.ts localConfig()'s, with the
  * DDMQ flags the send pipeline reads for auto-batching and rate limiting.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
-import { ConfigError, loadSettings } from '../src/config/load';
+import { ConfigError } from '../src/config/load';
+import { loadNodeConfiguration } from '../src/node-configuration';
 
 export interface ProxyOptions {
-  /** Kafka bootstrap servers; absent: the topic lives on local storage. */
+  /** Kafka bootstrap servers; absent, and no `rocketmq` either: the topic lives on local storage. */
   kafka?: string[];
+  /** RocketMQ 5 proxies' gRPC endpoints (the cluster's `namesrvAddrs`). */
+  rocketmq?: string[];
   /** DDMQ's auto-batching: the topic's `autoBatch` and carreraConfiguration's `useAutoBatch`. */
   autoBatch?: boolean;
   /** DDMQ's request limiter: `useRequestLimiter` and this `maxTps` on the topic's unit. */
   maxTps?: number;
   /** thriftServer.maxInFlightBytes, the proxy's budget of request bytes received and not answered. */
   maxInFlightBytes?: number;
+  /** The proxy's metrics on (`--metrics`): its admin listener on this port; absent, off (adminPort 0). */
+  adminPort?: number;
 }
 
 export const PARTITIONS = 8;
@@ -29,7 +34,7 @@ export function writeProxyConfig(dir: string, topic: string, options: ProxyOptio
   const file = path.join(dir, 'carrera.yaml');
   fs.writeFileSync(file, YAML.stringify(proxyConfig(topic, options)));
   try {
-    loadSettings(file);
+    loadNodeConfiguration(file);
     return { file, notes: [] };
   } catch (err) {
     if (!(err instanceof ConfigError && options.maxInFlightBytes && /maxInFlightBytes/.test(err.message))) throw err;
@@ -40,19 +45,22 @@ export function writeProxyConfig(dir: string, topic: string, options: ProxyOptio
 }
 
 function proxyConfig(topic: string, options: ProxyOptions): Record<string, unknown> {
-  const cluster = options.kafka ? 'K1' : 'L1';
+  const cluster = options.kafka ? 'K1' : options.rocketmq ? 'R1' : 'L1';
   return {
     host: '127.0.0.1',
     port: 0,
     bindAddress: '127.0.0.1',
     logLevel: 'warn',
+    ...(options.adminPort ? { adminPort: options.adminPort } : {}),
     pproxy: {
       proxyCluster: 'P_bench',
       brokerClusters: [cluster],
       carreraConfiguration: {
         ...(options.kafka
           ? { useKafka: true, kafkaConfigurationMap: { K1: { bootstrapServers: options.kafka } } }
-          : { localConfigurationMap: { L1: { partitions: PARTITIONS } } }),
+          : options.rocketmq
+            ? { useRocketmq: true, rocketmqConfigurationMap: { R1: { namesrvAddrs: options.rocketmq } } }
+            : { localConfigurationMap: { L1: { partitions: PARTITIONS } } }),
         ...(options.autoBatch ? { useAutoBatch: true } : {}),
         ...(options.maxTps ? { useRequestLimiter: true } : {}),
         ...(options.maxInFlightBytes ? { thriftServer: { maxInFlightBytes: options.maxInFlightBytes } } : {}),

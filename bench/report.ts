@@ -10,7 +10,7 @@ import type { RunPlan, Scenario, ScenarioId } from './scenarios';
 import { SYSTEMS, type SystemId } from './systems';
 
 export interface FailedRun {
-  plan: Pick<RunPlan, 'scenario' | 'system' | 'baseline'>;
+  plan: Pick<RunPlan, 'scenario' | 'system' | 'baseline' | 'metrics'>;
   error: string;
 }
 
@@ -18,13 +18,16 @@ export type Row = RunResult | FailedRun;
 
 const isFailed = (row: Row): row is FailedRun => 'error' in row;
 
-/** Throughput and p99 of one system against another; batch rows compare with 1/f, f's only run. */
+/** Throughput and p99 of one system against another; batch rows compare with 1/f and 1/i, their only runs. */
 const RATIOS: { label: string; of: [ScenarioId, SystemId]; to: [ScenarioId, SystemId] }[] = [
   { label: 'sendSync: pproxy->Kafka / stock thrift no-op', of: ['1', 'd'], to: ['1', 'b'] },
   { label: 'sendSync: pproxy->Kafka / kafkajs 1 msg/send', of: ['1', 'd'], to: ['1', 'e'] },
   { label: 'batch: pproxy->Kafka / stock thrift no-op', of: ['2', 'd'], to: ['2', 'b'] },
   { label: 'batch: pproxy->local / kafkajs 50 msgs/send', of: ['2', 'c'], to: ['1', 'f'] },
   { label: 'batch: pproxy->Kafka / kafkajs 50 msgs/send', of: ['2', 'd'], to: ['1', 'f'] },
+  { label: 'sendSync: pproxy->real Kafka 4 / kafkajs 1 msg/send', of: ['1', 'g'], to: ['1', 'h'] },
+  { label: 'batch: pproxy->real Kafka 4 / kafkajs 50 msgs/send', of: ['2', 'g'], to: ['1', 'i'] },
+  { label: 'sendSync: pproxy->real Kafka 4 / ->Kafka mock', of: ['1', 'g'], to: ['1', 'd'] },
 ];
 
 export interface Ratio {
@@ -36,8 +39,13 @@ export interface Ratio {
 }
 
 export function ratios(rows: Row[]): Ratio[] {
-  const find = ([scenario, system]: [ScenarioId, SystemId], baseline = false) =>
-    rows.find((r): r is RunResult => !isFailed(r) && r.plan.scenario === scenario && r.plan.system === system && !!r.plan.baseline === baseline);
+  const measured = ([scenario, system]: [ScenarioId, SystemId], baseline = false) =>
+    rows.filter((r): r is RunResult => !isFailed(r) && r.plan.scenario === scenario && r.plan.system === system && !!r.plan.baseline === baseline);
+  // the build's own runs with metrics off, as its baseline runs are, unless it ran only with them on
+  const find = (id: [ScenarioId, SystemId], baseline = false) => {
+    const own = measured(id, baseline);
+    return own.find((r) => !r.plan.metrics) ?? own[0];
+  };
   const ratio = (label: string, a: RunResult, b: RunResult, of: string, to: string): Ratio => ({
     label,
     of,
@@ -60,6 +68,43 @@ export function ratios(rows: Row[]): Ratio[] {
   return [...between, ...againstBaseline];
 }
 
+/** pproxy with metrics on over the same run with them off (--metrics on,off), pair by pair in the order run. */
+export interface MetricsCost {
+  /** scenario/system */
+  id: string;
+  pairs: { msgsPerSec: number; p99: number; cpuPerMessage: number }[];
+  medianMsgsPerSec: number;
+  medianP99: number;
+  medianCpuPerMessage: number;
+}
+
+export function metricsCost(rows: Row[]): MetricsCost[] {
+  const byRun = new Map<string, { on: RunResult[]; off: RunResult[] }>();
+  for (const row of rows) {
+    if (isFailed(row) || row.plan.baseline) continue;
+    const id = `${row.plan.scenario}/${row.plan.system}`;
+    const runs = byRun.get(id) ?? { on: [], off: [] };
+    runs[row.plan.metrics ? 'on' : 'off'].push(row);
+    byRun.set(id, runs);
+  }
+  return [...byRun].flatMap(([id, { on, off }]) => {
+    const pairs = on.slice(0, off.length).map((r, i) => ({
+      msgsPerSec: r.msgsPerSec / off[i]!.msgsPerSec,
+      p99: r.latencyMs.p99 / off[i]!.latencyMs.p99,
+      cpuPerMessage: r.cpuUsPerMessage / off[i]!.cpuUsPerMessage,
+    }));
+    if (pairs.length === 0) return [];
+    const of = (key: keyof (typeof pairs)[number]) => median(pairs.map((p) => p[key]));
+    return [{ id, pairs, medianMsgsPerSec: of('msgsPerSec'), medianP99: of('p99'), medianCpuPerMessage: of('cpuPerMessage') }];
+  });
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
 const ms = (n: number) => (n < 10 ? n.toFixed(2) : n < 100 ? n.toFixed(1) : n.toFixed(0));
 const failures = (f: Record<string, number>) =>
@@ -69,13 +114,14 @@ const failures = (f: Record<string, number>) =>
 const loadOf = (plan: RunPlan) => (plan.load.kind === 'closed' ? `${int(plan.load.callers)} in flight` : `open ${int(plan.load.callsPerSec)}/s`);
 
 const COLUMNS: [string, number][] = [
-  ['system', 32],
+  ['system', 40],
   ['load', 15],
   ['msgs/s', 9],
   ['p50 ms', 8],
   ['p99 ms', 8],
   ['p99.9 ms', 9],
   ['RSS MiB', 8],
+  ['CPU us/msg', 10],
   ['unanswered', 11],
   ['not OK', 0],
 ];
@@ -91,7 +137,7 @@ export function formatReport(scenarios: Scenario[], rows: Row[]): string {
     if (own.length === 0) continue;
     out.push('', `${scenario.id}. ${scenario.title}`);
     for (const row of own) {
-      const system = `${row.plan.system}${row.plan.baseline ? '[b]' : ''} ${SYSTEMS[row.plan.system]}`;
+      const system = `${row.plan.system}${row.plan.baseline ? '[b]' : ''}${row.plan.metrics ? '[m]' : ''} ${SYSTEMS[row.plan.system]}`;
       if (isFailed(row)) {
         out.push(`${system.padEnd(COLUMNS[0]![1])}  FAILED: ${row.error.replace(/\s*\n\s*/g, '; ')}`);
         continue;
@@ -105,6 +151,7 @@ export function formatReport(scenarios: Scenario[], rows: Row[]): string {
           ms(row.latencyMs.p99),
           ms(row.latencyMs.p999),
           Number.isNaN(row.peakRssMiB) ? 'gone' : `${row.peakRssMiB.toFixed(0)}${row.rssOf === 'server' ? '' : '*'}`,
+          Number.isFinite(row.cpuUsPerMessage) ? row.cpuUsPerMessage.toFixed(2) : '-',
           int(row.unanswered),
           failures(row.failures),
         ]),
@@ -115,14 +162,25 @@ export function formatReport(scenarios: Scenario[], rows: Row[]): string {
     '',
     'msgs/s: messages answered OK per second of the measured window (a batch call counts its 50); latency: every answered call',
     '(open loop: from its scheduled time). RSS: peak of the server process; * = of the kafkajs application process (its load loop included).',
+    'CPU: user + system time of the server process in the window, per message answered OK.',
     ...(rows.some((r) => r.plan.baseline) ? ['[b]: the same run of the --baseline build, right after this build\'s.'] : []),
-    `The load generator (one process), the servers and the Kafka mock share this machine's ${os.cpus().length} cores.`,
+    ...(rows.some((r) => r.plan.metrics) ? ['[m]: with the proxy\'s metrics on (its admin listener on); the same run without them next to it.'] : []),
+    `The load generator (one process), the servers, the Kafka mock and the real brokers' JVMs share this machine's ${os.cpus().length} cores.`,
   );
 
   const ratioRows = ratios(rows);
   if (ratioRows.length > 0) {
     out.push('', 'Ratios (msgs/s, p99 latency)');
-    for (const r of ratioRows) out.push(`  ${`${r.of} / ${r.to}`.padEnd(13)} ${r.label.padEnd(46)} ${r.msgsPerSec.toFixed(2)}x msgs/s, ${r.p99.toFixed(2)}x p99`);
+    for (const r of ratioRows) out.push(`  ${`${r.of} / ${r.to}`.padEnd(13)} ${r.label.padEnd(52)} ${r.msgsPerSec.toFixed(2)}x msgs/s, ${r.p99.toFixed(2)}x p99`);
+  }
+
+  const cost = metricsCost(rows);
+  if (cost.length > 0) {
+    out.push('', 'Metrics on / off (msgs/s, p99 latency, server CPU per message; each pair, then the median)');
+    for (const c of cost) {
+      const each = c.pairs.map((p) => `${p.msgsPerSec.toFixed(3)}x/${p.p99.toFixed(2)}x/${p.cpuPerMessage.toFixed(3)}x`).join('  ');
+      out.push(`  ${c.id.padEnd(5)} ${each}   median ${c.medianMsgsPerSec.toFixed(3)}x msgs/s, ${c.medianP99.toFixed(2)}x p99, ${c.medianCpuPerMessage.toFixed(3)}x CPU/msg`);
+    }
   }
 
   for (const row of rows) {
@@ -151,5 +209,5 @@ export function formatReport(scenarios: Scenario[], rows: Row[]): string {
 export function writeJson(file: string, options: Record<string, unknown>, rows: Row[]): void {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const machine = { node: process.version, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryMiB: Math.round(os.totalmem() / 2 ** 20) };
-  fs.writeFileSync(file, `${JSON.stringify({ finishedAt: new Date().toISOString(), machine, options, results: rows, ratios: ratios(rows) }, null, 2)}\n`);
+  fs.writeFileSync(file, `${JSON.stringify({ finishedAt: new Date().toISOString(), machine, options, results: rows, ratios: ratios(rows), metricsCost: metricsCost(rows) }, null, 2)}\n`);
 }

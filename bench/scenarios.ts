@@ -4,7 +4,7 @@
  */
 import type { Load } from './load';
 import type { ProxyOptions } from './proxy-config';
-import type { SystemId, Workload } from './systems';
+import { PROXY_SYSTEMS, type SystemId, type Workload } from './systems';
 
 export interface RunPlan {
   scenario: ScenarioId;
@@ -13,8 +13,10 @@ export interface RunPlan {
   load: Load;
   proxy: ProxyOptions;
   durationMs: number;
-  /** pproxy (c, d) from another checkout's build (--baseline); absent: this one. */
+  /** pproxy (c, d, g, j) from another checkout's build (--baseline); absent: this one. */
   baseline?: string;
+  /** pproxy with its metrics on (--metrics): its admin listener on, on a free port. */
+  metrics?: boolean;
 }
 
 export const SCENARIO_IDS = ['1', '2', '3', '4', '5'] as const;
@@ -38,8 +40,8 @@ export interface PlanContext {
 const CALLERS = 256;
 const SMALL = { batch: 1, bodyBytes: 200 };
 const BATCH = { batch: 50, bodyBytes: 200 };
-/** pproxy (c, d) runs with DDMQ's auto-batching flags on, as the shipped carrera.yaml does. */
-const proxyFor = (system: SystemId): ProxyOptions => (system === 'c' || system === 'd' ? { autoBatch: true } : {});
+/** pproxy runs with DDMQ's auto-batching flags on, as the shipped carrera.yaml does. */
+const proxyFor = (system: SystemId): ProxyOptions => (PROXY_SYSTEMS.includes(system) ? { autoBatch: true } : {});
 /**
  * Overload: 10x the callers, and every 100th body 1 MiB against an in-flight budget of 2 MiB, so
  * that what the callers hold in flight (~27 MiB) is over ten times the proxy's budget.
@@ -54,7 +56,7 @@ export const SCENARIOS: Scenario[] = [
   {
     id: '1',
     title: `sendSync 200 B, ${CALLERS} callers`,
-    systems: ['a', 'b', 'c', 'd', 'e', 'f'],
+    systems: ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j'],
     plan: async (system, { durationMs }) => ({
       scenario: '1',
       system,
@@ -66,8 +68,8 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     id: '2',
-    title: `sendBatchSync 50 x 200 B, ${CALLERS} callers (compare with 1/f)`,
-    systems: ['b', 'c', 'd'],
+    title: `sendBatchSync 50 x 200 B, ${CALLERS} callers (compare with 1/f, 1/i)`,
+    systems: ['b', 'c', 'd', 'g', 'j'],
     plan: async (system, { durationMs }) => ({
       scenario: '2',
       system,

@@ -1,7 +1,8 @@
 /**
  * The systems under test, each started fresh for one run so that its peak RSS is that run's.
- * Servers (a-d) are child processes driven by this process's load generator; the kafkajs
- * application (e, f) is a child process that drives itself (kafka-app.ts).
+ * Servers (a-d, g, j) are child processes driven by this process's load generator; the kafkajs
+ * application (e, f, h, i) is a child process that drives itself (kafka-app.ts). The real brokers
+ * behind g-j start once per bench run (brokers.ts).
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -10,11 +11,14 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { MockKafka } from '../test/helpers/kafka';
 import { startProxyProcess } from '../test/helpers/proxy';
+import type { BrokerPeer, RunBrokers } from './brokers';
 import { encodeCall, type CallTemplate } from './frames';
 import type { KafkaJob, KafkaReply } from './kafka-app';
+import { freePort } from './peers/ports';
 import { drive, type Load, type Timing } from './load';
 import { PARTITIONS, writeProxyConfig, type ProxyOptions } from './proxy-config';
 import type { Measurement } from './recorder';
+import { cpuSecondsOf } from './cpu';
 import { peakRssOf } from './rss';
 import type { Teardown } from './teardown';
 import { ThriftTarget } from './thrift-target';
@@ -26,10 +30,17 @@ export const SYSTEMS = {
   d: 'pproxy -> Kafka mock',
   e: 'kafkajs direct, 1 msg/send',
   f: 'kafkajs direct, 50 msgs/send',
+  g: 'pproxy -> real Kafka 4',
+  h: 'kafkajs -> real Kafka 4, 1 msg/send',
+  i: 'kafkajs -> real Kafka 4, 50 msgs/send',
+  j: 'pproxy -> real RocketMQ 5',
 } as const;
 export type SystemId = keyof typeof SYSTEMS;
 
-const TOPIC = 'bench';
+/** The real broker each system needs, started from the jars scripts/fetch-test-peers.sh fetches. */
+export const PEER_OF: Partial<Record<SystemId, BrokerPeer>> = { g: 'kafka-4', h: 'kafka-4', i: 'kafka-4', j: 'rocketmq-5' };
+
+export const TOPIC = 'bench';
 const CONNECTIONS = 32;
 /** sendSync's timeout argument: generous, so that a slow answer shows as latency, not as 12. */
 const SEND_TIMEOUT_MS = 5000;
@@ -49,15 +60,39 @@ export interface SystemUnderTest {
   drive(load: Load, timing: Timing): Promise<Measurement>;
   /** Peak RSS in MiB (NaN when the process is gone), read once the load is over. */
   peakRss(): number;
+  /** CPU seconds the server used in the measured window; NaN where the load runs in the measured process. */
+  windowCpuSeconds(): number;
   rssOf: 'server' | 'kafkajs application';
   /** Anything worth reporting: the proxy's warnings and errors, an exited server, dropped connections. */
   notes(): string[];
 }
 
 /** The systems that are pproxy, which --baseline also runs from another build. */
-export const PROXY_SYSTEMS: readonly SystemId[] = ['c', 'd'];
+export const PROXY_SYSTEMS: readonly SystemId[] = ['c', 'd', 'g', 'j'];
 
-export async function startSystem(id: SystemId, workload: Workload, proxy: ProxyOptions, teardown: Teardown, baseline?: string): Promise<SystemUnderTest> {
+/** Where pproxy system `id` stores: local (c), the Kafka mock (d), real Kafka 4 (g), real RocketMQ 5 (j). */
+async function proxyStorage(id: SystemId, teardown: Teardown, brokers: RunBrokers): Promise<ProxyOptions> {
+  switch (id) {
+    case 'd':
+      return { kafka: (await startMock(teardown)).bootstraps };
+    case 'g':
+      return { kafka: await brokers.kafka4() };
+    case 'j':
+      return { rocketmq: [await brokers.rocketmq5()] };
+    default:
+      return {};
+  }
+}
+
+export async function startSystem(
+  id: SystemId,
+  workload: Workload,
+  proxy: ProxyOptions,
+  teardown: Teardown,
+  brokers: RunBrokers,
+  baseline?: string,
+  metrics = false,
+): Promise<SystemUnderTest> {
   switch (id) {
     case 'a':
     case 'b': {
@@ -65,27 +100,32 @@ export async function startSystem(id: SystemId, workload: Workload, proxy: Proxy
       return thriftSystem(server.proc, server.port, workload, teardown, () => []);
     }
     case 'c':
-    case 'd': {
+    case 'd':
+    case 'g':
+    case 'j': {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pproxy-bench-'));
       teardown.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-      const kafka = id === 'd' ? (await startMock(teardown)).bootstraps : undefined;
-      const config = writeProxyConfig(dir, TOPIC, { ...proxy, ...(kafka ? { kafka } : {}) });
+      const admin = metrics ? { adminPort: await freePort() } : {};
+      const config = writeProxyConfig(dir, TOPIC, { ...proxy, ...admin, ...(await proxyStorage(id, teardown, brokers)) });
       const server = baseline === undefined ? undefined : path.join(baseline, 'bin/pproxy-server');
       const child = await startProxyProcess(teardown.asTestContext(), config.file, server);
       return thriftSystem(child.proc, child.port, workload, teardown, () => [...config.notes, ...proxyLogSummary(child.output())]);
     }
     case 'e':
-    case 'f': {
-      const mock = await startMock(teardown);
-      const batch = id === 'e' ? 1 : KAFKA_BATCH;
+    case 'f':
+    case 'h':
+    case 'i': {
+      const bootstraps = id === 'e' || id === 'f' ? (await startMock(teardown)).bootstraps : await brokers.kafka4();
+      const batch = id === 'e' || id === 'h' ? 1 : KAFKA_BATCH;
       let peak = NaN;
       return {
         drive: async (load, timing) => {
-          const reply = await runKafkaApp({ brokers: mock.bootstraps, topic: TOPIC, partitions: PARTITIONS, batch, bodyBytes: workload.bodyBytes, load, timing }, teardown);
+          const reply = await runKafkaApp({ brokers: bootstraps, topic: TOPIC, partitions: PARTITIONS, batch, bodyBytes: workload.bodyBytes, load, timing }, teardown);
           peak = reply.peakRssMiB;
           return reply.measurement;
         },
         peakRss: () => peak,
+        windowCpuSeconds: () => NaN,
         rssOf: 'kafkajs application',
         notes: () => [],
       };
@@ -123,9 +163,17 @@ async function thriftSystem(
   const target = await ThriftTarget.connect(port, CONNECTIONS, templates(workload));
   teardown.after(() => target.close());
   const pid = proc.pid!;
+  const alive = () => proc.exitCode === null && proc.signalCode === null;
+  let cpuAtBegin = NaN;
+  let windowCpu = NaN;
+  const window = {
+    begin: () => (cpuAtBegin = alive() ? cpuSecondsOf(pid) : NaN),
+    end: () => (windowCpu = alive() ? cpuSecondsOf(pid) - cpuAtBegin : NaN),
+  };
   return {
-    drive: (load, timing) => drive(target, load, timing),
-    peakRss: () => (proc.exitCode === null && proc.signalCode === null ? peakRssOf(pid) : NaN),
+    drive: (load, timing) => drive(target, load, { ...timing, window }),
+    peakRss: () => (alive() ? peakRssOf(pid) : NaN),
+    windowCpuSeconds: () => windowCpu,
     rssOf: 'server',
     notes: () => [
       ...serverNotes(),

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ProxyApp, type ProxyStatus } from '../src/app';
 import { ProducerClient } from '../src/client/producer-client';
-import { loadSettings } from '../src/config/load';
+import { loadNodeConfiguration, loadStorageRegistry } from '../src/node-configuration';
 import { ZkClient, ensureChroot } from '../src/config/zookeeper/zk-client';
 import { ConsoleBinding, fastjson } from '../src/console/binding';
 import { silentLogger } from '../src/log';
@@ -37,7 +37,7 @@ async function main(): Promise<void> {
     await client.waitConnected(10_000);
     const port = await freePort();
     const instance = `127.0.0.1:${port}`;
-    const binding = new ConsoleBinding(client);
+    const binding = new ConsoleBinding(client, loadStorageRegistry().types);
     await binding.init();
     await binding.putCluster('bench', { localConfigurationMap: { L1: {} } });
     const topic = await binding.putTopic({ topic: 'events', topicUnits: [{ brokerCluster: 'L1' }] });
@@ -46,7 +46,7 @@ async function main(): Promise<void> {
     const configFile = path.join(dir, 'carrera.yaml');
     fs.writeFileSync(configFile, `zookeeperAddr: ${zk.address}\nhost: 127.0.0.1\nport: ${port}\nbindAddress: 127.0.0.1\ndataDir: ${dir}/data\nlogLevel: error\n`);
     let waiter: ((s: ProxyStatus) => void) | undefined;
-    app = await ProxyApp.start(loadSettings(configFile), silentLogger(), { onStatus: (s) => waiter?.(s) });
+    app = await ProxyApp.start(loadNodeConfiguration(configFile), silentLogger(), { onStatus: (s) => waiter?.(s) });
 
     const samples: number[] = [];
     for (let i = 0; i < CHANGES; i++) {

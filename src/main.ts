@@ -3,12 +3,14 @@
  * bin/pproxy-server, which gives node the proxy's V8 flags.
  * The config path defaults to the carrera.yaml next to package.json, as DDMQ's main class takes
  * conf/carrera.yaml. Exit codes: 0 after a clean stop, 1 on a bad configuration, 2 when the proxy
- * cannot start (port taken, storage unusable), 3 after a fatal error at run time.
+ * cannot start (Thrift or admin port taken, storage unusable), 3 after a fatal error at run time.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { ProxyApp, type ProxyStatus } from './app';
-import { ConfigError, loadSettings } from './config/load';
+import { ConfigError } from './config/load';
+import { loadNodeConfiguration, type NodeConfiguration } from './node-configuration';
+import { StoragePluginError } from './storage/storage-registry';
 import { createLogger } from './log';
 
 const EXIT_CONFIG = 1;
@@ -19,13 +21,14 @@ async function main(argv: string[]): Promise<void> {
   const foreground = argv.includes('--foreground');
   const configPath = argv.find((a) => !a.startsWith('--')) ?? path.resolve(__dirname, '../../carrera.yaml');
 
-  let settings;
+  let node: NodeConfiguration;
   try {
-    settings = loadSettings(configPath);
+    node = loadNodeConfiguration(configPath);
   } catch (err) {
     process.stderr.write(`pproxy: invalid configuration\n${(err as Error).message}\n`);
-    process.exit(err instanceof ConfigError ? EXIT_CONFIG : EXIT_START);
+    process.exit(isConfigurationError(err) ? EXIT_CONFIG : EXIT_START);
   }
+  const { settings } = node;
 
   const log = createLogger({ dir: foreground ? undefined : settings.logDir, level: settings.logLevel });
   const logger = log.logger;
@@ -36,11 +39,12 @@ async function main(argv: string[]): Promise<void> {
 
   let app: ProxyApp;
   try {
-    app = await ProxyApp.start(settings, logger, { onStatus: statusWriter(process.env['PPROXY_STATUS_FILE']) });
+    app = await ProxyApp.start(node, logger, { onStatus: statusWriter(process.env['PPROXY_STATUS_FILE']) });
   } catch (err) {
     logger.fatal({ err }, 'pproxy failed to start');
     process.stderr.write(`pproxy: failed to start: ${(err as Error).message}\n`);
-    exit(EXIT_START);
+    // a plugin that cannot make its storage is a deployment mistake, as a bad file is
+    exit(isConfigurationError(err) ? EXIT_CONFIG : EXIT_START);
     return;
   }
   const stop = (signal: string) => {
@@ -70,7 +74,18 @@ async function main(argv: string[]): Promise<void> {
   });
   // Announced only once the signal handlers are in place: control.sh and tests act on this line.
   const address = app.address();
-  process.stdout.write(`pproxy ${app.instance} listening on ${address.address}:${address.port} (config ${settings.configPath})\n`);
+  const admin = app.adminAddress();
+  process.stdout.write(
+    `pproxy ${app.instance} listening on ${address.address}:${address.port} (config ${settings.configPath})${admin ? `, admin on http://${admin}` : ''}\n`,
+  );
+}
+
+/** A bad file or plugin, anywhere in the error's causes. */
+function isConfigurationError(err: unknown): boolean {
+  for (let e = err; e instanceof Error; e = e.cause) {
+    if (e instanceof ConfigError || e instanceof StoragePluginError) return true;
+  }
+  return false;
 }
 
 /**

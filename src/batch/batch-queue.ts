@@ -8,7 +8,9 @@
  * no linger at all, and a batch goes only when its bytes fit the storage's budget
  * (core/storage-budget.ts), waiting in the queue until they do. Each caller gets the outcome of its
  * own message; a member whose caller is answered before its batch goes (12 at its deadline) is
- * withdrawn at once, and never sent.
+ * withdrawn at once, and never sent. How long each batch waited to go (from its first member's
+ * arrival, or from the previous batch's departure for members that arrived meanwhile) is its
+ * cluster's linger histogram.
  */
 import { handOver, type BudgetWaiter, type StorageBudget } from '../core/storage-budget';
 import type { ClusterStorage, OutgoingMessage, SendOutcome } from '../storage/storage';
@@ -166,6 +168,7 @@ export class BatchQueue implements BudgetWaiter {
       (member.deadline > now ? batch : late).push(member);
     }
     this.queuedBytes -= bytes;
+    const lingeredMs = now - this.firstQueuedAt;
     if (this.queue.size > 0) this.firstQueuedAt = now;
     if (late.length > 0) {
       const lateBytes = late.reduce((sum, m) => sum + m.message.body.length, 0);
@@ -178,6 +181,7 @@ export class BatchQueue implements BudgetWaiter {
       if (this.queue.size === 0 && this.inFlight === 0) this.onIdle();
       return;
     }
+    this.budget.metrics.batchLinger.observe(lingeredMs / 1000);
     this.inFlight++;
     handOver(this.budget, this.storage, batch.map((m) => m.message), bytes, (outcomes) => {
       this.inFlight--;

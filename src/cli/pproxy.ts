@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * pproxy's command line: `pproxy send ...`, `pproxy tail ...`. Commands parse arguments and call
+ * pproxy's command line: `pproxy send ...`, `pproxy tail ...`, `pproxy top`. Commands parse arguments and call
  * a module that does the work; no logic lives here. Each command loads its module when it runs, so
  * that a command loads only what it needs: `tail` reads files and needs neither Thrift nor a broker
  * client nor ZooKeeper.
@@ -85,6 +85,17 @@ program
     process.exitCode = await runTail(options, process.stdout);
   });
 
+program
+  .command('top')
+  .description("a live view of a running proxy's metrics: per topic messages/s, errors/s by code, p99 latency, in flight")
+  .addOption(new Option('--url <url>', 'the /metrics URL').conflicts('admin'))
+  .option('--admin <host:port>', 'the admin listener, adminBindAddress:adminPort (default: 127.0.0.1:9614)')
+  .option('--interval <ms>', 'between readings', integer('interval', 100), 1000)
+  .action(async (options) => {
+    const { runTop } = await import('./top.js');
+    process.exitCode = await runTop(options);
+  });
+
 const delay = program.command('delay').description('schedule or cancel delay messages on a running proxy');
 delay
   .command('add')
@@ -123,10 +134,12 @@ delay
 const zk = program
   .command('zk')
   .description("write DDMQ's ZooKeeper layout as its console does (bind proxies and topics)")
-  .requiredOption('-z, --zk <connect>', 'ZooKeeper connect string; /carrera/v4/config is appended when absent');
+  .requiredOption('-z, --zk <connect>', 'ZooKeeper connect string; /carrera/v4/config is appended when absent')
+  .option('-c, --config <file>', 'carrera.yaml whose storage plugins (besides the built-in ones) clusters may use');
 const zkAction = (toCommand: (options: Record<string, string>) => ZkCommand) => async (options: Record<string, string>) => {
   const { runZk } = await import('./zk.js');
-  process.exitCode = await runZk(zk.opts()['zk'] as string, toCommand(options), process.stdout);
+  const { zk: connect, config } = zk.opts() as { zk: string; config?: string };
+  process.exitCode = await runZk(connect, toCommand(options), process.stdout, config);
 };
 zk.command('init').description('create the parent nodes, as the console initZkPath').action(zkAction(() => ({ kind: 'init' })));
 zk.command('put-cluster')

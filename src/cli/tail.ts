@@ -3,8 +3,9 @@
  * files (the proxy may be running). Text output shows bodies as UTF-8 when they are; JSON output
  * carries every body exactly, base64-encoded.
  */
-import { loadSettings } from '../config/load';
-import { localClusterDir } from '../storage/local/layout';
+import { loadNodeConfiguration } from '../node-configuration';
+import { localStorageOptions, type LocalClusterConfig } from '../storage/builtin/local';
+import { storagePaths } from '../storage/storage-context';
 import { listPartitions, readLastRecords, readRecords } from '../storage/local/log-reader';
 import type { StoredRecord } from '../storage/local/record';
 
@@ -19,8 +20,8 @@ export interface TailOptions {
 }
 
 export async function runTail(options: TailOptions, out: NodeJS.WritableStream): Promise<number> {
-  const settings = loadSettings(options.config);
-  const clusters = settings.local?.pproxy.carreraConfiguration.localConfigurationMap ?? {};
+  const { settings } = loadNodeConfiguration(options.config);
+  const clusters = (settings.local?.pproxy.carreraConfiguration['localConfigurationMap'] ?? {}) as Record<string, LocalClusterConfig>;
   const names = Object.keys(clusters);
   const cluster = options.cluster ?? (names.length === 1 ? names[0] : undefined);
   if (cluster === undefined || !clusters[cluster]) {
@@ -30,7 +31,7 @@ export async function runTail(options: TailOptions, out: NodeJS.WritableStream):
         : `${settings.configPath} has ${names.length} local clusters (${names.join(', ')}); pick one with --cluster`,
     );
   }
-  const dir = localClusterDir(settings.dataDir, cluster, clusters[cluster]);
+  const dir = localStorageOptions(clusters[cluster]!, storagePaths(settings.dataDir, 'local', cluster)).dataDir;
   const partitions = options.partition !== undefined ? [options.partition] : await listPartitions(dir, options.topic);
   let printed = 0;
   for (const partition of partitions) {

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import YAML from 'yaml';
 import { ConsoleBinding } from '../console/binding';
 import { ZkClient, ensureChroot, withCarreraRoot } from '../config/zookeeper/zk-client';
+import { loadStorageRegistry } from '../node-configuration';
 
 export type ZkCommand =
   | { kind: 'init' }
@@ -16,13 +17,15 @@ export type ZkCommand =
   | { kind: 'bind' | 'unbind'; topic: string; host: string }
   | { kind: 'show' };
 
-export async function runZk(connectString: string, command: ZkCommand, out: NodeJS.WritableStream): Promise<number> {
+/** `configPath`: a carrera.yaml whose storage plugins are loaded (else the built-in ones only). */
+export async function runZk(connectString: string, command: ZkCommand, out: NodeJS.WritableStream, configPath?: string): Promise<number> {
+  const storages = loadStorageRegistry(configPath);
   await ensureChroot(connectString, 10_000);
   const zk = new ZkClient(connectString, { sessionTimeout: 10_000 });
   zk.connect();
   try {
     await zk.waitConnected(10_000);
-    const binding = new ConsoleBinding(zk);
+    const binding = new ConsoleBinding(zk, storages.types);
     const root = withCarreraRoot(connectString);
     switch (command.kind) {
       case 'init':

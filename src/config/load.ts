@@ -8,7 +8,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import type { z } from 'zod';
 import { localTopicProblems, pproxyConfigProblems } from './problems';
-import { carreraYamlSchema, type PProxyConfig, type TopicConfig } from './schema';
+import { configSchemas, storagePluginsSchema, type ClusterType, type PProxyConfig, type TopicConfig } from './schema';
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -22,29 +22,55 @@ export interface ProxySettings {
   readonly host: string;
   readonly port: number;
   readonly bindAddress: string;
+  /** 0: no admin listener and no metrics. */
+  readonly adminPort: number;
+  readonly adminBindAddress: string;
   readonly dataDir: string;
   readonly logDir: string;
   readonly logLevel: string;
   readonly drainTimeoutMs: number;
+  readonly drainDelayMs: number;
   /** Local mode (no zookeeperAddr): the proxy config and its topics, both from this file. */
   readonly local: { readonly pproxy: PProxyConfig; readonly topics: readonly TopicConfig[] } | undefined;
+  /** The cluster types this file was read with (the storage plugins loaded). */
+  readonly clusterTypes: readonly ClusterType[];
 }
 
-export function loadSettings(configPath: string): ProxySettings {
+/** The storage plugins carrera.yaml lists (`storagePlugins`), read before the rest, which depends on them. */
+export interface StoragePluginList {
+  readonly configPath: string;
+  /** Module paths (relative to the file's directory) or package names, as written. */
+  readonly modules: readonly string[];
+}
+
+export function readStoragePluginList(configPath: string): StoragePluginList {
   const file = path.resolve(configPath);
+  const raw = readYaml(file);
+  const listed = raw !== null && typeof raw === 'object' ? (raw as Record<string, unknown>)['storagePlugins'] : undefined;
+  const parsed = storagePluginsSchema.safeParse(listed);
+  if (!parsed.success) throw new ConfigError(describeIssues(file, parsed.error.issues.map((i) => ({ ...i, path: ['storagePlugins', ...i.path] }))));
+  return { configPath: file, modules: parsed.data };
+}
+
+function readYaml(file: string): unknown {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
     throw new ConfigError(`${file}: cannot read: ${(err as Error).message}`);
   }
-  let raw: unknown;
   try {
-    raw = YAML.parse(text, { prettyErrors: true }) ?? {};
+    return YAML.parse(text, { prettyErrors: true }) ?? {};
   } catch (err) {
     throw new ConfigError(`${file}: not valid YAML: ${(err as Error).message}`);
   }
-  const parsed = carreraYamlSchema.safeParse(raw);
+}
+
+/** Reads carrera.yaml with the cluster types of the storage plugins loaded (storage/plugin-loader.ts). */
+export function loadSettings(configPath: string, clusterTypes: readonly ClusterType[]): ProxySettings {
+  const file = path.resolve(configPath);
+  const raw = readYaml(file);
+  const parsed = configSchemas(clusterTypes).carreraYaml.safeParse(raw);
   if (!parsed.success) throw new ConfigError(describeIssues(file, parsed.error.issues));
   const yaml = parsed.data;
 
@@ -58,7 +84,7 @@ export function loadSettings(configPath: string): ProxySettings {
       yaml.pproxy.carreraConfiguration.defaultTopicInfoConf?.topics ?? [],
     );
     const problems = [
-      ...pproxyConfigProblems(yaml.pproxy, 'pproxy'),
+      ...pproxyConfigProblems(yaml.pproxy, 'pproxy', clusterTypes),
       ...localTopicProblems(yaml.pproxy, topics, 'defaultTopicInfoConf.topics'),
     ];
     if (problems.length > 0) throw new ConfigError(problems.map((p) => `${file}: ${p}`).join('\n'));
@@ -73,11 +99,15 @@ export function loadSettings(configPath: string): ProxySettings {
     host: yaml.host?.trim() || firstNonLoopbackIPv4(),
     port: yaml.port,
     bindAddress: yaml.bindAddress,
+    adminPort: yaml.adminPort,
+    adminBindAddress: yaml.adminBindAddress,
     dataDir: path.resolve(baseDir, yaml.dataDir),
     logDir: path.resolve(baseDir, yaml.logDir),
     logLevel: yaml.logLevel,
     drainTimeoutMs: yaml.drainTimeoutMs,
+    drainDelayMs: yaml.drainDelayMs,
     local,
+    clusterTypes,
   };
 }
 

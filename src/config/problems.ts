@@ -2,21 +2,18 @@
  * Consistency rules across a PProxyConfig and its topics that a per-field schema cannot express.
  * Each problem names the field path and what is wrong.
  */
-import type { PProxyConfig, TopicConfig } from './schema';
-
-export const CLUSTER_MAPS = ['kafkaConfigurationMap', 'rocketmqConfigurationMap', 'localConfigurationMap'] as const;
-export type ClusterMapName = (typeof CLUSTER_MAPS)[number];
+import type { ClusterType, PProxyConfig, TopicConfig } from './schema';
 
 /**
  * DDMQ's checkProxyConfig (every cluster a map defines is listed in brokerClusters), plus: no cluster
  * is in two maps, since one name has one storage (DDMQ lets RocketMQ's replace Kafka's).
  */
-export function pproxyConfigProblems(pproxy: PProxyConfig, path: string): string[] {
+export function pproxyConfigProblems(pproxy: PProxyConfig, path: string, types: readonly ClusterType[]): string[] {
   const problems: string[] = [];
   const conf = pproxy.carreraConfiguration;
-  const typeOf = new Map<string, ClusterMapName>();
-  for (const map of CLUSTER_MAPS) {
-    for (const cluster of Object.keys(conf[map])) {
+  const typeOf = new Map<string, string>();
+  for (const { mapName: map } of types) {
+    for (const cluster of Object.keys((conf[map] as object | undefined) ?? {})) {
       const other = typeOf.get(cluster);
       if (other) problems.push(`${path}.carreraConfiguration: cluster "${cluster}" is in both ${other} and ${map}`);
       typeOf.set(cluster, map);

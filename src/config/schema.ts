@@ -13,12 +13,13 @@
  *
  * DDMQ fields this proxy accepts but does not use are listed with `unused()` so that neither mode
  * refuses them.
+ *
+ * The cluster types are not known here: each is a storage plugin, described to the schema by a
+ * ClusterType (its `<kind>ConfigurationMap`, its switch, its cluster schema), so the keys of
+ * carreraConfiguration follow the plugins loaded.
  */
 import { z } from 'zod';
 import { DEFAULT_MAX_PROPERTIES_BYTES, DEFAULT_MAX_PROPERTIES_PER_MESSAGE } from '../core/property-limits';
-import { kafkaClusterSchema } from '../storage/kafka/kafka-config';
-import { rocketmqClusterSchema } from '../storage/rocketmq/rocketmq-config';
-import { CLUSTER_MAPS } from './problems';
 import { requiredByDdmq, withStrictness, type Strictness } from './strictness';
 
 const positiveInt = () => z.number().int().positive();
@@ -28,7 +29,26 @@ const nonEmptyString = () => z.string().min(1, 'must not be empty');
 /** A DDMQ field that the proxy accepts and ignores. */
 const unused = () => z.unknown().optional();
 
-export function buildSchemas(mode: Strictness) {
+/** What the configuration needs to know of a cluster type (a storage plugin). */
+export interface ClusterType {
+  readonly kind: string;
+  /** carreraConfiguration key of its clusters: `<kind>ConfigurationMap`. */
+  readonly mapName: string;
+  /** DDMQ's switch and producer count keys, where the type has them (useKafka, kafkaProducers). */
+  readonly switch: { readonly enabledBy: string; readonly producers: string } | undefined;
+  /** Where the type comes from, added to its clusters' errors (a loaded plugin), or undefined (built in). */
+  readonly origin: string | undefined;
+  /** The schema of one cluster's settings, in a mode. */
+  clusterSchema(mode: Strictness): z.ZodType;
+}
+
+const CLUSTER_MAP_SUFFIX = 'ConfigurationMap';
+
+export function clusterMapName(kind: string): string {
+  return `${kind}${CLUSTER_MAP_SUFFIX}`;
+}
+
+function buildSchemas(mode: Strictness, types: readonly ClusterType[]) {
   const object = <T extends z.ZodRawShape>(shape: T) => withStrictness(z.object(shape), mode);
 
   const topicUnit = object({
@@ -94,26 +114,6 @@ export function buildSchemas(mode: Strictness) {
     timeoutCheckerThreads: requiredByDdmq(positiveInt().default(3)),
   });
 
-  const localCluster = object({
-    /** Directory of this cluster's logs; relative paths are relative to carrera.yaml's dataDir. */
-    dir: z.string().min(1).optional(),
-    partitions: z.number().int().min(1).max(1024).default(4),
-    /**
-     * write: acknowledge once written to the OS (survives a proxy crash, not a power loss);
-     * fsync: acknowledge after fdatasync (group commit); interval: fdatasync every flushIntervalMs.
-     */
-    flushPolicy: z.enum(['write', 'fsync', 'interval']).default('write'),
-    flushIntervalMs: positiveInt().default(1000),
-    segmentBytes: positiveInt().default(64 * 1024 * 1024),
-    /** Per partition; the oldest segments are deleted beyond it. 0 keeps everything. */
-    retentionBytes: nonNegativeInt().default(1024 * 1024 * 1024),
-    maxMessageSize: positiveInt().optional(),
-  });
-
-  // Broker cluster settings keep DDMQ's field names; each adapter owns its schema, the host its mode.
-  const kafkaCluster = withStrictness(kafkaClusterSchema, mode);
-  const rocketmqCluster = withStrictness(rocketmqClusterSchema, mode);
-
   // DDMQ's autoBatch keys (maxBathBytes is DDMQ's spelling) with defaults that suit Kafka as well
   // as RocketMQ: DDMQ's 4 KiB / 32 messages were sized for its RocketMQ batch format.
   const autoBatch = object({
@@ -143,17 +143,8 @@ export function buildSchemas(mode: Strictness) {
   /** Java's 0 in a ZooKeeper node, pproxy's one producer in carrera.yaml; checked while the type is in use. */
   const producerCount = () => z.number().int().default(mode === 'strict' ? 1 : 0);
 
-  const carreraFields = object({
+  const fixedFields = {
     retryDelays: requiredByDdmq(z.array(z.number().int()).min(1, 'must not be empty').default([200, 500, 1000, 5000, 10000])),
-    useKafka: z.boolean().default(false),
-    useRocketmq: z.boolean().default(false),
-    kafkaProducers: producerCount(),
-    rocketmqProducers: producerCount(),
-    /** Checked by checkSwitchedParts, as their switches say. */
-    kafkaConfigurationMap: z.record(z.string(), z.unknown()).default({}),
-    rocketmqConfigurationMap: z.record(z.string(), z.unknown()).default({}),
-    /** pproxy's embedded storage: a cluster type of its own, next to DDMQ's two. */
-    localConfigurationMap: z.record(z.string(), localCluster).default({}),
     thriftServer: requiredByDdmq(thriftServer.prefault({})),
     delay: delay.optional(),
     defaultTopicInfoConf: topicInfoConfiguration.optional(),
@@ -175,9 +166,30 @@ export function buildSchemas(mode: Strictness) {
     warmUpFetchTopicRouteInfo: unused(),
     rateLimit: unused(),
     paramLength: unused(),
-  });
+  };
 
-  type Fields = z.output<typeof carreraFields>;
+  // Each cluster type's map, and its switch and producer count where it has them; the maps are
+  // checked by checkSwitchedParts, as the switches say.
+  const typeFields: Record<string, z.ZodType> = {};
+  const claim = (key: string, type: ClusterType, field: z.ZodType) => {
+    if (Object.hasOwn(fixedFields, key) || Object.hasOwn(typeFields, key)) {
+      throw new Error(`storage plugin ${type.origin ?? type.kind}: carreraConfiguration.${key} is already taken`);
+    }
+    typeFields[key] = field;
+  };
+  const clusterSchemas = new Map<ClusterType, z.ZodType>();
+  for (const type of types) {
+    claim(type.mapName, type, z.record(z.string(), z.unknown()).default({}));
+    if (type.switch) {
+      claim(type.switch.enabledBy, type, z.boolean().default(false));
+      claim(type.switch.producers, type, producerCount());
+    }
+    clusterSchemas.set(type, type.clusterSchema(mode));
+  }
+  const carreraFields = object({ ...fixedFields, ...typeFields });
+
+  /** The cluster types' fields are read by name (`<kind>ConfigurationMap`, switches). */
+  type Fields = z.output<typeof carreraFields> & { readonly [key: string]: unknown };
 
   /**
    * The parts DDMQ's CarreraConfiguration.validate checks only while they are switched on: a broker
@@ -186,42 +198,35 @@ export function buildSchemas(mode: Strictness) {
    * (their topics answer 21), so nothing reads them. A switched-off autoBatch that does not validate
    * reads as the defaults, which nothing uses either.
    */
-  function checkSwitchedParts(conf: Fields, ctx: z.RefinementCtx) {
+  function checkSwitchedParts(fields: z.output<typeof carreraFields>, ctx: z.RefinementCtx) {
+    const conf: Fields = fields;
     const checkAll = mode === 'strict';
     let refused = false;
     const refuse = (issue: Parameters<z.RefinementCtx['addIssue']>[0]) => {
       refused = true;
       ctx.addIssue(issue);
     };
-    const check = <T>(schema: z.ZodType<T>, value: unknown, path: PropertyKey[]): T | undefined => {
+    const check = <T>(schema: z.ZodType<T>, value: unknown, path: PropertyKey[], origin?: string): T | undefined => {
       const parsed = schema.safeParse(value);
       if (parsed.success) return parsed.data;
-      for (const issue of parsed.error.issues) refuse({ ...issue, path: [...path, ...issue.path] });
+      for (const issue of parsed.error.issues) {
+        refuse({ ...issue, path: [...path, ...issue.path], message: origin ? `${issue.message} (${origin})` : issue.message });
+      }
       return undefined;
     };
-    const brokerType = <T>(
-      inUse: boolean,
-      switchName: string,
-      producers: number,
-      producersKey: keyof Fields,
-      mapKey: keyof Fields,
-      map: Record<string, unknown>,
-      cluster: z.ZodType<T>,
-    ): Record<string, T> => {
-      if (inUse && producers <= 0) refuse({ code: 'custom', path: [producersKey], message: `must be > 0 when ${switchName} is true` });
-      if (inUse && Object.keys(map).length === 0) {
-        refuse({ code: 'custom', path: [mapKey], message: `must define a cluster when ${switchName} is true` });
+    const clusterMaps: Record<string, Record<string, unknown>> = {};
+    for (const type of types) {
+      const map = conf[type.mapName] as Record<string, unknown>;
+      const inUse = type.switch === undefined || conf[type.switch.enabledBy] === true;
+      if (type.switch && inUse) {
+        const { enabledBy, producers } = type.switch;
+        if ((conf[producers] as number) <= 0) refuse({ code: 'custom', path: [producers], message: `must be > 0 when ${enabledBy} is true` });
+        if (Object.keys(map).length === 0) refuse({ code: 'custom', path: [type.mapName], message: `must define a cluster when ${enabledBy} is true` });
       }
-      if (!inUse && !checkAll) return map as Record<string, T>;
-      return Object.fromEntries(Object.entries(map).map(([name, value]) => [name, check(cluster, value, [mapKey, name]) as T]));
-    };
-
-    const kafkaConfigurationMap = brokerType(
-      conf.useKafka, 'useKafka', conf.kafkaProducers, 'kafkaProducers', 'kafkaConfigurationMap', conf.kafkaConfigurationMap, kafkaCluster,
-    );
-    const rocketmqConfigurationMap = brokerType(
-      conf.useRocketmq, 'useRocketmq', conf.rocketmqProducers, 'rocketmqProducers', 'rocketmqConfigurationMap', conf.rocketmqConfigurationMap, rocketmqCluster,
-    );
+      if (!inUse && !checkAll) continue;
+      const cluster = clusterSchemas.get(type)!;
+      clusterMaps[type.mapName] = Object.fromEntries(Object.entries(map).map(([name, value]) => [name, check(cluster, value, [type.mapName, name], type.origin)]));
+    }
     let batch: z.output<typeof autoBatch> | undefined;
     if (conf.autoBatch === undefined && conf.useAutoBatch && !checkAll) {
       refuse({ code: 'custom', path: ['autoBatch'], message: 'required when useAutoBatch is true' });
@@ -232,10 +237,26 @@ export function buildSchemas(mode: Strictness) {
       batch = parsed.success ? parsed.data : autoBatch.parse({});
     }
     if (refused || batch === undefined) return z.NEVER;
-    return { ...conf, kafkaConfigurationMap, rocketmqConfigurationMap, autoBatch: batch };
+    const checked: Fields & { autoBatch: typeof batch } = { ...conf, ...clusterMaps, autoBatch: batch };
+    return checked;
   }
 
-  const carreraConfiguration = carreraFields.transform(checkSwitchedParts);
+  /**
+   * A cluster map no loaded plugin provides: carrera.yaml names a plugin it does not load, or a
+   * ZooKeeper node a cluster type this node cannot serve. Refused in both modes (an empty map in a
+   * ZooKeeper node serves nothing and is let through), with the maps that are provided.
+   */
+  function refuseUnknownClusterMaps(raw: unknown, ctx: z.RefinementCtx) {
+    if (raw === null || typeof raw !== 'object') return;
+    for (const [key, map] of Object.entries(raw)) {
+      if (!key.endsWith(CLUSTER_MAP_SUFFIX) || Object.hasOwn(typeFields, key)) continue;
+      const names = map !== null && typeof map === 'object' && Object.keys(map).length > 0;
+      if (mode === 'loose' && !names) continue;
+      ctx.addIssue({ code: 'custom', path: [key], message: `no storage plugin provides ${key} (loaded: ${types.map((t) => t.mapName).join(', ')})` });
+    }
+  }
+
+  const carreraConfiguration = z.unknown().superRefine(refuseUnknownClusterMaps).pipe(carreraFields.transform(checkSwitchedParts));
 
   const pproxyFields = object({
     /** ip:port of the proxy this config is for; in ZooKeeper it names the node. */
@@ -255,11 +276,16 @@ export function buildSchemas(mode: Strictness) {
     mode === 'strict'
       ? pproxyFields.superRefine((pproxy, ctx) => {
           pproxy.brokerClusters.forEach((cluster, i) => {
-            if (CLUSTER_MAPS.some((map) => Object.hasOwn(pproxy.carreraConfiguration[map], cluster))) return;
+            // the maps as parsed, or as they came when carreraConfiguration itself was refused
+            const defines = (type: ClusterType) => {
+              const map = pproxy.carreraConfiguration?.[type.mapName];
+              return map !== null && typeof map === 'object' && Object.hasOwn(map, cluster);
+            };
+            if (types.some(defines)) return;
             ctx.addIssue({
               code: 'custom',
               path: ['brokerClusters', i],
-              message: `unknown cluster type: "${cluster}" has no entry in ${CLUSTER_MAPS.join(', ')}`,
+              message: `unknown cluster type: "${cluster}" has no entry in ${types.map((t) => t.mapName).join(', ')}`,
             });
           });
         })
@@ -268,20 +294,35 @@ export function buildSchemas(mode: Strictness) {
   return { topicConfig, topicInfoConfiguration, pproxyConfig, carreraConfiguration };
 }
 
-const strict = buildSchemas('strict');
-const loose = buildSchemas('loose');
+export type ConfigSchemas = ReturnType<typeof buildSchemas>;
 
-/** Schemas used inside carrera.yaml (strict) and for the ZooKeeper JSON (loose). */
-export const schemas = { strict, loose };
+const built = new WeakMap<readonly ClusterType[], { strict: ConfigSchemas; loose: ConfigSchemas; carreraYaml: ReturnType<typeof carreraYamlSchema> }>();
 
-export type TopicConfig = z.output<typeof strict.topicConfig>;
+/**
+ * The schemas of a configuration whose cluster types are `types` (the storage plugins loaded):
+ * strict for carrera.yaml, loose for the ZooKeeper JSON. Built once per list.
+ */
+export function configSchemas(types: readonly ClusterType[]) {
+  let schemas = built.get(types);
+  if (!schemas) {
+    const strict = buildSchemas('strict', types);
+    schemas = { strict, loose: buildSchemas('loose', types), carreraYaml: carreraYamlSchema(strict) };
+    built.set(types, schemas);
+  }
+  return schemas;
+}
+
+/** A topic's schema does not depend on the cluster types. */
+export const topicSchemas = { strict: buildSchemas('strict', []).topicConfig, loose: buildSchemas('loose', []).topicConfig };
+
+export type TopicConfig = z.output<ConfigSchemas['topicConfig']>;
 export type TopicUnit = TopicConfig['topicUnits'][number];
-export type PProxyConfig = z.output<typeof strict.pproxyConfig>;
-export type CarreraConfiguration = z.output<typeof strict.carreraConfiguration>;
-export type LocalClusterConfig = CarreraConfiguration['localConfigurationMap'][string];
+export type PProxyConfig = z.output<ConfigSchemas['pproxyConfig']>;
+export type CarreraConfiguration = z.output<ConfigSchemas['carreraConfiguration']>;
 
 /** carrera.yaml: DDMQ's keys (zookeeperAddr, host, port, defaultTopicInfoConf) and pproxy's own. */
-export const carreraYamlSchema = z.strictObject({
+function carreraYamlSchema(strict: ConfigSchemas) {
+  return z.strictObject({
   /** ZooKeeper connect string; absent = local mode, configured entirely by this file. */
   zookeeperAddr: z.string().min(1).optional(),
   /** ZooKeeper mode: how long the start waits for ZooKeeper before serving its cached config. */
@@ -292,6 +333,10 @@ export const carreraYamlSchema = z.strictObject({
   port: z.number().int().min(0).max(65535),
   /** Address the Thrift server listens on. DDMQ listens on every interface. */
   bindAddress: z.string().min(1).default('0.0.0.0'),
+  /** The admin HTTP listener (/metrics, /health, /ready, /status); 0 = off, and no metrics are counted. */
+  adminPort: z.number().int().min(0).max(65535).default(0),
+  /** Address the admin listener listens on. */
+  adminBindAddress: z.string().min(1).default('127.0.0.1'),
   defaultTopicInfoConf: strict.topicInfoConfiguration.optional(),
   /** Local mode: the PProxyConfig that ZooKeeper's /pproxy/<host:port> holds in ZooKeeper mode. */
   pproxy: strict.pproxyConfig.optional(),
@@ -302,6 +347,13 @@ export const carreraYamlSchema = z.strictObject({
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
   /** On SIGTERM, how long to wait for requests already received to be answered. */
   drainTimeoutMs: nonNegativeInt().default(20_000),
-});
+  /** On SIGTERM, how long the proxy keeps accepting with /ready at 503, so load balancers drain it first; 0 = stop accepting at once. */
+  drainDelayMs: nonNegativeInt().default(3000),
+  /** Storage plugins to load besides those in plugins/ beside this file; read before the rest (readStoragePluginList). */
+  storagePlugins: storagePluginsSchema,
+  });
+}
 
-export type CarreraYaml = z.output<typeof carreraYamlSchema>;
+/** Module paths (relative to carrera.yaml) or package names. */
+export const storagePluginsSchema = z.array(z.string().min(1, 'must not be empty')).default([]);
+

@@ -29,17 +29,29 @@ export function requiredByDdmq<T extends Omissible>(field: T): T {
 }
 
 /**
- * The object schema with the key and required-field rules of `mode`. Typed as a plain object: in
- * loose mode its output also carries the unknown keys, which nothing reads.
+ * The object schema with the key and required-field rules of `mode`, its refinements kept, and the
+ * same applied to the objects that are its fields (with or without a default, or optional). Typed as a plain object: in loose mode its
+ * output also carries the unknown keys, which nothing reads.
  */
 export function withStrictness<T extends z.ZodRawShape>(schema: z.ZodObject<T>, mode: Strictness): z.ZodObject<T> {
-  if (mode === 'strict') return z.strictObject(schema.shape) as unknown as z.ZodObject<T>;
-  const shape: Record<string, z.core.$ZodType> = {};
+  const replaced: Record<string, z.core.$ZodType> = {};
   for (const [key, field] of Object.entries(schema.shape)) {
-    shape[key] = requiredInZooKeeper.has(field) ? required((field as Omissible).unwrap() as unknown as z.ZodType) : field;
+    const nested = withNestedStrictness(field, mode);
+    if (mode === 'loose' && requiredInZooKeeper.has(field)) replaced[key] = required((nested as Omissible).unwrap() as unknown as z.ZodType);
+    else if (nested !== field) replaced[key] = nested;
   }
   // a marked field keeps its output type; only its absence is refused
-  return z.looseObject(shape) as unknown as z.ZodObject<T>;
+  const moded = mode === 'strict' ? schema.strict() : schema.loose();
+  return (Object.keys(replaced).length > 0 ? (moded as unknown as z.ZodObject).safeExtend(replaced) : moded) as unknown as z.ZodObject<T>;
+}
+
+/** A field that is an object, or an object with a default or optional, with the rules of `mode`. */
+function withNestedStrictness(field: z.core.$ZodType, mode: Strictness): z.core.$ZodType {
+  if (field instanceof z.ZodObject) return withStrictness(field, mode);
+  if (field instanceof z.ZodOptional && field.unwrap() instanceof z.ZodObject) return withStrictness(field.unwrap() as z.ZodObject, mode).optional();
+  if (field instanceof z.ZodDefault && field.unwrap() instanceof z.ZodObject) return withStrictness(field.unwrap() as z.ZodObject, mode).default(field.def.defaultValue as never);
+  if (field instanceof z.ZodPrefault && field.unwrap() instanceof z.ZodObject) return withStrictness(field.unwrap() as z.ZodObject, mode).prefault(field.def.defaultValue as never);
+  return field;
 }
 
 function required(field: z.ZodType): z.ZodType {

@@ -13,8 +13,8 @@
  * Node data is JSON with keys in alphabetical order, as fastjson writes it.
  */
 import { CARRERA_ROOT, type ZkClient } from '../config/zookeeper/zk-client';
-import { CLUSTER_MAPS, pproxyConfigProblems } from '../config/problems';
-import { schemas, type CarreraConfiguration, type PProxyConfig, type TopicConfig } from '../config/schema';
+import { pproxyConfigProblems } from '../config/problems';
+import { configSchemas, topicSchemas, type CarreraConfiguration, type ClusterType, type PProxyConfig, type TopicConfig } from '../config/schema';
 import { describeIssues } from '../config/load';
 
 export interface ClusterDefinition {
@@ -32,7 +32,15 @@ export class BindingError extends Error {
 }
 
 export class ConsoleBinding {
-  constructor(private readonly zk: ZkClient) {}
+  private readonly schemas: ReturnType<typeof configSchemas>;
+
+  /** `types`: the cluster types (storage plugins) a cluster's carreraConfiguration may use. */
+  constructor(
+    private readonly zk: ZkClient,
+    private readonly types: readonly ClusterType[],
+  ) {
+    this.schemas = configSchemas(types);
+  }
 
   async init(): Promise<void> {
     for (const path of CONSOLE_PATHS) await this.zk.ensure(path, 'default');
@@ -44,16 +52,16 @@ export class ConsoleBinding {
    * nodes written pass DDMQ's validate.
    */
   async putCluster(cluster: string, carreraConfiguration: unknown): Promise<void> {
-    const parsed = schemas.strict.carreraConfiguration.safeParse(carreraConfiguration);
+    const parsed = this.schemas.strict.carreraConfiguration.safeParse(carreraConfiguration);
     if (!parsed.success) {
       throw new BindingError(`carreraConfiguration of ${cluster}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
     }
     const existing = await this.readCluster(cluster);
     const definition: ClusterDefinition = { carreraConfiguration: parsed.data, proxies: existing?.proxies ?? [] };
-    if (brokerClustersOf(definition).length === 0) {
-      throw new BindingError(`carreraConfiguration of ${cluster} defines no broker cluster (kafkaConfigurationMap, rocketmqConfigurationMap, localConfigurationMap)`);
+    if (this.brokerClustersOf(definition).length === 0) {
+      throw new BindingError(`carreraConfiguration of ${cluster} defines no broker cluster (${this.types.map((t) => t.mapName).join(', ')})`);
     }
-    const problems = pproxyConfigProblems(this.pproxyConfig(cluster, definition, '', []), 'carreraConfiguration');
+    const problems = pproxyConfigProblems(this.pproxyConfig(cluster, definition, '', []), 'carreraConfiguration', this.types);
     if (problems.length > 0) throw new BindingError(problems.join('; '));
     await this.zk.put(`/pproxy_cluster/${cluster}`, fastjson(definition));
     await this.pushCluster(cluster);
@@ -64,7 +72,7 @@ export class ConsoleBinding {
    * to all of that cluster's proxies, as the console does for a new topic.
    */
   async putTopic(topic: unknown): Promise<TopicConfig> {
-    const parsed = schemas.loose.topicConfig.safeParse(topic);
+    const parsed = topicSchemas.loose.safeParse(topic);
     if (!parsed.success) {
       throw new BindingError(`topic: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
     }
@@ -72,7 +80,7 @@ export class ConsoleBinding {
     const clusters = await this.readClusters();
     for (const unit of config.topicUnits) {
       for (const [cluster, definition] of clusters) {
-        if (!brokerClustersOf(definition).includes(unit.brokerCluster)) continue;
+        if (!this.brokerClustersOf(definition).includes(unit.brokerCluster)) continue;
         unit.proxies[proxyCluster(cluster)] ??= [...definition.proxies];
       }
     }
@@ -114,7 +122,7 @@ export class ConsoleBinding {
     const group = proxyCluster(cluster);
     let touched = false;
     for (const unit of topic.topicUnits) {
-      if (!brokerClustersOf(definition).includes(unit.brokerCluster)) continue;
+      if (!this.brokerClustersOf(definition).includes(unit.brokerCluster)) continue;
       const proxies = unit.proxies[group] ?? [];
       unit.proxies[group] = bound ? [...new Set([...proxies, instance])] : proxies.filter((p) => p !== instance);
       touched = true;
@@ -140,7 +148,7 @@ export class ConsoleBinding {
   /** Rewrites /pproxy/<id> of every proxy of the cluster. */
   private async pushCluster(cluster: string): Promise<void> {
     const definition = await this.requireCluster(cluster);
-    const brokers = brokerClustersOf(definition);
+    const brokers = this.brokerClustersOf(definition);
     const topics = (await Promise.all((await this.zk.children('/topic')).map((t) => this.readTopic(t))))
       .filter((t): t is TopicConfig => t !== undefined && t.topicUnits.some((u) => brokers.includes(u.brokerCluster)))
       .map((t) => t.topic)
@@ -154,7 +162,7 @@ export class ConsoleBinding {
     return {
       instance,
       proxyCluster: proxyCluster(cluster),
-      brokerClusters: brokerClustersOf(definition),
+      brokerClusters: this.brokerClustersOf(definition),
       topics,
       carreraConfiguration: definition.carreraConfiguration,
     };
@@ -162,7 +170,7 @@ export class ConsoleBinding {
 
   /** Applies `change` to the proxy group of `cluster` in every unit on its broker clusters. */
   private async updateUnits(definition: ClusterDefinition, change: (proxies: string[]) => string[], cluster: string): Promise<void> {
-    const brokers = brokerClustersOf(definition);
+    const brokers = this.brokerClustersOf(definition);
     const group = proxyCluster(cluster);
     for (const name of await this.zk.children('/topic')) {
       const topic = await this.readTopic(name);
@@ -183,10 +191,14 @@ export class ConsoleBinding {
     await this.zk.put(`/topic/${topic.topic}`, fastjson(topic));
   }
 
+  private brokerClustersOf(definition: ClusterDefinition): string[] {
+    return this.types.flatMap((type) => Object.keys((definition.carreraConfiguration[type.mapName] as object | undefined) ?? {})).sort();
+  }
+
   private async readTopic(name: string): Promise<TopicConfig | undefined> {
     const data = await this.zk.getData(`/topic/${name}`);
     if (!data || data.toString() === 'default') return undefined;
-    const parsed = schemas.loose.topicConfig.safeParse(JSON.parse(data.toString('utf8')));
+    const parsed = topicSchemas.loose.safeParse(JSON.parse(data.toString('utf8')));
     if (!parsed.success) throw new BindingError(`${CARRERA_ROOT}/topic/${name} does not validate: ${parsed.error.message}`);
     return parsed.data;
   }
@@ -202,7 +214,7 @@ export class ConsoleBinding {
       throw new BindingError(`${path} is not JSON; write it again with put-cluster`);
     }
     // written by put-cluster, with every default filled in; one an older release wrote may lack some
-    const parsed = schemas.strict.carreraConfiguration.safeParse(raw.carreraConfiguration);
+    const parsed = this.schemas.strict.carreraConfiguration.safeParse(raw.carreraConfiguration);
     if (!parsed.success) {
       throw new BindingError(`${path} does not validate (write it again with put-cluster): ${describeIssues(`${path}.carreraConfiguration`, parsed.error.issues)}`);
     }
@@ -235,9 +247,6 @@ export function normalizeHost(host: string): string {
   return host.includes(':') ? host : `${host}:${DEFAULT_PORT}`;
 }
 
-function brokerClustersOf(definition: ClusterDefinition): string[] {
-  return CLUSTER_MAPS.flatMap((map) => Object.keys(definition.carreraConfiguration[map])).sort();
-}
 
 /** JSON with object keys in alphabetical order and undefined values left out, as fastjson writes it. */
 export function fastjson(value: unknown): string {

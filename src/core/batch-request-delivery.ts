@@ -5,6 +5,7 @@
  * code of the first failed message in request order, or 12 at the deadline. Nothing is sent after
  * the answer: a send still waiting for its budget is withdrawn, and no resend follows.
  */
+import type { RetryReason } from '../metrics/proxy-metrics';
 import { ResultCode } from '../protocol/result-codes';
 import type { ClusterStorage, OutgoingMessage, SendOutcome } from '../storage/storage';
 import type { Timers } from '../time/timers';
@@ -15,8 +16,11 @@ import type { PendingSend } from './storage-budget';
 /** What a batch request needs from the pipeline that runs it. */
 export interface BatchRequestContext {
   readonly timers: Timers;
-  /** Sends within the storage's budget; returns the send when it has to wait for it. */
-  send(storage: ClusterStorage, messages: readonly OutgoingMessage[], done: (outcomes: SendOutcome[]) => void): PendingSend | undefined;
+  /**
+   * Sends within the storage's budget; returns the send when it has to wait for it. `retry`: the
+   * messages are sent again, for that reason (counted when handed to the storage).
+   */
+  send(storage: ClusterStorage, messages: readonly OutgoingMessage[], done: (outcomes: SendOutcome[]) => void, retry?: RetryReason): PendingSend | undefined;
   /** The route on its cluster's storage as configured now. */
   current(route: RoutedMessage): RoutedMessage;
   /** The result code of a failed send (and its log line). */
@@ -53,13 +57,13 @@ export class BatchRequestDelivery {
     this.sendPending();
   }
 
-  private sendPending(): void {
+  private sendPending(retry?: RetryReason): void {
     const byStorage = groupBy(this.pending, (i) => this.routes[i]!.storage);
     this.outstanding = byStorage.size;
     this.waits.length = 0;
     for (const [storage, indices] of byStorage) {
       const messages = indices.map((i) => this.routes[i]!.outgoing);
-      const wait = this.context.send(storage, messages, (results) => this.sent(indices, results));
+      const wait = this.context.send(storage, messages, (results) => this.sent(indices, results), retry);
       if (wait) this.waits.push(wait);
     }
   }
@@ -81,7 +85,7 @@ export class BatchRequestDelivery {
     this.resendTimer = timers.set(() => {
       this.resendTimer = undefined;
       for (const i of this.pending) this.routes[i] = this.context.current(this.routes[i]!);
-      this.sendPending();
+      this.sendPending('retriable_failure');
     }, wait);
   }
 

@@ -23,6 +23,7 @@
  *   answered, so that a stalled broker cannot make the proxy hold messages nobody waits for.
  */
 import type { BatchMember } from '../batch/batch-queue';
+import type { RetryReason } from '../metrics/proxy-metrics';
 import type { Timers } from '../time/timers';
 import { ResultCode } from '../protocol/result-codes';
 import type { ClusterStorage, OutgoingMessage, SendOutcome } from '../storage/storage';
@@ -67,9 +68,10 @@ export interface DeliveryContext {
   readonly timers: Timers;
   /**
    * Sends `sink.message` on the route's storage, auto-batched if `batchable` allows; the outcome
-   * goes to `sink`. Returns where the attempt waits, unless it was sent at once.
+   * goes to `sink`. `retry`: an attempt after the first, for that reason (never batched; counted
+   * when handed to the storage). Returns where the attempt waits, unless it was sent at once.
    */
-  dispatch(route: RoutedMessage, sink: BatchMember, batchable: boolean): SendWait | undefined;
+  dispatch(route: RoutedMessage, sink: BatchMember, batchable: boolean, retry?: RetryReason): SendWait | undefined;
   /** The route on its cluster's storage as configured now (a configuration change may have replaced it). */
   current(route: RoutedMessage): RoutedMessage;
   /** The result code of a failed send (and its log line). */
@@ -142,9 +144,10 @@ export class MessageDelivery implements BatchMember {
     }
   }
 
+  /** A resend after a retriable failure, also when the deadline makes it early: it is no attempt beside another. */
   private retry(): void {
     this.route = this.context.current(this.route);
-    this.waiting = this.context.dispatch(this.route, this, false);
+    this.waiting = this.context.dispatch(this.route, this, false, 'retriable_failure');
   }
 
   private retryBeforeExpiry(): void {
@@ -167,7 +170,7 @@ export class MessageDelivery implements BatchMember {
       standsForRetry: false,
     };
     this.extra = extra;
-    extra.waiting = this.context.dispatch(route, extra, false);
+    extra.waiting = this.context.dispatch(route, extra, false, 'deadline_attempt');
   }
 
   /** The extra attempt's outcome: it answers, or hands over to the first attempt. */

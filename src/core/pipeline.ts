@@ -17,7 +17,8 @@ import type { Timers } from '../time/timers';
 import { ThrottledWarning, type Logger } from '../log';
 import { ResultCode } from '../protocol/result-codes';
 import { deferredRetryDelay } from '../ratelimit/deferred-retry';
-import type { LimiterVerdict, TpsLimiter } from '../ratelimit/tps-limiter';
+import type { LimiterVerdict, RefusalFate, TpsLimiter } from '../ratelimit/tps-limiter';
+import { METRICS_OFF, type ProxyMetrics, type RetryReason } from '../metrics/proxy-metrics';
 import { chooseCluster } from '../routing/cluster';
 import type { OutgoingMessage, SendOutcome } from '../storage/storage';
 import { BatchRequestDelivery, type BatchRequestContext } from './batch-request-delivery';
@@ -49,8 +50,10 @@ export interface PipelineDeps {
   readonly timers: Timers;
   readonly random: () => number;
   readonly batcher: AutoBatcher;
-  /** Each storage's budget of bytes handed to it and not yet returned. */
+  /** Each storage's budget of bytes handed to it and not yet returned; its sends count into its cluster's metrics. */
   readonly budgets: StorageBudgets;
+  /** The catalog that reads the deferred limiter retries waiting (default: none). */
+  readonly metrics?: ProxyMetrics;
 }
 
 export class ProducerPipeline {
@@ -67,16 +70,19 @@ export class ProducerPipeline {
     this.failures = new ThrottledWarning(deps.logger, 1000, deps.timers.now, deps.timers);
     this.delivery = {
       timers: deps.timers,
-      dispatch: (route, sink, batchable) => this.dispatch(route, sink, batchable),
+      dispatch: (route, sink, batchable, retry) => this.dispatch(route, sink, batchable, retry),
       current: (route) => this.current(route),
       failed: (outcome) => this.failed(outcome),
     };
     this.batchRequests = {
       timers: deps.timers,
-      send: (storage, messages, done) => sendWithinBudget(deps.budgets.of(storage), storage, messages, done),
+      send: (storage, messages, done, retry) => sendWithinBudget(deps.budgets.of(storage), storage, messages, done, retry),
       current: (route) => this.current(route),
       failed: (outcome) => this.failed(outcome),
     };
+    const metrics = deps.metrics ?? METRICS_OFF;
+    metrics.limiterRetriesWaiting.sample(() => this.waitingLimiterRetries);
+    metrics.limiterRetryQueueSize.sample(() => this.policy.limiterRetryQueueSize);
   }
 
   /** Swaps in a new configuration; requests already routed finish on the old one. */
@@ -137,12 +143,10 @@ export class ProducerPipeline {
     const cluster = chooseCluster(topic.clusters, message, this.deps.random);
     if (!cluster.storage) return ResultCode.FAIL_NO_PRODUCER_FOR_CLUSTER;
     const now = this.deps.timers.now();
-    const route: RoutedMessage = {
-      topic,
-      cluster,
-      storage: cluster.storage,
-      outgoing: { ...message, topic: topic.name, ordered: topic.strongOrder, timestamp: now },
-    };
+    const outgoing: OutgoingMessage = { ...message, topic: topic.name, ordered: topic.strongOrder, timestamp: now };
+    const refusal = cluster.storage.illegalMessageReason?.(outgoing);
+    if (refusal !== undefined) return this.illegal(topic.name, refusal);
+    const route: RoutedMessage = { topic, cluster, storage: cluster.storage, outgoing };
     const deadline = now + timeoutMs;
     return this.admit(limitedAs.name, limitedAs.limiterFailureRetryInterval, timeoutMs, () => this.deliver(route, deadline, false, false));
   }
@@ -181,22 +185,21 @@ export class ProducerPipeline {
       this.failures.warn(`no-producer:${cluster.name}`, { cluster: cluster.name }, 'no producer for cluster');
       return ResultCode.FAIL_NO_PRODUCER_FOR_CLUSTER;
     }
-    return {
-      topic,
-      cluster,
-      storage: cluster.storage,
-      outgoing: {
-        topic: topicName,
-        key: message.key,
-        tags: message.tags,
-        body,
-        properties: message.properties,
-        partitionId: message.partitionId,
-        hashId: message.hashId,
-        ordered: topic.strongOrder,
-        timestamp: this.deps.timers.now(),
-      },
+    const outgoing: OutgoingMessage = {
+      topic: topicName,
+      key: message.key,
+      tags: message.tags,
+      body,
+      properties: message.properties,
+      partitionId: message.partitionId,
+      hashId: message.hashId,
+      ordered: topic.strongOrder,
+      timestamp: this.deps.timers.now(),
     };
+    // the cluster's own rules (its storage plugin's), before anything of a batch is sent
+    const refusal = cluster.storage.illegalMessageReason?.(outgoing);
+    if (refusal !== undefined) return this.illegal(topicName, refusal);
+    return { topic, cluster, storage: cluster.storage, outgoing };
   }
 
   /**
@@ -213,11 +216,11 @@ export class ProducerPipeline {
     send: (waited: boolean) => ResultCode | Promise<ResultCode>,
   ): ResultCode | Promise<ResultCode> {
     const limiter = this.policy.limiter;
-    if (!limiter || enter(limiter, cost) !== 'refused') return send(false);
-    const delay = deferredRetryDelay(retryInterval, timeoutMs);
-    if (delay === undefined || this.waitingLimiterRetries >= this.policy.limiterRetryQueueSize) {
-      return ResultCode.FAIL_REFUSED_BY_RATE_LIMITER;
-    }
+    if (!limiter) return send(false);
+    // known before asking, so that the limiter counts a refusal as what it becomes
+    const delay = this.waitingLimiterRetries < this.policy.limiterRetryQueueSize ? deferredRetryDelay(retryInterval, timeoutMs) : undefined;
+    if (enter(limiter, cost, delay === undefined ? 'refused' : 'deferred') !== 'refused') return send(false);
+    if (delay === undefined) return ResultCode.FAIL_REFUSED_BY_RATE_LIMITER;
     this.waitingLimiterRetries++;
     return new Promise((resolve) => {
       this.deps.timers.set(() => {
@@ -227,7 +230,7 @@ export class ProducerPipeline {
           return;
         }
         const current = this.policy.limiter;
-        if (current && enter(current, cost) === 'refused') resolve(ResultCode.FAIL_REFUSED_BY_RATE_LIMITER);
+        if (current && enter(current, cost, 'refused') === 'refused') resolve(ResultCode.FAIL_REFUSED_BY_RATE_LIMITER);
         else resolve(send(true));
       }, Math.min(delay, timeoutMs));
     });
@@ -251,12 +254,12 @@ export class ProducerPipeline {
    * Auto-batches small messages of autoBatch topics; retries always go alone, as in DDMQ. Either way
    * the send counts against its storage's budget, and waits for it when full.
    */
-  private dispatch(p: RoutedMessage, sink: BatchMember, batchable: boolean): SendWait | undefined {
+  private dispatch(p: RoutedMessage, sink: BatchMember, batchable: boolean, retry: RetryReason | undefined): SendWait | undefined {
     const threshold = this.policy.autoBatchThresholdBytes;
     if (batchable && threshold !== undefined && p.topic.autoBatch && p.outgoing.body.length < threshold) {
       return this.deps.batcher.enqueue(p.storage, sink);
     }
-    return sendWithinBudget(this.deps.budgets.of(p.storage), p.storage, [p.outgoing], (outcomes) => sink.resolve(outcomes[0]!));
+    return sendWithinBudget(this.deps.budgets.of(p.storage), p.storage, [p.outgoing], (outcomes) => sink.resolve(outcomes[0]!), retry);
   }
 
   /** A sendBatchSync's messages, answered by its deadline at the latest (see BatchRequestDelivery). */
@@ -279,6 +282,6 @@ export class ProducerPipeline {
 /** What a request costs in limiter tokens: one of its topic's, or a count per topic (a batch). */
 type LimiterCost = string | ReadonlyMap<string, number>;
 
-function enter(limiter: TpsLimiter, cost: LimiterCost): LimiterVerdict {
-  return typeof cost === 'string' ? limiter.tryEnter(cost, 1) : limiter.tryEnterAll(cost);
+function enter(limiter: TpsLimiter, cost: LimiterCost, fate: RefusalFate): LimiterVerdict {
+  return typeof cost === 'string' ? limiter.tryEnter(cost, 1, fate) : limiter.tryEnterAll(cost, fate);
 }

@@ -5,6 +5,7 @@
  */
 import type { BatchSettings } from '../batch/batch-queue';
 import type { CarreraConfiguration } from '../config/schema';
+import { METRICS_OFF, type ProxyMetrics } from '../metrics/proxy-metrics';
 import { TpsLimiter, type TpsLimits } from '../ratelimit/tps-limiter';
 import type { PipelinePolicy } from './pipeline';
 import type { RoutingTable } from './routing-table';
@@ -18,18 +19,23 @@ export interface BuiltPolicy {
   readonly limits: TpsLimits | undefined;
 }
 
+/**
+ * A new limiter resolves its topics' metrics as it is built: `metrics` must be configured with the
+ * routing's topics first. One that is kept has its topics' children still (the same topics).
+ */
 export function buildPolicy(
   conf: CarreraConfiguration,
   routing: RoutingTable,
   previous: BuiltPolicy | undefined,
   clock: () => number,
+  metrics: ProxyMetrics = METRICS_OFF,
 ): BuiltPolicy {
   const limits = conf.useRequestLimiter ? limitsOf(conf, routing) : undefined;
   const limiter = !limits
     ? undefined
     : previous?.limits && previous.policy.limiter && sameLimits(previous.limits, limits)
       ? previous.policy.limiter
-      : new TpsLimiter(limits, clock);
+      : new TpsLimiter(limits, clock, metrics);
   return {
     limits,
     policy: {

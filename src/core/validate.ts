@@ -16,7 +16,11 @@ export const DEFAULT_MAX_MESSAGE_SIZE = 2 * 1024 * 1024;
 export const MAX_KEY_LENGTH = 255;
 const MAX_TAGS_LENGTH = 255;
 
-/** RocketMQ's system property names (MessageConst); a user property may not use them. */
+/**
+ * RocketMQ's system property names (MessageConst); a user property may not use them. DDMQ refuses
+ * them whatever the topic's cluster type, and so does pproxy: a client must get the same answer
+ * (11) as from DDMQ. Rules of a storage's own go in its illegalMessageReason.
+ */
 const RESERVED_PROPERTY_NAMES = new Set([
   'TRACE_ON', 'MSG_REGION', 'KEYS', 'TAGS', 'WAIT', 'DELAY', 'RETRY_TOPIC', 'REAL_TOPIC', 'REAL_QID',
   'TRAN_MSG', 'PGROUP', 'MIN_OFFSET', 'MAX_OFFSET', 'BUYER_ID', 'ORIGIN_MESSAGE_ID', 'TRANSFER_FLAG',

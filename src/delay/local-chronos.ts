@@ -12,7 +12,8 @@
  * one when that firing was already made.
  *
  * A delivery refused with a code Chronos gives up on (11, 13, 14) drops its message: never silently,
- * each drop is counted (status()) and logged, at most one line per second per code with the count.
+ * each drop is counted (status() and the metrics) and logged, at most one line per second per code
+ * with the count.
  * (The proxy refuses at add what could never be delivered, so these come from configuration changes.)
  *
  * Durability: every add and cancel is journaled (journal-writer.ts: group commit, written to the
@@ -35,6 +36,8 @@ import { emptyProducerMessage, type ProducerMessage } from '../core/message';
 import { FROM_CHRONOS_PROPERTY } from '../core/validate';
 import { backgroundTimers, type Timers } from '../time/timers';
 import { syncDirectory } from '../storage/local/file-io';
+import { NO_COUNT } from '../metrics/families';
+import type { ChronosMetrics } from '../metrics/chronos-metrics';
 import { DelayAction, DelayType } from './delay-check';
 import { formatDelayId, parseDelayId, type DelayKey } from './delay-id';
 import { DueHeap } from './due-heap';
@@ -131,6 +134,19 @@ export interface ChronosIo {
   readonly chunkBytes?: number;
 }
 
+/** Metrics off. */
+const NO_CHRONOS_METRICS: ChronosMetrics = { pending: NO_COUNT, delivered: NO_COUNT, retried: NO_COUNT, dropped: NO_COUNT };
+
+export interface LocalChronosOptions {
+  /** Default: Date.now. */
+  readonly clock?: () => number;
+  /** Journal lines past which it is compacted (when also 4x the messages pending). */
+  readonly compactAfterLines?: number;
+  /** The journal's file I/O and its retry timers; default: the file system and background timers. */
+  readonly io?: ChronosIo;
+  readonly metrics?: ChronosMetrics;
+}
+
 export class LocalChronos {
   private readonly pending = new Map<string, Pending>();
   private heap = new DueHeap<Pending>();
@@ -151,20 +167,26 @@ export class LocalChronos {
   private dropped = 0;
   private readonly warnings: ThrottledWarning;
 
+  private readonly clock: () => number;
+  private readonly compactAfterLines: number;
+  private readonly metrics: ChronosMetrics;
+
   constructor(
     dir: string,
     private readonly deliver: Deliver,
     private readonly logger: Logger,
-    private readonly clock: () => number = Date.now,
-    private readonly compactAfterLines = COMPACT_AFTER_LINES,
-    io: ChronosIo = {},
+    { clock = Date.now, compactAfterLines = COMPACT_AFTER_LINES, io = {}, metrics = NO_CHRONOS_METRICS }: LocalChronosOptions = {},
   ) {
+    this.clock = clock;
+    this.compactAfterLines = compactAfterLines;
+    this.metrics = metrics;
     this.warnings = new ThrottledWarning(logger, DROP_LOG_INTERVAL_MS, clock);
     this.readIo = io.read ?? fileSystemReadIo;
     fs.mkdirSync(dir, { recursive: true });
     this.journal = path.join(dir, 'journal.jsonl');
     this.aside = `${this.journal}.compacting`;
     const { fd, size } = this.replay(io.chunkBytes ?? JOURNAL_CHUNK_BYTES);
+    this.metrics.pending.set(this.pending.size);
     this.writer = new JournalWriter(fd, size, io.write ?? fileSystemWriteIo, io.timers ?? backgroundTimers, RETRY_MS, (err, lines) =>
       this.warnings.warn(`journal:${errorCode(err)}`, { err, lines, journal: this.journal }, 'chronos journal: write failed'),
     );
@@ -217,6 +239,7 @@ export class LocalChronos {
       this.journalLines++;
       const added = this.apply(entry, offset, line.length, undefined);
       if (added) this.heap.push(added);
+      this.metrics.pending.set(this.pending.size);
     });
     this.maybeCompact();
   }
@@ -251,6 +274,7 @@ export class LocalChronos {
       this.apply(JSON.parse(line.toString('utf8')) as JournalEntry, offset, line.length + 1, legacy);
     } catch {
       this.dropped++;
+      this.metrics.dropped.inc();
       this.warnings.warn('unreadable', { journal: this.journal, dropped: this.dropped }, 'chronos journal: unreadable line skipped');
     }
   }
@@ -337,6 +361,7 @@ export class LocalChronos {
       if (errorCode(err) !== undefined) {
         // the disk did not give the record back: try again later
         this.warnings.warn(`read:${errorCode(err)}`, { err, journal: this.journal }, 'chronos journal: a delay message could not be read; retried');
+        this.metrics.retried.inc();
         p.due = this.clock() + RETRY_MS;
         this.heap.push(p);
       } else {
@@ -364,6 +389,7 @@ export class LocalChronos {
     if (this.pending.get(p.id) !== p) {
       p.delivering = false; // cancelled meanwhile
     } else if (code === ResultCode.OK) {
+      this.metrics.delivered.inc();
       const timed = p.timed + 1;
       this.journalOutcome({ op: 'fired', id: p.id, timed: String(timed) }, () => {
         p.delivering = false;
@@ -374,6 +400,7 @@ export class LocalChronos {
     } else if (FINAL_CODES.has(code)) {
       this.drop(p, code, `refused:${code}`, { topic: this.topicOf(p), code }, 'chronos: delivery refused for good; the delay message is dropped');
     } else {
+      this.metrics.retried.inc();
       p.delivering = false;
       p.due = this.clock() + RETRY_MS;
       this.heap.push(p);
@@ -384,6 +411,7 @@ export class LocalChronos {
   /** Gives a message up, counted and logged, and journals that so a restart does not bring it back. */
   private drop(p: Pending, code: ResultCode, warning: string, fields: Record<string, unknown>, message: string): void {
     this.dropped++;
+    this.metrics.dropped.inc();
     this.warnings.warn(warning, { ...fields, id: p.id, dropped: this.dropped }, message);
     p.delivering = true;
     this.journalOutcome({ op: 'dropped', id: p.id, code }, () => {
@@ -396,6 +424,7 @@ export class LocalChronos {
     this.writer.appendKept(journalLine(entry), () => {
       this.journalLines++;
       applied();
+      this.metrics.pending.set(this.pending.size);
       this.maybeCompact();
     });
   }

@@ -13,6 +13,7 @@
  */
 import type net from 'node:net';
 import type { Logger } from '../log';
+import type { CloseReason } from '../metrics/server-metrics';
 import type { Timers } from '../time/timers';
 import { writeCoalesced } from './coalesce';
 import type { ConnectionFault } from './connection-faults';
@@ -26,9 +27,11 @@ export const MAX_UNREAD_REPLY_BYTES = 1024 * 1024;
 /**
  * Handles one complete frame: a reply now, a reply later, or none (null; a promise of null: a
  * oneway call whose work is still under way, so it counts in flight until it ends). Throwing closes
- * the connection: the frame could not be understood well enough to reply.
+ * the connection: the frame could not be understood well enough to reply. `receivedAt` is when the
+ * read that completed the frame came in (ConnectionHost.clock): the time it then waited for
+ * admission is part of its answer's.
  */
-export type FrameHandler = (frame: Buffer) => Buffer | Promise<Buffer | null> | null;
+export type FrameHandler = (frame: Buffer, receivedAt: number) => Buffer | Promise<Buffer | null> | null;
 
 /** The limits a connection follows, which may change while it is open. */
 export interface ConnectionLimits {
@@ -49,6 +52,10 @@ export interface ConnectionHost {
   charge(delta: number): void;
   /** Counts and logs a connection closed or refused for its client's fault. */
   fault(kind: ConnectionFault, fields: Record<string, unknown>, err?: unknown): void;
+  /** Counts a connection that closed, by why. */
+  closed(reason: CloseReason): void;
+  /** Stamps each read: one clock read covers every frame it completes. */
+  readonly clock: () => number;
   readonly timers: Timers;
 }
 
@@ -63,6 +70,8 @@ export class FrameConnection {
   private frameLength = -1;
   private frameTimer: unknown = undefined;
   private frameStartedAt = 0;
+  /** When the last read came in: every frame buffered was complete by then. */
+  private receivedAt = 0;
   private paused = false;
   /** False once the server drains: nothing more is taken in. */
   private reading = true;
@@ -70,6 +79,8 @@ export class FrameConnection {
   private inputEnded = false;
   private ending = false;
   private closed = false;
+  /** Why the server closes or ends the connection; unset, the client closed it. */
+  private closeReason: CloseReason | undefined;
   readonly peer: string;
 
   constructor(
@@ -87,13 +98,14 @@ export class FrameConnection {
       this.pump();
     });
     socket.on('error', (err) => this.logger.debug({ err, peer: this.peer }, 'client connection error'));
-    socket.on('close', () => {
+    socket.on('close', (hadError) => {
       this.closed = true;
       this.release();
+      this.host.closed(this.closeReason ?? (hadError ? 'client_reset' : 'client_closed'));
       this.onClose();
     });
     socket.on('timeout', () => {
-      if (this.inFlight === 0) this.close();
+      if (this.inFlight === 0) this.closeFor('idle');
       // the timer fires once and re-arms only on traffic, which a oneway call does not make
       else this.applyIdleTimeout();
     });
@@ -161,6 +173,11 @@ export class FrameConnection {
     }
   }
 
+  /** Not read now: a budget or limit holds it (or it no longer reads at all). */
+  get readPaused(): boolean {
+    return this.paused;
+  }
+
   /** Reads from the socket exactly when a frame is being received or one may be started. */
   updateFlow(): void {
     const read =
@@ -182,15 +199,24 @@ export class FrameConnection {
     }
   }
 
+  /** The server drains: what is in flight is answered, nothing more is read, then the connection ends. */
   stopReading(): void {
+    this.closeReason ??= 'server_drain';
     this.reading = false;
     this.release();
     this.updateFlow();
-    if (this.inFlight === 0) this.close();
+    if (this.inFlight === 0) this.drainClose();
   }
 
-  close(): void {
-    if (!this.closed) this.socket.destroy();
+  /** The server's drain ends the connection, answered or not: counted as `server_drain`. */
+  drainClose(): void {
+    this.closeFor('server_drain');
+  }
+
+  private closeFor(reason: CloseReason): void {
+    if (this.closed) return;
+    this.closeReason ??= reason;
+    this.socket.destroy();
   }
 
   private mayStartFrame(): boolean {
@@ -205,6 +231,7 @@ export class FrameConnection {
 
   private onData(chunk: Buffer): void {
     if (!this.reading) return;
+    this.receivedAt = this.host.clock();
     this.chunks.push(chunk);
     this.buffered += chunk.length;
     this.pump();
@@ -219,7 +246,7 @@ export class FrameConnection {
     });
     this.reading = false;
     this.release();
-    this.socket.destroy();
+    this.closeFor(length === 0 ? 'empty_frame' : 'frame_too_large');
   }
 
   /** The frame's charge passes to its request, and is given back once it is answered. */
@@ -227,11 +254,11 @@ export class FrameConnection {
     const size = frame.length;
     let reply: ReturnType<FrameHandler>;
     try {
-      reply = this.handler(frame);
+      reply = this.handler(frame, this.receivedAt);
     } catch (err) {
       this.host.charge(-size);
       this.host.fault('unreadableRequest', { peer: this.peer, err: (err as Error).message });
-      this.socket.destroy();
+      this.closeFor('unreadable_request');
       return;
     }
     if (reply === null || Buffer.isBuffer(reply)) {
@@ -248,7 +275,7 @@ export class FrameConnection {
         this.inFlight--;
         this.host.charge(-size);
         this.host.fault('handlerFailed', { peer: this.peer }, err);
-        this.socket.destroy();
+        this.closeFor('handler_failed');
       },
     );
   }
@@ -281,7 +308,7 @@ export class FrameConnection {
         frameLength: this.frameLength,
         receivedBytes: this.buffered,
       });
-      this.socket.destroy();
+      this.closeFor('frame_timeout');
     }, remaining);
   }
 

@@ -16,6 +16,7 @@
  */
 import net from 'node:net';
 import { ThrottledWarning, type Logger } from '../log';
+import type { CloseReason, RefusalReason, ServerMetrics, ServerSample } from '../metrics/server-metrics';
 import { realTimers, type Timers } from '../time/timers';
 import { ClientConnections } from './client-connections';
 import { ConnectionFaults, type ConnectionFault, type ConnectionFaultCounts } from './connection-faults';
@@ -51,6 +52,11 @@ export interface FrameServerStats {
   readonly faults: ConnectionFaultCounts;
 }
 
+const REFUSAL_REASON: Record<'maxConnections' | 'maxConnectionsPerClient', RefusalReason> = {
+  maxConnections: 'max_connections',
+  maxConnectionsPerClient: 'max_connections_per_client',
+};
+
 export class FrameServer implements ConnectionHost {
   private readonly server: net.Server;
   private readonly connections = new Set<FrameConnection>();
@@ -68,12 +74,14 @@ export class FrameServer implements ConnectionHost {
     options: FrameServerOptions,
     private readonly handler: FrameHandler,
     private readonly logger: Logger,
+    private readonly metrics: ServerMetrics,
     readonly timers: Timers = realTimers,
   ) {
     this.options = options;
     this.budgetWarning = new ThrottledWarning(logger, 1000, timers.now);
     this.faults = new ConnectionFaults(logger, timers);
     this.server = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => this.accept(socket));
+    metrics.sample(() => this.sample());
   }
 
   get limits(): FrameServerOptions {
@@ -95,6 +103,7 @@ export class FrameServer implements ConnectionHost {
     if (over === this.overBudget) return;
     this.overBudget = over;
     if (over) {
+      this.metrics.budgetPauses.inc();
       this.budgetWarning.warn('budget', { inFlightBytes: this.inFlightBytes, maxInFlightBytes: this.options.maxInFlightBytes }, 'in-flight budget exceeded: reading paused');
       for (const c of this.connections) c.updateFlow();
     } else {
@@ -106,13 +115,24 @@ export class FrameServer implements ConnectionHost {
     this.faults.report(kind, fields, err);
   }
 
+  closed(reason: CloseReason): void {
+    this.metrics.closed[reason].inc();
+  }
+
+  get clock(): () => number {
+    return this.metrics.clock;
+  }
+
   listen(): Promise<net.AddressInfo> {
     return new Promise((resolve, reject) => {
       this.server.once('error', reject);
       this.server.listen({ host: this.options.bindAddress, port: this.options.port, backlog: this.options.backlog }, () => {
         this.server.off('error', reject);
         // after listening, errors are failed accepts (EMFILE when descriptors run out): the server goes on
-        this.server.on('error', (err: NodeJS.ErrnoException) => this.fault('acceptFailed', { code: err.code }, err));
+        this.server.on('error', (err: NodeJS.ErrnoException) => {
+          this.metrics.acceptFailures.inc();
+          this.fault('acceptFailed', { code: err.code }, err);
+        });
         resolve(this.address());
       });
     });
@@ -127,19 +147,31 @@ export class FrameServer implements ConnectionHost {
   }
 
   stats(): FrameServerStats {
+    const { connections, inFlightBytes, overBudget, bufferedBytes, unsentReplyBytes } = this.sample();
+    return { connections, inFlightBytes, overBudget, bufferedBytes, unsentReplyBytes, faults: this.faults.snapshot() };
+  }
+
+  /** What the metrics' gauges show at a scrape. */
+  private sample(): ServerSample {
+    let pausedConnections = 0;
     let bufferedBytes = 0;
     let unsentReplyBytes = 0;
     for (const c of this.connections) {
+      if (c.readPaused) pausedConnections++;
       bufferedBytes += c.bufferedBytes;
       unsentReplyBytes += c.unsentReplyBytes;
     }
     return {
       connections: this.connections.size,
+      maxConnections: this.options.maxConnections,
+      pausedConnections,
+      inFlightRequests: this.inFlight(),
+      maxInFlightPerConnection: this.options.maxInFlightPerConnection,
       inFlightBytes: this.inFlightBytes,
+      maxInFlightBytes: this.options.maxInFlightBytes,
       overBudget: this.overBudget,
       bufferedBytes,
       unsentReplyBytes,
-      faults: this.faults.snapshot(),
     };
   }
 
@@ -157,7 +189,7 @@ export class FrameServer implements ConnectionHost {
       await new Promise((r) => setTimeout(r, 5));
     }
     const unanswered = this.inFlight();
-    for (const c of this.connections) c.close();
+    for (const c of this.connections) c.drainClose();
     await closed;
     return unanswered;
   }
@@ -184,15 +216,18 @@ export class FrameServer implements ConnectionHost {
   private accept(socket: net.Socket): void {
     if (this.draining) {
       socket.destroy();
+      this.metrics.refused.draining.inc();
       return;
     }
     const client = socket.remoteAddress ?? '';
     const refusal = this.refusal(client);
     if (refusal) {
       socket.destroy();
+      this.metrics.refused[REFUSAL_REASON[refusal]].inc();
       this.fault(refusal, { client, limit: this.options[refusal] });
       return;
     }
+    this.metrics.accepted.inc();
     this.byClient.add(client);
     const connection = new FrameConnection(socket, this, this.handler, this.logger, () => {
       this.connections.delete(connection);

@@ -4,12 +4,13 @@
  * up for its topics when the caller asks, before the caller swaps it in, after which the old one is
  * closed (requests already on it finish there).
  *
- * Local storages are the exception: two cannot share a directory, so a changed local cluster is
- * closed first and reopened; requests in that short gap are answered 20.
+ * Storages that hold an exclusive resource (a local cluster's directory lock) are the exception: two
+ * cannot run side by side, so a changed one is closed first and reopened; requests in that short
+ * gap are answered 20.
  */
 import type { Logger } from '../log';
 import { TIMED_OUT, timeLimit } from '../time/time-limit';
-import type { ClusterSpec } from './registry';
+import type { ClusterSpec } from './storage-registry';
 import type { ClusterStorage } from './storage';
 
 interface Running {
@@ -38,7 +39,7 @@ export class ClusterSet {
 
   /**
    * Starts what `specs` adds or changes. If a storage fails to start, everything started here is
-   * closed, the running set stays as it was (but for a local cluster already closed for its
+   * closed, the running set stays as it was (but for an exclusive cluster already closed for its
    * replacement, which is dropped so that the next configuration, the old one included, reopens it),
    * and the error is thrown. With `warmUp`, the broker storages started here are warmed up for their
    * topics (meanwhile the running ones keep serving), for `warmUp.timeoutMs` at most.
@@ -54,7 +55,7 @@ export class ClusterSet {
         next.set(spec.name, current);
         return;
       }
-      if (current && spec.kind === 'local') {
+      if (current && spec.exclusive) {
         await current.storage.close();
         closedEarly.push(spec.name);
       } else if (current) retired.push(current.storage);
@@ -70,11 +71,11 @@ export class ClusterSet {
       this.logger.info({ cluster: spec.name, kind: spec.kind, replaced: current !== undefined }, 'cluster started');
     };
     try {
-      for (const spec of specs) if (spec.kind !== 'local') await startOrKeep(spec);
+      for (const spec of specs) if (!spec.exclusive) await startOrKeep(spec);
       if (warmUp && started.length > 0) await this.warmUp(started, warmUp);
-      // local clusters last: a changed one is closed before it reopens (two cannot share a
+      // exclusive clusters last: a changed one is closed before it reopens (two cannot share a
       // directory), and that gap must not include the other clusters' start and warm-up
-      for (const spec of specs) if (spec.kind === 'local') await startOrKeep(spec);
+      for (const spec of specs) if (spec.exclusive) await startOrKeep(spec);
     } catch (error) {
       await Promise.allSettled(started.map((s) => s.close()));
       // a closed storage must not count as running: the next configuration recreates it

@@ -1,9 +1,8 @@
 /**
- * The storage contract the core owns. Each broker cluster of the configuration (local, Kafka,
- * RocketMQ) is one ClusterStorage. Nothing above this layer knows a broker client's types.
+ * The storage contract the core owns. Each broker cluster of the configuration is one
+ * ClusterStorage, made by the plugin of its type (plugin-api.ts). Nothing above this layer knows a
+ * broker client's types.
  */
-
-export type StorageKind = 'local' | 'kafka' | 'rocketmq';
 
 /** A validated message on its way to a cluster. Routing hints are resolved by the adapter. */
 export interface OutgoingMessage {
@@ -25,18 +24,29 @@ export interface OutgoingMessage {
  * Storage failures by kind, not by client library. The mapping to DDMQ result codes lives in
  * core/result-mapping.ts; retry decisions read only `retriable`.
  */
-export type StorageErrorCode =
-  | 'TOPIC_NOT_FOUND'
-  | 'PARTITION_OUT_OF_RANGE'
-  | 'MESSAGE_TOO_LARGE'
-  | 'MESSAGE_ILLEGAL'
-  | 'TIMEOUT'
-  | 'UNAVAILABLE'
-  | 'THROTTLED'
-  | 'CLOSED'
-  | 'UNKNOWN';
+export const STORAGE_ERROR_CODES = [
+  'TOPIC_NOT_FOUND',
+  'PARTITION_OUT_OF_RANGE',
+  'MESSAGE_TOO_LARGE',
+  'MESSAGE_ILLEGAL',
+  'TIMEOUT',
+  'UNAVAILABLE',
+  'THROTTLED',
+  'CLOSED',
+  'UNKNOWN',
+] as const;
 
-export class StorageError extends Error {
+export type StorageErrorCode = (typeof STORAGE_ERROR_CODES)[number];
+
+/** Why a message was not stored. Plugins may return plain objects of this shape. */
+export interface StorageFailure {
+  readonly code: StorageErrorCode;
+  readonly message: string;
+  /** Whether the same message may succeed if sent again (the pipeline retries within the deadline). */
+  readonly retriable: boolean;
+}
+
+export class StorageError extends Error implements StorageFailure {
   override readonly name = 'StorageError';
   constructor(
     readonly code: StorageErrorCode,
@@ -48,16 +58,27 @@ export class StorageError extends Error {
   }
 }
 
-/** Where a stored message landed. `offset` is the partition offset where the broker reports one. */
+/**
+ * Where a stored message landed: `partition` is its index, or -1 when the broker chose and does not
+ * say (RocketMQ 5); `offset` is the partition offset where the broker reports one.
+ */
 export type SendOutcome =
   | { readonly ok: true; readonly partition: number; readonly offset: bigint | undefined }
-  | { readonly ok: false; readonly error: StorageError };
+  | { readonly ok: false; readonly error: StorageFailure };
 
 export interface ClusterStorage {
   readonly cluster: string;
-  readonly kind: StorageKind;
+  /** The plugin's kind. */
+  readonly kind: string;
   /** Largest body this cluster accepts, when its configuration sets one. */
   readonly maxMessageSize: number | undefined;
+  /**
+   * The reason this cluster cannot take the message, for rules of its broker beyond DDMQ's (a header
+   * name it reserves, say). Called while requests are validated, before anything is sent, so such a
+   * message is answered FAIL_ILLEGAL_MSG (11) and a sendBatchSync holding it sends nothing. Absent:
+   * every message DDMQ's rules let through is acceptable.
+   */
+  illegalMessageReason?(message: OutgoingMessage): string | undefined;
   /**
    * Makes the cluster ready before the proxy serves: recovers what is on disk, or connects. Rejects
    * when the cluster cannot be used at all, which stops the proxy from starting.

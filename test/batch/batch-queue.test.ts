@@ -2,9 +2,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { BatchQueue, type BatchSettings } from '../../src/batch/batch-queue';
 import { StorageBudgets, sendWithinBudget } from '../../src/core/storage-budget';
+import { ProxyMetrics } from '../../src/metrics/proxy-metrics';
 import type { ClusterStorage, OutgoingMessage, SendOutcome } from '../../src/storage/storage';
 import { FakeTimers, settle } from '../helpers/fake-timers';
-import { StorageDouble } from '../helpers/storage-double';
+import { sample } from '../helpers/metrics-exposition';
+import { StorageDouble, storageSending } from '../helpers/storage-double';
 
 const message = (body: string): OutgoingMessage => ({
   topic: 't', key: undefined, tags: undefined, body: Buffer.from(body), properties: undefined, partitionId: -2, hashId: 0n, ordered: false, timestamp: 0,
@@ -148,4 +150,51 @@ test("a batch waits in its queue for the storage's budget; a member withdrawn me
   rec.answer();
   await settle();
   assert.equal(other.length, 1);
+});
+
+test('a storage whose send throws gets the batch answered UNKNOWN, and its in-flight slot back', async () => {
+  const timers = new FakeTimers();
+  const sent: number[] = [];
+  const throwsOnce = storageSending((messages) => {
+    sent.push(messages.length);
+    if (sent.length === 1) throw new Error('send threw');
+    return Promise.resolve(messages.map(() => ({ ok: true, partition: 0, offset: 0n })));
+  });
+  const q = new BatchQueue(throwsOnce, ample(throwsOnce), settings({ maxInFlight: 1 }), timers);
+  let failed: SendOutcome | undefined;
+  assert.doesNotThrow(() => q.enqueue({ message: message('a'), deadline: timers.now() + 1000, resolve: (o) => (failed = o) }));
+  const next = submit(q, message('b'), timers.now() + 1000);
+  await settle();
+  assert.deepEqual(failed && (failed.ok ? 'ok' : [failed.error.code, failed.error.retriable]), ['UNKNOWN', false]);
+  assert.equal((await next).ok, true, 'the next batch went');
+  assert.deepEqual(sent, [1, 1]);
+});
+
+test("a batch's linger is how long its first member waited to go: behind the batch in flight, and for the budget", async () => {
+  const timers = new FakeTimers();
+  const metrics = new ProxyMetrics(true);
+  metrics.configure([], ['C']);
+  const rec = new StorageDouble();
+  const budgets = new StorageBudgets(2, { metrics });
+  const q = new BatchQueue(rec.storage, budgets.of(rec.storage), settings({ maxMessages: 2 }), timers);
+  const linger = async () => {
+    const text = await metrics.render();
+    return [sample(text, 'pproxy_batch_linger_seconds_count', { cluster: 'C' }), sample(text, 'pproxy_batch_linger_seconds_sum', { cluster: 'C' })];
+  };
+  void submit(q, message('a'), timers.now() + 1000);
+  assert.deepEqual(await linger(), [1, 0], 'an idle queue sends at once');
+  await timers.advance(3);
+  void submit(q, message('b'), timers.now() + 1000);
+  void submit(q, message('c'), timers.now() + 1000);
+  // another send holds the storage's whole budget
+  sendWithinBudget(budgets.of(rec.storage), rec.storage, [message('zz')], () => undefined);
+  await timers.advance(7);
+  rec.answer();
+  await settle();
+  assert.deepEqual(rec.sizes, [1, 1], 'b and c wait for the budget the other send holds');
+  await timers.advance(5);
+  rec.answer();
+  await settle();
+  assert.deepEqual(rec.sizes, [1, 1, 2]);
+  assert.deepEqual(await linger(), [2, 0.012], 'b arrived 12 ms before its batch went');
 });

@@ -3,7 +3,11 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { test } from 'node:test';
 import YAML from 'yaml';
-import { ConfigError, loadSettings } from '../../src/config/load';
+import type { LocalClusterConfig } from '../../src/storage/builtin/local';
+import { ConfigError } from '../../src/config/load';
+import { loadNodeConfiguration } from '../../src/node-configuration';
+
+const loadSettings = (file: string) => loadNodeConfiguration(file).settings;
 import { localConfig, tempDir, writeConfig } from '../helpers/config';
 import { PROXY_SERVER, REPO_ROOT, proxyEnv } from '../helpers/proxy';
 
@@ -11,10 +15,11 @@ test('the shipped carrera.yaml is a valid local-mode config serving "test" on lo
   const settings = loadSettings(path.join(REPO_ROOT, 'carrera.yaml'));
   assert.equal(settings.zookeeperAddr, undefined);
   assert.equal(settings.port, 9613);
+  assert.equal(settings.adminPort, 9614, 'the admin listener next to the Thrift port');
   assert.equal(settings.host, '127.0.0.1');
   assert.equal(settings.dataDir, path.join(REPO_ROOT, 'data'));
   assert.deepEqual(settings.local!.pproxy.topics, ['test']);
-  assert.deepEqual(Object.keys(settings.local!.pproxy.carreraConfiguration.localConfigurationMap), ['L_local']);
+  assert.deepEqual(Object.keys(settings.local!.pproxy.carreraConfiguration['localConfigurationMap'] as object), ['L_local']);
   assert.deepEqual(settings.local!.topics.map((t) => t.topic), ['test']);
 });
 
@@ -27,7 +32,7 @@ test('defaults fill what a minimal file leaves out; paths are relative to the fi
   assert.equal(s.logDir, path.join(dir, 'logs'));
   const conf = s.local!.pproxy.carreraConfiguration;
   assert.equal(conf.thriftServer.maxReadBufferBytes, 5_000_000);
-  assert.equal(conf.localConfigurationMap['L_local']!.flushPolicy, 'write');
+  assert.equal((conf['localConfigurationMap'] as Record<string, LocalClusterConfig>)['L_local']!.flushPolicy, 'write');
   assert.equal(s.local!.topics[0]!.topicUnits[0]!.maxTps, 1024);
   assert.equal(s.local!.topics[0]!.limiterFailureRetryInterval, -1);
 });
@@ -65,7 +70,7 @@ test('bad configurations are refused with the field and the fault', (t) => {
     ['port of the wrong type', (c) => void (c.port = 'ninety'), /: port: Invalid input: expected number, received string/],
     ['port out of range', (c) => void (c.port = 70000), /: port: Too big: expected number to be <=65535/],
     ['a typo at the top level', (c) => void (c.prot = 9613), /: \(top level\): Unrecognized key: "prot"/],
-    ['unknown cluster type (a map pproxy does not know)', (c) => void (c.pproxy.carreraConfiguration.memcacheConfigurationMap = { M: {} }), /: pproxy\.carreraConfiguration: Unrecognized key: "memcacheConfigurationMap"/],
+    ['unknown cluster type (a map pproxy does not know)', (c) => void (c.pproxy.carreraConfiguration.memcacheConfigurationMap = { M: {} }), /: pproxy\.carreraConfiguration\.memcacheConfigurationMap: no storage plugin provides memcacheConfigurationMap \(loaded: kafkaConfigurationMap, rocketmqConfigurationMap, localConfigurationMap\)/],
     ['unknown cluster type (a cluster in no map)', (c) => void c.pproxy.brokerClusters.push('X_mystery'), /: pproxy\.brokerClusters\[1\]: unknown cluster type: "X_mystery" has no entry in kafkaConfigurationMap, rocketmqConfigurationMap, localConfigurationMap/],
     ['a cluster in two maps', (c) => void (c.pproxy.carreraConfiguration.kafkaConfigurationMap = { L_local: { bootstrapServers: ['127.0.0.1:9092'] } }), /cluster "L_local" is in both kafkaConfigurationMap and localConfigurationMap/],
     ['a configured cluster missing from brokerClusters', (c) => void (c.pproxy.carreraConfiguration.localConfigurationMap.L_other = {}), /pproxy\.carreraConfiguration\.localConfigurationMap\.L_other: cluster is not listed in brokerClusters/],

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isEmptyAfterJavaTrim, javaLength, javaStringHashCode, wholeStringPattern } from '../../src/core/java-string';
-import { schemas } from '../../src/config/schema';
+import { schemas } from '../helpers/schemas';
 import { CANCEL_ID_PATTERN } from '../../src/delay/delay-id';
 import { isValidTopicName } from '../../src/storage/local/layout';
 import { EDGE_CHARACTERS, hex, javaTrimRemoves } from '../helpers/java-rules';

@@ -4,6 +4,7 @@ import type { Timers } from '../../src/time/timers';
 import { MessageDelivery, type DeliveryContext, type RoutedMessage } from '../../src/core/message-delivery';
 import { resultForStorageError } from '../../src/core/result-mapping';
 import { ResultCode } from '../../src/protocol/result-codes';
+import type { RetryReason } from '../../src/metrics/proxy-metrics';
 import type { OutgoingMessage } from '../../src/storage/storage';
 import { FakeTimers, settle } from '../helpers/fake-timers';
 import { StorageDouble, type Answer } from '../helpers/storage-double';
@@ -39,9 +40,14 @@ function deliver(script: Answer[] = []) {
   };
   const double = new StorageDouble();
   double.script.push(...script);
+  const retries: RetryReason[] = [];
   const context: DeliveryContext = {
     timers,
-    dispatch: (route, sink) => void route.storage.send([sink.message]).then((outcomes) => sink.resolve(outcomes[0]!)),
+    dispatch: (route, sink, _batchable, retry) => {
+      if (retry) retries.push(retry);
+      void route.storage.send([sink.message]).then((outcomes) => sink.resolve(outcomes[0]!));
+      return undefined;
+    },
     current: (route) => route,
     failed: (outcome) => resultForStorageError(outcome.error.code),
   };
@@ -65,7 +71,7 @@ function deliver(script: Answer[] = []) {
     double.answer(a, index);
     await settle();
   };
-  return { double, answers, armed, at, answer };
+  return { double, answers, armed, at, answer, retries };
 }
 
 test("a fast failure of the extra attempt does not hide the first attempt's success", async () => {
@@ -162,4 +168,29 @@ test('a first attempt still retrying at the deadline: 12 exactly at it, and noth
   await d.at(300);
   assert.deepEqual(d.answers, [{ code: ResultCode.FAIL_TIMEOUT, at: 100 }], 'no answer after the deadline');
   assert.equal(d.double.sends.length, 3);
+});
+
+test('every attempt after the first is counted once, with its reason: a resend after a failure is a retry, made early or not', async () => {
+  // four retriable failures, then the retry due at 75 made at 70
+  const early = deliver([unavailable, unavailable, unavailable, unavailable]);
+  await early.at(76);
+  await early.answer(4, 'ok');
+  assert.equal(early.double.sends.length, 5);
+  assert.deepEqual(early.retries, Array(4).fill('retriable_failure'));
+
+  // the extra attempt beside a first attempt still out
+  const beside = deliver();
+  await beside.at(70);
+  assert.deepEqual(beside.retries, ['deadline_attempt']);
+  await beside.answer(0, 'ok');
+
+  // the extra attempt stands for the first's retry; its own retriable failure is then retried
+  const standIn = deliver();
+  await standIn.at(72);
+  await standIn.answer(0, unavailable);
+  await standIn.at(85);
+  await standIn.answer(1, unavailable);
+  await standIn.at(95);
+  assert.equal(standIn.double.sends.length, 3);
+  assert.deepEqual(standIn.retries, ['deadline_attempt', 'retriable_failure']);
 });

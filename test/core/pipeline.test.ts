@@ -1,25 +1,32 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { AutoBatcher } from '../../src/batch/auto-batcher';
-import { schemas } from '../../src/config/schema';
+import { schemas } from '../helpers/schemas';
 import { emptyProducerMessage, type ProducerMessage } from '../../src/core/message';
 import { ProducerPipeline, type PipelinePolicy } from '../../src/core/pipeline';
 import { StorageBudgets } from '../../src/core/storage-budget';
 import { buildRoutingTable } from '../../src/core/routing-table';
 import { silentLogger } from '../../src/log';
+import { ProxyMetrics } from '../../src/metrics/proxy-metrics';
 import { ResultCode } from '../../src/protocol/result-codes';
 import { TpsLimiter } from '../../src/ratelimit/tps-limiter';
 import { FakeTimers, settle } from '../helpers/fake-timers';
 import { stillAlive } from '../helpers/gc';
-import { StorageDouble } from '../helpers/storage-double';
+import { sample } from '../helpers/metrics-exposition';
+import { StorageDouble, storageSending } from '../helpers/storage-double';
+import type { ClusterStorage, OutgoingMessage } from '../../src/storage/storage';
 
 interface Setup {
   topic?: Record<string, unknown>;
   policy?: Partial<PipelinePolicy>;
   limiterTps?: number;
+  /** The limiter's tpsWarningRatio (default 1: no warning part). */
+  warningRatio?: number;
   lingerMs?: number;
   /** Each storage's budget (default: more than any test sends). */
   budgetBytes?: number;
+  /** Cluster C's storage (default: the double's). */
+  storage?: ClusterStorage;
 }
 
 async function setup(options: Setup = {}) {
@@ -31,13 +38,18 @@ async function setup(options: Setup = {}) {
     carreraConfiguration: { localConfigurationMap: { C: {} } },
   });
   const topic = schemas.strict.topicConfig.parse({ topic: 't', topicUnits: [{ brokerCluster: 'C' }], ...options.topic });
-  const routing = await buildRoutingTable(pproxy, [topic], new Map([['C', double.storage]]), { instance: 'i', requireBinding: false });
-  const limiter = options.limiterTps ? new TpsLimiter({ nodeMaxTps: 1e6, warningRatio: 1, topics: new Map([['t', options.limiterTps]]) }, timers.now) : undefined;
+  const routing = await buildRoutingTable(pproxy, [topic], new Map([['C', options.storage ?? double.storage]]), { instance: 'i', requireBinding: false });
+  const metrics = new ProxyMetrics(true);
+  metrics.configure(['t'], ['C']);
+  const limits = { nodeMaxTps: 1e6, warningRatio: options.warningRatio ?? 1, topics: new Map([['t', options.limiterTps ?? 0]]) };
+  const limiter = options.limiterTps ? new TpsLimiter(limits, timers.now, metrics) : undefined;
   const policy: PipelinePolicy = { limiter, limiterRetryQueueSize: 10, autoBatchThresholdBytes: undefined, ...options.policy };
-  const budgets = new StorageBudgets(options.budgetBytes ?? Number.MAX_SAFE_INTEGER);
+  const budgets = new StorageBudgets(options.budgetBytes ?? Number.MAX_SAFE_INTEGER, { metrics, clock: timers.now });
   const batcher = new AutoBatcher({ maxMessages: 100, maxBytes: 1e6, lingerMs: options.lingerMs ?? 0, maxInFlight: 1, urgencyMarginMs: 2 }, budgets, timers);
-  const pipeline = new ProducerPipeline(routing, policy, { logger: silentLogger(), timers, random: () => 0.5, batcher, budgets });
-  return { timers, double, pipeline };
+  const pipeline = new ProducerPipeline(routing, policy, { logger: silentLogger(), timers, random: () => 0.5, batcher, budgets, metrics });
+  /** The sample `name{labels}` of the exposition now. */
+  const metric = async (name: string, labels: Record<string, string | number> = {}) => sample(await metrics.render(), name, labels);
+  return { timers, double, pipeline, limiter, metric };
 }
 
 const msg = (body = 'x'): ProducerMessage => ({ ...emptyProducerMessage(), topic: 't', body: Buffer.from(body) });
@@ -233,4 +245,274 @@ test("a sendBatchSync waits for its storage's budget too, and is never sent once
   double.script.push('ok');
   assert.equal(await pipeline.sendBatch([msg('01234'), msg('56789')]), ResultCode.OK);
   assert.deepEqual(double.sizes, [1, 2]);
+});
+
+test("a cluster's own message rule answers 11 before anything is sent, so a sendBatchSync holding such a message stores none", async () => {
+  const { double, pipeline } = await setup();
+  (double.storage as { illegalMessageReason?: (m: OutgoingMessage) => string | undefined }).illegalMessageReason = (m) =>
+    m.properties?.has('bad name') ? 'property name "bad name" cannot be a header' : undefined;
+  const bad: ProducerMessage = { ...msg('b'), properties: new Map([['bad name', 'v']]) };
+  assert.equal(await pipeline.sendSync(bad, 1000), ResultCode.FAIL_ILLEGAL_MSG);
+  assert.equal(await pipeline.sendBatch([msg('a'), bad, msg('c')]), ResultCode.FAIL_ILLEGAL_MSG);
+  assert.equal(double.sends.length, 0);
+  double.script.push('ok');
+  assert.equal(await pipeline.sendSync(msg('good'), 1000), ResultCode.OK);
+  assert.deepEqual(double.sizes, [1]);
+});
+
+/**
+ * Runs `body` and returns what escaped it as an uncaught exception or unhandled rejection: in the
+ * proxy, either exits the process (main.ts).
+ */
+async function escapes(body: () => Promise<void>): Promise<unknown[]> {
+  const escaped: unknown[] = [];
+  const record = (err: unknown) => escaped.push(err);
+  process.on('uncaughtException', record);
+  process.on('unhandledRejection', record);
+  try {
+    await body();
+    await settle();
+  } finally {
+    process.off('uncaughtException', record);
+    process.off('unhandledRejection', record);
+  }
+  return escaped;
+}
+
+/** The answers of `requests`, as they stand once pending promise callbacks have run: a code, a rejection, or none yet. */
+async function answersOf(requests: (ResultCode | Promise<ResultCode>)[]): Promise<(ResultCode | string)[]> {
+  const answers: (ResultCode | string)[] = requests.map(() => 'no answer');
+  requests.forEach((request, i) =>
+    Promise.resolve(request).then(
+      (code) => (answers[i] = code),
+      (err: unknown) => (answers[i] = `rejected: ${String(err)}`),
+    ),
+  );
+  await settle();
+  return answers;
+}
+
+test('a storage that resolves with no outcome array, or with unusable outcomes, gets its callers answered 10 at once, and nothing escapes', async () => {
+  const answers: Record<string, unknown> = {
+    'no array': undefined,
+    'a null outcome': [null],
+    'an empty object': [{}],
+    'a failure without error': [{ ok: false }],
+    'a failure of an unknown code': [{ ok: false, error: { code: 'NO_SUCH_CODE', message: 'm', retriable: false } }],
+    'a frozen empty array': Object.freeze([]),
+  };
+  for (const [name, answer] of Object.entries(answers)) {
+    const storage = storageSending(async () => answer);
+    const { pipeline } = await setup({ storage });
+    let codes: (ResultCode | string)[] = [];
+    const escaped = await escapes(async () => {
+      codes = await answersOf([pipeline.sendSync(msg(), 1000), pipeline.sendAsync(msg()), pipeline.sendBatch([msg()])]);
+    });
+    assert.deepEqual(codes, [ResultCode.FAIL_UNKNOWN, ResultCode.FAIL_UNKNOWN, ResultCode.FAIL_UNKNOWN], name);
+    assert.deepEqual(escaped.map(String), [], name);
+  }
+});
+
+test('a storage whose send throws gets its callers answered 10, gives its budget back, and nothing escapes, on every path', async () => {
+  let throwing = true;
+  const sends: number[] = [];
+  const storage = storageSending((messages) => {
+    sends.push(messages.length);
+    if (throwing) throw new Error('send threw');
+    return Promise.resolve(messages.map(() => ({ ok: true, partition: 0, offset: 0n })));
+  });
+  // a budget of one message: bytes a throwing send kept would hold back every later send
+  const { pipeline } = await setup({ storage, budgetBytes: 1 });
+  const codes: (ResultCode | string)[] = [];
+  const escaped = await escapes(async () => {
+    for (const send of [() => pipeline.sendSync(msg(), 1000), () => pipeline.sendAsync(msg()), () => pipeline.sendBatch([msg()])]) {
+      // one at a time: each must have given its byte back for the next to be sent
+      codes.push(...(await answersOf([send()])));
+    }
+    throwing = false;
+    codes.push(...(await answersOf([pipeline.sendSync(msg(), 1000)])));
+  });
+  assert.deepEqual(codes, [ResultCode.FAIL_UNKNOWN, ResultCode.FAIL_UNKNOWN, ResultCode.FAIL_UNKNOWN, ResultCode.OK]);
+  assert.deepEqual(sends, [1, 1, 1, 1], 'each answered at once, without a retry');
+  assert.deepEqual(escaped.map(String), []);
+});
+
+test("an auto-batch queue whose storage's send threw sends the next batch; its members are answered 10", async () => {
+  let throwing = true;
+  const sends: number[] = [];
+  const storage = storageSending((messages) => {
+    sends.push(messages.length);
+    if (throwing) throw new Error('send threw');
+    return Promise.resolve(messages.map(() => ({ ok: true, partition: 0, offset: 0n })));
+  });
+  // one batch in flight at a time (setup's maxInFlight): a slot the throw kept would stop the queue for good
+  const { timers, pipeline } = await setup({ storage, topic: { autoBatch: true }, policy: { autoBatchThresholdBytes: 1000 } });
+  const codes: (ResultCode | string)[] = [];
+  const escaped = await escapes(async () => {
+    // 50 ms: no extra attempt, which would go alone, past the queue
+    codes.push(...(await answersOf([pipeline.sendSync(msg(), 50)])));
+    await timers.advance(50);
+    throwing = false;
+    codes.push(...(await answersOf([pipeline.sendSync(msg(), 50)])));
+  });
+  assert.deepEqual(codes, [ResultCode.FAIL_UNKNOWN, ResultCode.OK]);
+  assert.deepEqual(sends, [1, 1]);
+  assert.deepEqual(escaped.map(String), []);
+});
+
+test('the limiter counts per topic what it admitted, from its warning part, refused with 15, and deferred; its waiting retries are a gauge against the queue size', async () => {
+  // the topic's 2/s: 1/s normal, 1/s warning part; one deferred retry may wait, for 1 s
+  const { timers, double, pipeline, limiter, metric } = await setup({
+    limiterTps: 2,
+    warningRatio: 0.5,
+    topic: { limiterFailureRetryInterval: 1000 },
+    policy: { limiterRetryQueueSize: 1 },
+  });
+  double.script.push('ok', 'ok', 'ok');
+  await timers.advance(1000); // every part full
+  const t = { topic: 't' };
+  assert.equal(await pipeline.sendSync(msg(), 3000), ResultCode.OK);
+  assert.equal(await pipeline.sendSync(msg(), 3000), ResultCode.OK, 'from the warning part');
+  const deferred = track(pipeline.sendSync(msg(), 3000), timers);
+  assert.equal(pipeline.sendSync(msg(), 3000), ResultCode.FAIL_REFUSED_BY_RATE_LIMITER, 'the retry queue is full');
+  await settle();
+  assert.deepEqual(
+    [
+      await metric('pproxy_rate_limit_admitted_total', t),
+      await metric('pproxy_rate_limit_warning_total', t),
+      await metric('pproxy_rate_limit_refused_total', t),
+      await metric('pproxy_rate_limit_deferred_total', t),
+      await metric('pproxy_rate_limit_deferred_waiting'),
+      await metric('pproxy_rate_limit_deferred_queue_size'),
+    ],
+    [2, 1, 1, 1, 1, 1],
+  );
+  await timers.advance(1000);
+  assert.equal(deferred.code, ResultCode.OK, 'admitted on its deferred retry');
+  assert.deepEqual(
+    [await metric('pproxy_rate_limit_admitted_total', t), await metric('pproxy_rate_limit_refused_total', t), await metric('pproxy_rate_limit_deferred_waiting')],
+    [3, 1, 0],
+  );
+  // the 10 s log line still counts every refusal of the limiter, as DDMQ's does
+  assert.deepEqual(limiter!.drainCounts().get('t'), { warn: 1, refused: 2 });
+});
+
+test('a deferred request refused again on its retry counts as refused once; a refused sendBatchSync counts each of its messages', async () => {
+  const { timers, double, pipeline, metric } = await setup({ limiterTps: 1, topic: { limiterFailureRetryInterval: 50 } });
+  double.script.push('ok');
+  assert.equal(await pipeline.sendSync(msg(), 1000), ResultCode.OK, 'the bucket starts with one token');
+  const refused = track(pipeline.sendSync(msg(), 1000), timers);
+  await timers.advance(50);
+  assert.equal(refused.code, ResultCode.FAIL_REFUSED_BY_RATE_LIMITER);
+  const t = { topic: 't' };
+  assert.deepEqual([await metric('pproxy_rate_limit_deferred_total', t), await metric('pproxy_rate_limit_refused_total', t)], [1, 1]);
+  const batch = track(pipeline.sendBatch([msg('a'), msg('b'), msg('c')]), timers);
+  await timers.advance(50);
+  assert.equal(batch.code, ResultCode.FAIL_REFUSED_BY_RATE_LIMITER);
+  assert.deepEqual([await metric('pproxy_rate_limit_deferred_total', t), await metric('pproxy_rate_limit_refused_total', t)], [2, 4]);
+  assert.equal(await metric('pproxy_rate_limit_admitted_total', t), 1);
+});
+
+test('retries count under their cluster by reason: a retriable failure resent (sendBatchSync too), an extra attempt before the deadline', async () => {
+  const { timers, double, pipeline, metric } = await setup();
+  const unavailable = { code: 'UNAVAILABLE', retriable: true } as const;
+  double.script.push(unavailable, 'ok');
+  const retried = track(pipeline.sendSync(msg(), 1000), timers);
+  await timers.advance(20);
+  assert.equal(retried.code, ResultCode.OK);
+  const reason = (r: string) => metric('pproxy_retries_total', { cluster: 'C', reason: r });
+  assert.deepEqual([await reason('retriable_failure'), await reason('deadline_attempt')], [1, 0]);
+
+  const late = track(pipeline.sendSync(msg(), 100), timers);
+  await timers.advance(70);
+  assert.equal(double.sends.length, 4, 'the extra attempt is out beside the first');
+  assert.deepEqual([await reason('retriable_failure'), await reason('deadline_attempt')], [1, 1]);
+  double.answer('ok');
+  double.answer('ok');
+  await settle();
+  assert.equal(late.code, ResultCode.OK);
+
+  const batch = track(pipeline.sendBatch([msg('a'), msg('b'), msg('c')]), timers);
+  await settle();
+  double.answer((m) => (m.body.toString() === 'b' ? 'ok' : unavailable));
+  await timers.advance(5);
+  assert.deepEqual(double.sizes.at(-1), 2, 'the two failed messages are resent');
+  double.answer('ok');
+  await settle();
+  assert.equal(batch.code, ResultCode.OK);
+  assert.equal(await reason('retriable_failure'), 3);
+  assert.equal(await metric('pproxy_storage_errors_total', { cluster: 'C', code: 'UNAVAILABLE' }), 3);
+});
+
+test("a resend or extra attempt waiting for its storage's budget is not counted as a retry, and one withdrawn at the deadline never is", async () => {
+  const { timers, double, pipeline, metric } = await setup({ budgetBytes: 10 });
+  const unavailable = { code: 'UNAVAILABLE', retriable: true } as const;
+  const reason = (r: string) => metric('pproxy_retries_total', { cluster: 'C', reason: r });
+  const failing = track(pipeline.sendSync(msg('0123456789'), 100), timers);
+  const holder = track(pipeline.sendAsync(msg('abcdefghij')), timers);
+  await settle();
+  assert.equal(double.sends.length, 1, 'the second message waits for the budget');
+  double.answer(unavailable);
+  await timers.advance(80);
+  assert.equal(double.sends.length, 2, "the second message holds the budget: the first's resend and its extra attempt wait");
+  assert.deepEqual([await reason('retriable_failure'), await reason('deadline_attempt')], [0, 0], 'nothing is handed over again yet');
+  await timers.advance(20);
+  assert.equal(failing.code, ResultCode.FAIL_TIMEOUT);
+
+  // a sendBatchSync's resend waits for the budget too, and is withdrawn at its deadline
+  const batch = track(pipeline.sendBatch([msg('x'), msg('y')]), timers);
+  double.answer('ok'); // the holder's bytes return: the batch goes
+  await settle();
+  assert.equal(holder.code, ResultCode.OK);
+  void pipeline.sendAsync(msg('abcdefghij')); // waits behind the batch's bytes
+  double.answer(unavailable); // the batch's bytes return: that message goes, the batch's resend waits
+  await timers.advance(10_000);
+  assert.equal(batch.code, ResultCode.FAIL_TIMEOUT);
+  assert.deepEqual(double.sizes, [1, 1, 2, 1], 'no withdrawn attempt was ever sent');
+  assert.deepEqual([await reason('retriable_failure'), await reason('deadline_attempt')], [0, 0]);
+});
+
+test('a pipeline and its budgets built without a metrics catalog are not kept alive by the one that counts nothing', async () => {
+  const { double } = await setup();
+  const timers = new FakeTimers();
+  const routing = await buildRoutingTable(
+    schemas.strict.pproxyConfig.parse({ proxyCluster: 'P', brokerClusters: ['C'], carreraConfiguration: { localConfigurationMap: { C: {} } } }),
+    [schemas.strict.topicConfig.parse({ topic: 't', topicUnits: [{ brokerCluster: 'C' }] })],
+    new Map([['C', double.storage]]),
+    { instance: 'i', requireBinding: false },
+  );
+  const build = () => {
+    const budgets = new StorageBudgets(1000);
+    const batcher = new AutoBatcher({ maxMessages: 100, maxBytes: 1e6, lingerMs: 0, maxInFlight: 1, urgencyMarginMs: 2 }, budgets, timers);
+    const policy: PipelinePolicy = { limiter: undefined, limiterRetryQueueSize: 10, autoBatchThresholdBytes: undefined };
+    const pipeline = new ProducerPipeline(routing, policy, { logger: silentLogger(), timers, random: () => 0.5, batcher, budgets });
+    budgets.of(double.storage);
+    return [new WeakRef(pipeline), new WeakRef(budgets)];
+  };
+  const refs = [...build(), ...build()];
+  assert.equal(await stillAlive(refs), 0);
+});
+
+test('an auto-batch of N messages is one storage send of N messages and their bytes, and its linger is observed', async () => {
+  const { timers, double, pipeline, metric } = await setup({ topic: { autoBatch: true }, policy: { autoBatchThresholdBytes: 10 }, lingerMs: 5 });
+  const results = ['a', 'bb', 'ccc'].map((b) => track(pipeline.sendSync(msg(b), 1000), timers));
+  await timers.advance(5);
+  assert.deepEqual(double.sizes, [3]);
+  double.answer('ok');
+  await settle();
+  assert.deepEqual(results.map((r) => r.code), [0, 0, 0]);
+  const c = { cluster: 'C' };
+  assert.deepEqual(
+    [
+      await metric('pproxy_batch_messages_count', c),
+      await metric('pproxy_batch_messages_sum', c),
+      await metric('pproxy_batch_messages_bucket', { ...c, le: 2 }),
+      await metric('pproxy_batch_messages_bucket', { ...c, le: 4 }),
+      await metric('pproxy_batch_bytes_sum', c),
+      await metric('pproxy_batch_linger_seconds_count', c),
+      await metric('pproxy_batch_linger_seconds_sum', c),
+      await metric('pproxy_storage_messages_stored_total', c),
+    ],
+    [1, 3, 0, 1, 6, 1, 0.005, 3],
+  );
 });

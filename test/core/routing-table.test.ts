@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { schemas, type TopicConfig } from '../../src/config/schema';
+import type { TopicConfig } from '../../src/config/schema';
+import { schemas } from '../helpers/schemas';
 import { buildRoutingTable, servedTopicsByCluster } from '../../src/core/routing-table';
 import { DEFAULT_MAX_MESSAGE_SIZE } from '../../src/core/validate';
 import type { ClusterStorage } from '../../src/storage/storage';

@@ -1,18 +1,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { StorageBudgets, sendWithinBudget } from '../../src/core/storage-budget';
+import { ProxyMetrics } from '../../src/metrics/proxy-metrics';
 import type { ClusterStorage, OutgoingMessage, SendOutcome } from '../../src/storage/storage';
-import { settle } from '../helpers/fake-timers';
-import { StorageDouble } from '../helpers/storage-double';
+import { FakeTimers, settle } from '../helpers/fake-timers';
+import { sample } from '../helpers/metrics-exposition';
+import { StorageDouble, storageSending } from '../helpers/storage-double';
 
 const message = (bytes: number): OutgoingMessage => ({
   topic: 't', key: undefined, tags: undefined, body: Buffer.alloc(bytes, 1), properties: undefined, partitionId: -2, hashId: 0n, ordered: false, timestamp: 0,
 });
-
-/** A storage that breaks its contract as `send` says. */
-function storageSending(send: (messages: readonly OutgoingMessage[]) => Promise<SendOutcome[]>): ClusterStorage {
-  return { ...new StorageDouble().storage, send };
-}
 
 /** Sends one message of `bytes` within the budget and records its outcome under `name`. */
 function sender(budgets: StorageBudgets, storage: ClusterStorage, done: Map<string, SendOutcome>) {
@@ -119,4 +116,99 @@ test('a storage whose outcomes have a gap still gets every message an outcome', 
   sendWithinBudget(budgets.of(gappy), gappy, [message(10), message(10), message(10)], (o) => (got = o));
   await settle();
   assert.deepEqual(got.map((x) => (x.ok ? 'ok' : x.error.code)), ['UNKNOWN', 'ok', 'UNKNOWN']);
+});
+
+test("each storage send counts once into its cluster: messages, bytes, write latency, messages stored and failed by code", async () => {
+  const timers = new FakeTimers();
+  const metrics = new ProxyMetrics(true);
+  metrics.configure([], ['C']);
+  const double = new StorageDouble();
+  const budget = new StorageBudgets(1000, { metrics, clock: timers.now }).of(double.storage);
+  const done: SendOutcome[][] = [];
+  sendWithinBudget(budget, double.storage, [message(10), message(20), message(30)], (outcomes) => done.push(outcomes));
+  await timers.advance(25);
+  double.answer((m) => (m.body.length === 20 ? { code: 'PARTITION_OUT_OF_RANGE', retriable: false } : 'ok'));
+  await settle();
+  sendWithinBudget(budget, double.storage, [message(5)], (outcomes) => done.push(outcomes));
+  await timers.advance(3);
+  double.answer({ code: 'UNAVAILABLE', retriable: true });
+  await settle();
+  assert.equal(done.length, 2);
+  const text = await metrics.render();
+  const c = { cluster: 'C' };
+  assert.deepEqual(
+    [
+      sample(text, 'pproxy_batch_messages_count', c),
+      sample(text, 'pproxy_batch_messages_sum', c),
+      sample(text, 'pproxy_batch_bytes_sum', c),
+      sample(text, 'pproxy_batch_bytes_bucket', { ...c, le: 1024 }),
+      sample(text, 'pproxy_storage_write_duration_seconds_count', c),
+      sample(text, 'pproxy_storage_write_duration_seconds_sum', c),
+      sample(text, 'pproxy_storage_write_duration_seconds_bucket', { ...c, le: 0.005 }),
+      sample(text, 'pproxy_storage_write_duration_seconds_bucket', { ...c, le: 0.025 }),
+      sample(text, 'pproxy_storage_messages_stored_total', c),
+      sample(text, 'pproxy_storage_errors_total', { ...c, code: 'PARTITION_OUT_OF_RANGE' }),
+      sample(text, 'pproxy_storage_errors_total', { ...c, code: 'UNAVAILABLE' }),
+    ],
+    [2, 4, 65, 2, 2, 0.028, 1, 2, 2, 1, 1],
+  );
+});
+
+test('a storage that rejects counts its messages as UNKNOWN errors, once', async () => {
+  const metrics = new ProxyMetrics(true);
+  metrics.configure([], ['C']);
+  const rejecting = storageSending(() => Promise.reject(new Error('down')));
+  const budget = new StorageBudgets(1000, { metrics }).of(rejecting);
+  sendWithinBudget(budget, rejecting, [message(1), message(2)], () => undefined);
+  await settle();
+  const text = await metrics.render();
+  assert.equal(sample(text, 'pproxy_storage_errors_total', { cluster: 'C', code: 'UNKNOWN' }), 2);
+  assert.equal(sample(text, 'pproxy_storage_write_duration_seconds_count', { cluster: 'C' }), 1);
+});
+
+test('in-flight bytes and sends waiting per cluster are gauges against the budget, which is one too', async () => {
+  const metrics = new ProxyMetrics(true);
+  metrics.configure([], ['C']);
+  const double = new StorageDouble();
+  const budgets = new StorageBudgets(100, { metrics });
+  const done = new Map<string, SendOutcome>();
+  const send = sender(budgets, double.storage, done);
+  const gauges = async () => {
+    const text = await metrics.render();
+    const c = { cluster: 'C' };
+    return [
+      sample(text, 'pproxy_storage_in_flight_bytes', c),
+      sample(text, 'pproxy_storage_budget_waiting_sends', c),
+      sample(text, 'pproxy_storage_budget_waits_total', c),
+      sample(text, 'pproxy_storage_in_flight_bytes_limit'),
+    ];
+  };
+  send('a', 60);
+  send('b', 50);
+  const withdrawn = send('c', 10)!;
+  assert.deepEqual(await gauges(), [60, 2, 2, 100]);
+  withdrawn.withdraw();
+  assert.deepEqual(await gauges(), [60, 1, 2, 100]);
+  double.answer();
+  await settle();
+  assert.deepEqual(await gauges(), [50, 0, 2, 100], 'b went once a returned');
+  budgets.configure(200);
+  double.answer();
+  await settle();
+  assert.deepEqual(await gauges(), [0, 0, 2, 200]);
+});
+
+test('with metrics off a send counts nothing: no outcome is walked for its code, no clock is read', async () => {
+  let clockReads = 0;
+  const budgets = new StorageBudgets(1000, { metrics: new ProxyMetrics(false), clock: () => ++clockReads });
+  const double = new StorageDouble();
+  const budget = budgets.of(double.storage);
+  const codesCounted: string[] = [];
+  Object.assign(budget.metrics, { errors: (code: string) => (codesCounted.push(code), budget.metrics.messagesStored) });
+  const done: SendOutcome[][] = [];
+  sendWithinBudget(budget, double.storage, [message(10), message(20)], (outcomes) => done.push(outcomes));
+  double.answer({ code: 'UNAVAILABLE', retriable: true });
+  await settle();
+  assert.equal(done.length, 1, 'the send returned');
+  assert.deepEqual([codesCounted, clockReads], [[], 0]);
 });

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { schemas } from '../../src/config/schema';
+import { schemas } from '../helpers/schemas';
 import { emptyDelayMessage, type DelayMessage } from '../../src/core/message';
 import type { PreparedMessage } from '../../src/core/pipeline';
 import { buildRoutingTable, type ServedTopic } from '../../src/core/routing-table';

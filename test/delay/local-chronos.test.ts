@@ -36,7 +36,7 @@ test('the journal is compacted to what is pending, and a restart from it deliver
   const dir = tempDir(t);
   let nowMs = Number(NOW_S) * 1000;
   const delivered: ProducerMessage[] = [];
-  const first = new LocalChronos(dir, (m) => (delivered.push(m), ResultCode.OK), silentLogger(), () => nowMs, 50);
+  const first = new LocalChronos(dir, (m) => (delivered.push(m), ResultCode.OK), silentLogger(), { clock: () => nowMs, compactAfterLines: 50 });
   t.after(() => first.stop());
 
   const loop = key(NOW_S, { type: DelayType.LOOP_DELAY, times: 5n, interval: 10n });
@@ -63,7 +63,7 @@ test('the journal is compacted to what is pending, and a restart from it deliver
   // remaining times
   nowMs = Number(NOW_S + 5000n) * 1000;
   const again: ProducerMessage[] = [];
-  const second = new LocalChronos(dir, (m) => (again.push(m), ResultCode.OK), silentLogger(), () => nowMs, 50);
+  const second = new LocalChronos(dir, (m) => (again.push(m), ResultCode.OK), silentLogger(), { clock: () => nowMs, compactAfterLines: 50 });
   t.after(() => second.stop());
   second.start();
   await eventually(() => (again.length === 13 ? true : undefined), 5000, 'the 13 deliveries');
@@ -84,14 +84,14 @@ test('a journal line torn by a crash is cut at start, so what is journaled next 
   const dir = tempDir(t);
   const nowMs = Number(NOW_S) * 1000;
   const none = () => ResultCode.OK;
-  await add(new LocalChronos(dir, none, silentLogger(), () => nowMs), key(NOW_S + 100n), 'before the crash');
+  await add(new LocalChronos(dir, none, silentLogger(), { clock: () => nowMs }), key(NOW_S + 100n), 'before the crash');
   fs.appendFileSync(path.join(dir, 'journal.jsonl'), '{"op":"add","key":{"timesta'); // the crash
   fs.writeFileSync(path.join(dir, 'journal.jsonl.compacting'), '{"op":"add"'); // and one mid-compaction
-  await add(new LocalChronos(dir, none, silentLogger(), () => nowMs), key(NOW_S + 100n), 'after the restart');
+  await add(new LocalChronos(dir, none, silentLogger(), { clock: () => nowMs }), key(NOW_S + 100n), 'after the restart');
   assert.equal(fs.existsSync(path.join(dir, 'journal.jsonl.compacting')), false, 'the unfinished compaction is discarded');
 
   const delivered: string[] = [];
-  const third = new LocalChronos(dir, (m) => (delivered.push(m.body!.toString()), ResultCode.OK), silentLogger(), () => nowMs + 200_000);
+  const third = new LocalChronos(dir, (m) => (delivered.push(m.body!.toString()), ResultCode.OK), silentLogger(), { clock: () => nowMs + 200_000 });
   t.after(() => third.stop());
   third.start();
   await eventually(() => (delivered.length === 2 ? true : undefined), 5000, 'both messages delivered');
@@ -103,7 +103,7 @@ function chronosAt(t: TestContext, dir: string, startS: bigint, compactAfterLine
   const clock = { nowMs: Number(startS) * 1000 };
   const delivered: { key: string; body: string }[] = [];
   const record = (m: ProducerMessage) => (delivered.push({ key: m.key!, body: m.body!.toString() }), ResultCode.OK);
-  const chronos = new LocalChronos(dir, record, silentLogger(), () => clock.nowMs, compactAfterLines);
+  const chronos = new LocalChronos(dir, record, silentLogger(), { clock: () => clock.nowMs, compactAfterLines });
   t.after(() => chronos.stop());
   chronos.start();
   /**
@@ -227,7 +227,7 @@ test('a delivery refused for good drops its message, counted and logged at most 
   const { logger, entries } = capturingLogger();
   const refusedBodies: string[] = [];
   const refuse = (m: ProducerMessage) => (refusedBodies.push(m.body!.toString()), ResultCode.FAIL_ILLEGAL_MSG);
-  const chronos = new LocalChronos(dir, refuse, logger, () => nowMs);
+  const chronos = new LocalChronos(dir, refuse, logger, { clock: () => nowMs });
   t.after(() => chronos.stop());
   for (let i = 0; i < 3; i++) await add(chronos, key(NOW_S, { times: 0n }), `now ${i}`);
   await add(chronos, key(NOW_S + 5n, { times: 0n }), 'later');
@@ -245,7 +245,7 @@ test('a delivery refused for good drops its message, counted and logged at most 
   );
 
   // dropped for good: a restart does not deliver them again
-  const again = new LocalChronos(dir, refuse, silentLogger(), () => nowMs);
+  const again = new LocalChronos(dir, refuse, silentLogger(), { clock: () => nowMs });
   assert.deepEqual(again.status(), { pending: 0, dropped: 0 });
   assert.deepEqual(refusedBodies.sort(), ['later', 'now 0', 'now 1', 'now 2']);
 });

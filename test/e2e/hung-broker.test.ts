@@ -26,10 +26,10 @@ const PEAK_RSS_BOUND_MIB = 256;
 /** A call not answered this long after its timeout counts as never answered. */
 const ANSWER_GRACE_MS = 5000;
 
-/** The shipped carrera.yaml with a Kafka cluster added and a topic on it; every setting left at its shipped value. */
+/** The shipped carrera.yaml with a Kafka cluster added and a topic on it; every setting but the ports and folders left at its shipped value. */
 function shippedConfigWithKafka(dir: string, bootstraps: string[], topic: string): string {
   const config = YAML.parse(fs.readFileSync(path.join(REPO_ROOT, 'carrera.yaml'), 'utf8')) as Record<string, any>;
-  Object.assign(config, { port: 0, dataDir: path.join(dir, 'data'), logDir: path.join(dir, 'logs'), logLevel: 'warn' });
+  Object.assign(config, { port: 0, adminPort: 0, dataDir: path.join(dir, 'data'), logDir: path.join(dir, 'logs'), logLevel: 'warn' });
   const pproxy = config['pproxy'];
   pproxy.brokerClusters.push('K1');
   pproxy.topics.push(topic);

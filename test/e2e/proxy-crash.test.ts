@@ -96,7 +96,7 @@ test('SIGTERM drains: requests already received are answered and stored, then th
   const { acknowledged, exitCode } = await loadThenSignal(proxy, 'SIGTERM', 500);
 
   assert.equal(exitCode, 0);
-  assert.match(proxy.output(), /"msg":"draining"/);
+  assert.match(proxy.output(), /"msg":"lifecycle: stopping"/);
   assert.match(proxy.output(), /"msg":"pproxy stopped"/);
   assert.doesNotMatch(proxy.output(), /drain timed out/);
   assert.ok(acknowledged.size > 0);

@@ -28,10 +28,13 @@ test('build.sh, control.sh start|status|stop|restart, pproxy send and tail', { t
   }
   assert.ok(!fs.existsSync(path.join(output, 'node_modules/typescript')), 'no dev dependencies in output/');
 
-  // The shipped config with only the port changed, so the test cannot collide with a running proxy.
+  // The shipped config with only the ports changed, so the test cannot collide with a running proxy.
   const port = await freePort();
+  const adminPort = await freePort();
   const configFile = path.join(output, 'carrera.yaml');
-  fs.writeFileSync(configFile, fs.readFileSync(configFile, 'utf8').replace(/^port: 9613$/m, `port: ${port}`));
+  const shipped = fs.readFileSync(configFile, 'utf8');
+  assert.match(shipped, /^adminPort: 9614 /m);
+  fs.writeFileSync(configFile, shipped.replace(/^port: 9613$/m, `port: ${port}`).replace(/^adminPort: 9614 /m, `adminPort: ${adminPort} `));
   controlScript = path.join(output, 'control.sh');
   const control = (...args: string[]) => run(controlScript!, args, { timeoutMs: 60_000 });
   const cli = (...args: string[]) => run(path.join(output, 'bin/pproxy'), args, { timeoutMs: 30_000 });
@@ -42,7 +45,12 @@ test('build.sh, control.sh start|status|stop|restart, pproxy send and tail', { t
   const startedPid = fs.readFileSync(path.join(output, 'run/pproxy.pid'), 'utf8').trim();
   const argv = fs.readFileSync(`/proc/${startedPid}/cmdline`, 'utf8').split('\0');
   assert.deepEqual(argv.slice(1, 3), ['--no-allocation-site-pretenuring', path.join(output, 'dist/src/main.js')], 'node runs with the proxy V8 flags');
-  expectExit(await control('status'), 0, new RegExp(`running \\(pid \\d+\\), answering on 127\\.0\\.0\\.1:${port}; 1 topic\\(s\\) from config file`));
+  const statusLine = new RegExp(`running \\(pid \\d+\\), answering on 127\\.0\\.0\\.1:${port}; 1 topic\\(s\\) from config file; storage plugins: kafka \\S+ \\(built-in\\), rocketmq \\S+ \\(built-in\\), local \\S+ \\(built-in\\)$`, 'm');
+  expectExit(await control('status'), 0, statusLine);
+  // with the admin port on, status comes from GET /status, not from the status file
+  assert.equal((await fetch(`http://127.0.0.1:${adminPort}/ready`)).status, 200);
+  fs.rmSync(path.join(output, 'run/pproxy.status'));
+  expectExit(await control('status'), 0, statusLine);
 
   const body = Buffer.from([0, 1, 2, 255, 254, 10, 13, 0x80, 0xc3, 0x28]);
   const bodyFile = path.join(output, 'body.bin');

@@ -4,37 +4,12 @@
  */
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { test, type TestContext } from 'node:test';
-import type { ProducerClient } from '../../src/client/producer-client';
-import { localConfig, tempDir, writeConfig, type LocalConfigOptions } from '../helpers/config';
-import { MockKafka, consumeAll } from '../helpers/kafka';
-import { REPO_ROOT, startProxy } from '../helpers/proxy';
+import { test } from 'node:test';
+import { localConfig, tempDir, writeConfig } from '../helpers/config';
+import { REPO_ROOT } from '../helpers/proxy';
 import { run } from '../helpers/run';
-import { Code, RocketMqStandIn, type StandInOptions } from '../helpers/rocketmq-standin';
-
-const BROKERS = { 'broker-a': 4, 'broker-b': 4 };
-
-async function standIn(t: TestContext, options: Partial<StandInOptions> = {}): Promise<RocketMqStandIn> {
-  const s = new RocketMqStandIn({ brokers: BROKERS, topics: { normal: { type: 'NORMAL' }, fifo: { type: 'FIFO' } }, ...options });
-  await s.start();
-  t.after(() => s.stop());
-  return s;
-}
-
-function rmqConfig(s: RocketMqStandIn, topics: LocalConfigOptions['topics'], extra: Partial<LocalConfigOptions> = {}): LocalConfigOptions {
-  return {
-    clusters: {},
-    rocketmqClusters: { R1: { namesrvAddrs: [s.address], sendMsgTimeout: 1000 } },
-    carreraConfiguration: { useRocketmq: true },
-    topics,
-    ...extra,
-  };
-}
-
-async function rmqProxy(t: TestContext, s: RocketMqStandIn, topics: LocalConfigOptions['topics'], extra: Partial<LocalConfigOptions> = {}): Promise<ProducerClient> {
-  const proxy = await startProxy(t, rmqConfig(s, topics, extra));
-  return proxy.client();
-}
+import { BROKERS, rmqConfig, rmqProxy, standIn } from '../helpers/rocketmq-proxy';
+import { Code, RocketMqStandIn } from '../helpers/rocketmq-standin';
 
 test('tags, keys, properties and a binary body reach RocketMQ exactly', { timeout: 30_000 }, async (t) => {
   const s = await standIn(t);
@@ -124,29 +99,6 @@ test('a RocketMQ endpoint stopped mid-way: sends go on through the next one list
   await first.stop();
   for (let i = 0; i < 5; i++) assert.equal((await client.sendSync({ topic: 'normal', body: `after-${i}` }, 1000)).code, 0, `after-${i}`);
   assert.deepEqual(second.stored.map((e) => e.body.toString()), ['after-0', 'after-1', 'after-2', 'after-3', 'after-4']);
-});
-
-test('a topic on one Kafka and one RocketMQ cluster routes by DDMQ cluster choice', { timeout: 60_000 }, async (t) => {
-  const s = await standIn(t);
-  const kafka = await MockKafka.start(t);
-  await kafka.createTopic('normal', 4);
-  const proxy = await startProxy(t, {
-    ...rmqConfig(s, [{ topic: 'normal' }]),
-    kafkaClusters: { K1: { bootstrapServers: kafka.bootstraps } },
-    carreraConfiguration: { useRocketmq: true, useKafka: true },
-  });
-  const client = await proxy.client();
-  // clusters sorted by name: [K1, R1]; index = partitionId, else |hashId|, each mod 2
-  const cases: [number, bigint, string][] = [[0, 0n, 'K1'], [1, 0n, 'R1'], [2, 0n, 'K1'], [-1, 3n, 'R1'], [-1, -4n, 'K1'], [-1, -(2n ** 63n), 'K1']];
-  for (const [partitionId, hashId] of cases) {
-    assert.equal((await client.sendSync({ topic: 'normal', body: `${partitionId}/${hashId}`, partitionId: partitionId >= 0 ? partitionId % 4 : partitionId, hashId })).code, 0);
-  }
-  const onKafka = new Set((await consumeAll(kafka.bootstraps, 'normal')).map((r) => r.value.toString()));
-  const onRmq = new Set(s.stored.map((e) => e.body.toString()));
-  for (const [partitionId, hashId, cluster] of cases) {
-    const body = `${partitionId}/${hashId}`;
-    assert.equal(onKafka.has(body) ? 'K1' : onRmq.has(body) ? 'R1' : 'none', cluster, body);
-  }
 });
 
 test('control.sh stop exits promptly after a RocketMQ outage', { timeout: 60_000 }, async (t) => {

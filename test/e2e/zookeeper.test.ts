@@ -9,7 +9,7 @@ import { test, type TestContext } from 'node:test';
 import YAML from 'yaml';
 import { ProxyApp, type ProxyStatus } from '../../src/app';
 import { ProducerClient, type MessageSpec } from '../../src/client/producer-client';
-import { loadSettings } from '../../src/config/load';
+import { loadNodeConfiguration } from '../../src/node-configuration';
 import { ZkClient } from '../../src/config/zookeeper/zk-client';
 import { silentLogger } from '../../src/log';
 import { tempDir, writeConfig } from '../helpers/config';
@@ -38,9 +38,10 @@ interface ZkProxy {
 }
 
 /** A proxy in ZooKeeper mode on `port`, with its data in `dataDir`. */
-async function startZkProxy(t: TestContext, zk: ZooKeeperServer, port: number, dataDir: string): Promise<ZkProxy> {
+async function startZkProxy(t: TestContext, zk: ZooKeeperServer, port: number, dataDir: string, extra: Record<string, unknown> = {}): Promise<ZkProxy> {
   const dir = tempDir(t);
   const file = writeConfig(dir, {
+    ...extra,
     zookeeperAddr: zk.address,
     zookeeperConnectTimeoutMs: 2000,
     host: '127.0.0.1',
@@ -50,7 +51,7 @@ async function startZkProxy(t: TestContext, zk: ZooKeeperServer, port: number, d
     logLevel: 'warn',
   });
   const statuses: ProxyStatus[] = [];
-  const app = await ProxyApp.start(loadSettings(file), silentLogger(), { onStatus: (s) => statuses.push(s) });
+  const app = await ProxyApp.start(loadNodeConfiguration(file), silentLogger(), { onStatus: (s) => statuses.push(s) });
   t.after(() => app.stop());
   const client = await ProducerClient.connect('127.0.0.1', port);
   t.after(() => client.close());
@@ -163,6 +164,51 @@ test('a proxy started before it is bound serves the heartbeat, answers 13, then 
   assert.equal(statuses.at(-1)!.configOrigin, 'zookeeper');
 });
 
+test('/ready is 503 naming the node while unbound, 200 once bound; ZooKeeper and configuration metrics count it', { timeout: 60_000 }, async (t) => {
+  const zk = await ZooKeeperServer.start(t);
+  await localCluster(t, zk);
+  const port = await freePort();
+  const adminPort = await freePort();
+  const base = `http://127.0.0.1:${adminPort}`;
+  await startZkProxy(t, zk, port, tempDir(t), { adminPort, drainDelayMs: 0 });
+  const readiness = async () => {
+    const r = await fetch(`${base}/ready`);
+    return { status: r.status, body: (await r.json()) as { ready: boolean; reason?: string } };
+  };
+  const unbound = await eventually(async () => {
+    const r = await readiness();
+    return r.body.reason?.startsWith('not bound') ? r : undefined;
+  }, 10_000, 'the not-bound reason');
+  assert.deepEqual(unbound, { status: 503, body: { ready: false, reason: `not bound: waiting for ZooKeeper node /carrera/v4/config/pproxy/127.0.0.1:${port}` } });
+  const metric = async (series: string) => {
+    const line = (await (await fetch(`${base}/metrics`)).text()).split('\n').find((l) => l.startsWith(`${series} `));
+    return line === undefined ? undefined : Number(line.slice(series.length + 1));
+  };
+  assert.equal(await metric('pproxy_zookeeper_connected'), 1);
+  assert.equal(await metric('pproxy_ready'), 0);
+
+  await zkCli(zk, 'add-pproxy', '--cluster', 'local', '--host', `127.0.0.1:${port}`);
+  const bound = await eventually(async () => {
+    const r = await readiness();
+    return r.status === 200 ? r : undefined;
+  }, 10_000, '/ready 200 after binding');
+  assert.deepEqual(bound.body, { ready: true });
+  assert.equal(await metric('pproxy_ready'), 1);
+  assert.ok((await metric('pproxy_config_versions_total{origin="zookeeper",outcome="applied"}'))! >= 2, 'the unbound start and the binding');
+  const writeToApplied = await metric('pproxy_zookeeper_write_to_applied_seconds_count');
+  assert.ok(writeToApplied! >= 1, 'the binding write is timed to its apply');
+  assert.ok((await metric('pproxy_zookeeper_write_to_applied_seconds_sum'))! < 10 * writeToApplied!, 'seconds, not milliseconds');
+  assert.equal(await metric('pproxy_zookeeper_events_total{event="connected"}'), 1);
+
+  const raw = new ZkClient(zk.address);
+  raw.connect();
+  t.after(() => raw.close());
+  await raw.waitConnected(5000);
+  await raw.put('/topic/events', '{"topic": "events", "topicUnits": [');
+  await eventually(async () => ((await metric('pproxy_config_versions_total{origin="zookeeper",outcome="refused"}')) === 1 ? true : undefined), 5000, 'the refused node counted');
+  assert.equal((await readiness()).status, 200, 'a refused node leaves the proxy ready on its last good configuration');
+});
+
 test('invalid or schema-violating updates are refused whole; the last good config keeps serving', { timeout: 60_000 }, async (t) => {
   const zk = await ZooKeeperServer.start(t);
   await localCluster(t, zk);
@@ -184,6 +230,8 @@ test('invalid or schema-violating updates are refused whole; the last good confi
     [`/pproxy/${instance}`, 'not json'],
     [`/pproxy/${instance}`, JSON.stringify({ ...JSON.parse(goodPProxy), carreraConfiguration: { ...JSON.parse(goodPProxy).carreraConfiguration, retryDelays: [] } })],
     [`/pproxy/${instance}`, JSON.stringify({ ...JSON.parse(goodPProxy), proxyCluster: '' })],
+    // a cluster type no storage plugin of this node provides (accepted, its empty topic list would answer 13)
+    [`/pproxy/${instance}`, JSON.stringify({ ...JSON.parse(goodPProxy), topics: [], carreraConfiguration: { ...JSON.parse(goodPProxy).carreraConfiguration, memcacheConfigurationMap: { M1: { servers: ['m:11211'] } } } })],
   ];
   for (const [path, data] of bad) {
     await raw.put(path, data);

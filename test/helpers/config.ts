@@ -41,6 +41,8 @@ export interface LocalConfigOptions {
   kafkaClusters?: Record<string, Record<string, unknown>>;
   /** RocketMQ clusters, likewise (useRocketmq stays false unless set). */
   rocketmqClusters?: Record<string, Record<string, unknown>>;
+  /** Clusters of plugin types, by map (`<kind>ConfigurationMap`), likewise added to brokerClusters. */
+  pluginClusters?: Record<string, Record<string, Record<string, unknown>>>;
   carreraConfiguration?: Record<string, unknown>;
   thriftServer?: Record<string, unknown>;
   port?: number;
@@ -52,13 +54,21 @@ export function localConfig(options: LocalConfigOptions = {}): Record<string, un
   const clusters = options.clusters ?? { L_local: { partitions: 4 } };
   const kafkaClusters = options.kafkaClusters ?? {};
   const rocketmqClusters = options.rocketmqClusters ?? {};
-  const allClusters = [...Object.keys(clusters), ...Object.keys(kafkaClusters), ...Object.keys(rocketmqClusters)];
+  const pluginClusters = options.pluginClusters ?? {};
+  const allClusters = [
+    ...Object.keys(clusters),
+    ...Object.keys(kafkaClusters),
+    ...Object.keys(rocketmqClusters),
+    ...Object.values(pluginClusters).flatMap((map) => Object.keys(map)),
+  ];
   const topics = options.topics ?? [{ topic: 'test' }, { topic: 'other' }];
   return {
     host: '127.0.0.1',
     port: options.port ?? 0,
     bindAddress: '127.0.0.1',
     logLevel: 'warn',
+    // a stop with the admin listener on would otherwise keep accepting for 3 s first
+    drainDelayMs: 0,
     pproxy: {
       proxyCluster: 'P_test',
       brokerClusters: allClusters,
@@ -66,6 +76,7 @@ export function localConfig(options: LocalConfigOptions = {}): Record<string, un
         localConfigurationMap: clusters,
         kafkaConfigurationMap: kafkaClusters,
         rocketmqConfigurationMap: rocketmqClusters,
+        ...pluginClusters,
         thriftServer: options.thriftServer ?? {},
         delay: { chronosInnerTopicPrefix: 'R_test_chronos_inner_', innerTopicNum: 1 },
         ...options.carreraConfiguration,

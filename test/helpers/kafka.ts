@@ -4,13 +4,13 @@
  * command installs them.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import type { TestContext } from 'node:test';
 import { Kafka, logLevel } from '../../src/storage/kafka/kafkajs';
 import { REPO_ROOT } from './proxy';
 import { run } from './run';
+import { stopNow } from './processes';
 
 /** Kafka API keys and error codes used by the tests (Kafka protocol numbering). */
 export const ApiKey = { Produce: 0, Metadata: 3 } as const;
@@ -75,15 +75,8 @@ export class MockKafka {
    * when each of the process's threads next stops running, so this waits until /proc shows them all
    * stopped: a request sent after it can only be answered after resume().
    */
-  async pause(): Promise<void> {
-    this.proc.kill('SIGSTOP');
-    const tasks = `/proc/${this.proc.pid}/task`;
-    const stopped = () => fs.readdirSync(tasks).every((task) => / [tT] /.test(fs.readFileSync(`${tasks}/${task}/stat`, 'utf8').replace(/^.*\)/, ')')));
-    const deadline = Date.now() + 5000;
-    while (!stopped()) {
-      if (Date.now() > deadline) throw new Error('kafka mock not stopped 5 s after SIGSTOP');
-      await new Promise((resolve) => setTimeout(resolve, 1));
-    }
+  pause(): Promise<void> {
+    return stopNow(this.proc, 'kafka mock');
   }
 
   resume(): void {

@@ -7,11 +7,12 @@ import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { ProxyApp } from '../../src/app';
 import { ProducerClient } from '../../src/client/producer-client';
-import { loadSettings } from '../../src/config/load';
+import { loadNodeConfiguration } from '../../src/node-configuration';
 import { silentLogger } from '../../src/log';
+import { REPO_ROOT } from '../../bench/peers/peer-jars';
 import { localConfig, tempDir, writeConfig, type LocalConfigOptions } from './config';
 
-export const REPO_ROOT = path.resolve(__dirname, '../../..');
+export { REPO_ROOT };
 export const CLI_JS = path.join(REPO_ROOT, 'dist/src/cli/pproxy.js');
 /** The proxy process as every start runs it: node with the proxy's V8 flags on dist/src/main.js. */
 export const PROXY_SERVER = path.join(REPO_ROOT, 'bin/pproxy-server');
@@ -32,14 +33,14 @@ export interface InProcessProxy {
 export async function startProxy(t: TestContext, options: LocalConfigOptions = {}): Promise<InProcessProxy> {
   const dir = tempDir(t);
   const file = writeConfig(dir, localConfig(options));
-  const settings = loadSettings(file);
-  const app = await ProxyApp.start(settings, silentLogger());
+  const node = loadNodeConfiguration(file);
+  const app = await ProxyApp.start(node, silentLogger());
   t.after(() => app.stop());
   const port = app.address().port;
   return {
     app,
     port,
-    dataDir: settings.dataDir,
+    dataDir: node.settings.dataDir,
     configFile: file,
     client: async () => {
       const c = await ProducerClient.connect('127.0.0.1', port);

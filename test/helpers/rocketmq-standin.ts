@@ -8,7 +8,9 @@
  *   backoff policy), which the official client waits for at startup;
  * - SendMessage picks the queue itself (SendMessageActivity): a single message with a message_group
  *   goes to Hashing.consistentHash(group.hashCode(), writeQueues) (Guava), anything else round-robin,
- *   a batch to one queue; FIFO messages only on FIFO topics and the other way round
+ *   a batch to one queue at consecutive offsets, answered with one entry for the whole batch (the
+ *   first offset, the messages' ids joined by commas); FIFO messages only on FIFO topics and the
+ *   other way round
  *   (MESSAGE_PROPERTY_CONFLICT_WITH_TYPE); bodies over max_body_size are MESSAGE_BODY_TOO_LARGE;
  * - stop() ends the Telemetry streams with OK and stops listening; a new stand-in started on the same
  *   port is the proxy restarted, possibly with other settings;
@@ -235,6 +237,7 @@ export class RocketMqStandIn {
     const group = messages.length === 1 && messages[0].getSystemProperties().hasMessageGroup() ? messages[0].getSystemProperties().getMessageGroup() : undefined;
     const queue = group !== undefined ? queues[consistentHash(BigInt(javaStringHashCode(group)), queues.length)]! : queues[this.roundRobin++ % queues.length]!;
     withStatus(response, Code.OK);
+    const entries: InstanceType<typeof service.SendResultEntry>[] = [];
     for (const m of messages) {
       const system = m.getSystemProperties();
       const key = `${topicName}/${queue.broker}/${queue.id}`;
@@ -257,8 +260,12 @@ export class RocketMqStandIn {
       entry.setStatus(status(Code.OK));
       entry.setMessageId(system.getMessageId());
       entry.setOffset(offset);
-      response.addEntries(entry);
+      entries.push(entry);
     }
+    // as Apache RocketMQ's proxy does: several messages are one broker batch with a single result,
+    // its message ids joined by commas and the first message's offset
+    if (entries.length > 1) entries[0]!.setMessageId(entries.map((e) => e.getMessageId()).join(','));
+    response.addEntries(entries[0]);
     return response;
   }
 }

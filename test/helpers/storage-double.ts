@@ -40,6 +40,14 @@ export class StorageDouble {
   }
 }
 
+/**
+ * A storage whose send breaks the contract as `send` says: throws, rejects, never resolves, or
+ * resolves with anything at all.
+ */
+export function storageSending(send: (messages: readonly OutgoingMessage[]) => unknown): ClusterStorage {
+  return { ...new StorageDouble().storage, send: send as ClusterStorage['send'] };
+}
+
 function outcome(a: Answer): SendOutcome {
   return a === 'ok' ? { ok: true, partition: 0, offset: 0n } : { ok: false, error: new StorageError(a.code, a.code, a.retriable) };
 }

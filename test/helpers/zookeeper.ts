@@ -1,6 +1,7 @@
 /**
  * The real Apache ZooKeeper server (Debian package `zookeeper`) for a test: a fresh data dir, a
- * free loopback port, ready when it answers `ruok` with `imok`. It can be killed and started again
+ * free loopback port, ready when `srvr` reports its mode (`ruok` answers `imok` before the server
+ * serves, and it closes the sessions it is asked for meanwhile). It can be killed and started again
  * on the same port and data, as an outage.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -10,6 +11,7 @@ import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { tempDir } from './config';
 import { freePort } from './ports';
+import { killNow } from './processes';
 
 const CLASSPATH = '/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar';
 
@@ -67,19 +69,15 @@ export class ZooKeeperServer {
     const deadline = Date.now() + 20_000;
     while (Date.now() < deadline) {
       if (proc.exitCode !== null) throw new Error(`zookeeper exited (${proc.exitCode}):\n${output}`);
-      if ((await fourLetterWord(this.port, 'ruok').catch(() => '')) === 'imok') return;
+      if ((await fourLetterWord(this.port, 'srvr').catch(() => '')).includes('Mode: standalone')) return;
       await new Promise((r) => setTimeout(r, 100));
     }
-    throw new Error(`zookeeper did not answer ruok within 20 s:\n${output}`);
+    throw new Error(`zookeeper did not serve within 20 s:\n${output}`);
   }
 
   /** SIGKILL: an outage, not a clean stop. */
-  async kill(): Promise<void> {
-    const proc = this.proc;
-    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
-    const exited = new Promise((r) => proc.once('exit', r));
-    proc.kill('SIGKILL');
-    await exited;
+  kill(): Promise<void> {
+    return killNow(this.proc);
   }
 }
 

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { deferredRetryDelay } from '../../src/ratelimit/deferred-retry';
 import { TokenBucket } from '../../src/ratelimit/token-bucket';
+import { ProxyMetrics, UNSERVED_TOPIC } from '../../src/metrics/proxy-metrics';
 import { TpsLimiter } from '../../src/ratelimit/tps-limiter';
+import { sample } from '../helpers/metrics-exposition';
 
 function clock(start = 0) {
   let now = start;
@@ -112,4 +114,64 @@ test('a topic whose maxTps shares add up to 0 or less is refused, and the other 
 test('a negative limiterFailureRetryInterval other than -1 retries at once, as DDMQ\'s scheduler does', () => {
   assert.equal(deferredRetryDelay(-5, 3000), 0);
   assert.equal(deferredRetryDelay(-1, 3000), 100);
+});
+
+test("each topic's messages count into its metrics: admitted, from the warning part, and a refusal as its caller answers it", async () => {
+  const c = clock();
+  const metrics = new ProxyMetrics(true);
+  metrics.configure(['a', 'b'], []);
+  // a: 4/s, 2 of them its warning part; b: 10/s
+  const limiter = new TpsLimiter({ nodeMaxTps: 1000, warningRatio: 0.5, topics: new Map([['a', 4], ['b', 10]]) }, c.now, metrics);
+  c.advance(1000);
+  assert.equal(limiter.tryEnter('a', 2), 'ok');
+  assert.equal(limiter.tryEnter('a', 1), 'warn');
+  assert.equal(limiter.tryEnter('a', 2, 'deferred'), 'refused');
+  assert.equal(limiter.tryEnter('a', 2, 'refused'), 'refused');
+  assert.equal(limiter.tryEnterAll(new Map([['b', 3], ['a', 1]])), 'warn', "a's last warning token");
+  assert.equal(limiter.tryEnterAll(new Map([['b', 2], ['a', 1]])), 'refused', 'a is empty: b gives its tokens back');
+  assert.equal(limiter.tryEnter('gone', 1), 'refused');
+  const text = await metrics.render();
+  const counts = (topic: string) =>
+    ['admitted', 'warning', 'refused', 'deferred'].map((kind) => sample(text, `pproxy_rate_limit_${kind}_total`, { topic }));
+  assert.deepEqual(counts('a'), [4, 2, 2 + 1, 1], 'a refused batch counts each of its messages');
+  assert.deepEqual(counts('b'), [3, 0, 2, 0], "b's messages of the refused batch are refused too");
+  assert.deepEqual(counts(UNSERVED_TOPIC), [0, 0, 1, 0], 'a topic the limiter does not know');
+});
+
+test('a deferred request spanning topics counts one deferred request, under its first topic', async () => {
+  const c = clock();
+  const metrics = new ProxyMetrics(true);
+  metrics.configure(['a', 'b'], []);
+  const limiter = new TpsLimiter({ nodeMaxTps: 1000, warningRatio: 1, topics: new Map([['a', 3], ['b', 2]]) }, c.now, metrics);
+  c.advance(1000);
+  assert.equal(limiter.tryEnter('b', 2), 'ok', "b's tokens are gone");
+  assert.equal(limiter.tryEnterAll(new Map([['a', 3], ['b', 2]]), 'deferred'), 'refused');
+  assert.equal(limiter.tryEnterAll(new Map([['b', 2], ['a', 3]]), 'deferred'), 'refused');
+  const text = await metrics.render();
+  const deferred = (topic: string) => sample(text, 'pproxy_rate_limit_deferred_total', { topic });
+  assert.deepEqual([deferred('a'), deferred('b')], [1, 1], 'each request once, under the topic of its first message');
+  assert.deepEqual([sample(text, 'pproxy_rate_limit_refused_total', { topic: 'a' }), sample(text, 'pproxy_rate_limit_admitted_total', { topic: 'a' })], [0, 0]);
+  assert.equal(limiter.tryEnter('a', 3), 'ok', "a's tokens were given back each time");
+});
+
+test('with metrics off the limiter counts into no topic children, and still limits', () => {
+  const c = clock();
+  const metrics = new ProxyMetrics(false);
+  let counted = 0;
+  const counting = { inc: () => void counted++ };
+  const children = { limiterAdmitted: counting, limiterWarning: counting, limiterRefused: counting, limiterDeferred: counting };
+  const unserved = metrics.topic(undefined);
+  Object.assign(metrics, { topic: () => ({ ...unserved, ...children }) });
+  const limiter = new TpsLimiter({ nodeMaxTps: 1000, warningRatio: 0.5, topics: new Map([['a', 4], ['b', 10]]) }, c.now, metrics);
+  c.advance(1000);
+  const verdicts = [
+    limiter.tryEnter('a', 2),
+    limiter.tryEnter('a', 1),
+    limiter.tryEnter('a', 2, 'deferred'),
+    limiter.tryEnterAll(new Map([['b', 3], ['a', 1]])),
+    limiter.tryEnterAll(new Map([['b', 2], ['a', 1]]), 'deferred'),
+    limiter.tryEnter('gone', 1),
+  ];
+  assert.deepEqual(verdicts, ['ok', 'warn', 'refused', 'warn', 'refused', 'refused']);
+  assert.equal(counted, 0);
 });

@@ -6,10 +6,13 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { test, type TestContext } from 'node:test';
 import { silentLogger, type Logger } from '../../src/log';
+import { ProxyMetrics } from '../../src/metrics/proxy-metrics';
+import { CLOSE_REASONS, type CloseReason } from '../../src/metrics/server-metrics';
 import { MAX_UNREAD_REPLY_BYTES, type FrameHandler } from '../../src/server/frame-connection';
 import { FrameServer, type FrameLimits } from '../../src/server/frame-server';
 import type { Timers } from '../../src/time/timers';
 import { FakeTimers } from '../helpers/fake-timers';
+import { parseExposition, valueOf, type Series } from '../helpers/metrics-exposition';
 import { lengthPrefix } from '../helpers/raw-socket';
 import { eventually } from '../helpers/wait';
 import { capturingLogger } from '../storage/local/helpers';
@@ -32,12 +35,13 @@ const echo: FrameHandler = (f) => frame(f);
 async function startServer(
   t: TestContext,
   limits: Partial<FrameLimits>,
-  options: { handler?: FrameHandler; logger?: Logger; timers?: Timers } = {},
+  options: { handler?: FrameHandler; logger?: Logger; timers?: Timers; metrics?: ProxyMetrics } = {},
 ): Promise<{ server: FrameServer; port: number }> {
   const server = new FrameServer(
     { bindAddress: '127.0.0.1', port: 0, backlog: 511, ...LIMITS, ...limits },
     options.handler ?? echo,
     options.logger ?? silentLogger(),
+    (options.metrics ?? new ProxyMetrics(false)).server,
     options.timers,
   );
   const { port } = await server.listen();
@@ -317,4 +321,141 @@ test('a flood of bad connections logs one line per second per kind, with the cou
     assert.deepEqual(own.map((e) => e.count), [1, 199, 10]); // a flood goes 20 connections at a time
     assert.equal(own[2]!.total, 210);
   }
+});
+
+/** The server's series in the exposition of `metrics`. */
+async function scrape(metrics: ProxyMetrics): Promise<Series> {
+  return parseExposition(await metrics.render());
+}
+
+const closedBy = (series: Series, reason: CloseReason) => valueOf(series, 'pproxy_server_connections_closed_total', { reason });
+
+test('every way a connection ends is counted under its reason, and accepted less closed is what is open', async (t) => {
+  const timers = new FakeTimers();
+  const metrics = new ProxyMetrics(true);
+  // 'U' frames cannot be read (the handler throws), 'F' frames fail their handler, others echo
+  const handler: FrameHandler = (f) => {
+    if (f[0] === 0x55) throw new Error('not a call');
+    if (f[0] === 0x46) return Promise.reject(new Error('handler bug'));
+    return frame(f);
+  };
+  const { port } = await startServer(t, { frameTimeoutMs: 300, maxFrameBytes: 1024 }, { timers, handler, metrics });
+  const ending = async (send: (c: Client) => void) => {
+    const c = await connect(t, port);
+    send(c);
+    assert.equal(await within(c.closed, 5000), true, 'closed');
+  };
+  await ending((c) => c.socket.write(Buffer.from('GET / HTTP/1.1\r\n\r\n')));
+  await ending((c) => c.socket.write(lengthPrefix(0)));
+  await ending((c) => c.socket.write(frame(Buffer.from('U...'))));
+  await ending((c) => c.socket.write(frame(Buffer.from('F...'))));
+  await ending((c) => c.socket.end(frame(Buffer.from('bye'))));
+  const slow = await connect(t, port);
+  slow.socket.write(frame(Buffer.from('never finished')).subarray(0, 6));
+  await eventually(async () => (valueOf(await scrape(metrics), 'pproxy_server_buffered_bytes') === 2 ? true : undefined), 5000, 'the partial frame');
+  await timers.advance(300);
+  assert.equal(await within(slow.closed, 5000), true, 'timed out');
+  const reset = await connect(t, port);
+  reset.socket.resetAndDestroy();
+
+  const series = await eventually(async () => {
+    const s = await scrape(metrics);
+    return valueOf(s, 'pproxy_server_connections_open') === 0 && closedBy(s, 'client_reset') === 1 ? s : undefined;
+  }, 5000, 'every connection closed');
+  const expected: Partial<Record<CloseReason, number>> = {
+    frame_too_large: 1,
+    empty_frame: 1,
+    unreadable_request: 1,
+    handler_failed: 1,
+    client_closed: 1,
+    frame_timeout: 1,
+    client_reset: 1,
+  };
+  for (const reason of CLOSE_REASONS) assert.equal(closedBy(series, reason), expected[reason] ?? 0, reason);
+  assert.equal(valueOf(series, 'pproxy_server_connections_accepted_total'), 7);
+});
+
+test('idle connections and those the drain closes are counted as such', async (t) => {
+  const metrics = new ProxyMetrics(true);
+  let answer!: () => void;
+  const handler: FrameHandler = (f) => new Promise((resolve) => (answer = () => resolve(frame(f))));
+  const { server, port } = await startServer(t, { idleTimeoutMs: 200 }, { handler, metrics });
+  const idle = await connect(t, port);
+  assert.equal(await within(idle.closed, 5000), true, 'closed after 200 ms of nothing');
+  await eventually(async () => (closedBy(await scrape(metrics), 'idle') === 1 ? true : undefined), 5000, 'the idle close counted');
+
+  const busy = await connect(t, port);
+  busy.socket.write(frame(Buffer.from('held')));
+  await eventually(async () => (valueOf(await scrape(metrics), 'pproxy_server_in_flight_requests') === 1 ? true : undefined), 5000, 'the request in flight');
+  await new Promise((r) => setTimeout(r, 400));
+  assert.equal(closedBy(await scrape(metrics), 'idle'), 1, 'a connection with a request in flight is not idle');
+  const drained = server.drain(5000);
+  answer();
+  assert.equal(await drained, 0);
+  const series = await eventually(async () => {
+    const now = await scrape(metrics);
+    return valueOf(now, 'pproxy_server_connections_open') === 0 ? now : undefined;
+  }, 5000, 'the drained connection closed');
+  assert.equal(closedBy(series, 'server_drain'), 1);
+  assert.equal(busy.received().length, 8, 'answered before the drain closed it');
+  assert.equal(valueOf(series, 'pproxy_server_connections_open'), 0);
+  assert.equal(valueOf(series, 'pproxy_server_connections_accepted_total'), 2);
+});
+
+test('refusals at accept are counted by limit, apart from the connections accepted', async (t) => {
+  const metrics = new ProxyMetrics(true);
+  const { port } = await startServer(t, { maxConnections: 4, maxConnectionsPerClient: 2 }, { metrics });
+  const ping = async (c: Client) => {
+    c.socket.write(frame(Buffer.from('ping')));
+    await eventually(() => (c.received().length === 8 ? true : undefined), 5000, 'an answer');
+  };
+  const refused = async (address: string) => {
+    const c = await connect(t, port, address);
+    assert.equal(await within(c.closed, 5000), true, `${address} refused`);
+  };
+  for (const address of ['127.0.0.1', '127.0.0.1', '127.0.0.2']) await ping(await connect(t, port, address));
+  await refused('127.0.0.1'); // a third from one address
+  await ping(await connect(t, port, '127.0.0.3'));
+  await refused('127.0.0.2'); // a fifth in all
+  await refused('127.0.0.4');
+  const series = await scrape(metrics);
+  assert.equal(valueOf(series, 'pproxy_server_connections_refused_total', { reason: 'max_connections_per_client' }), 1);
+  assert.equal(valueOf(series, 'pproxy_server_connections_refused_total', { reason: 'max_connections' }), 2);
+  assert.equal(valueOf(series, 'pproxy_server_connections_accepted_total'), 4);
+  assert.equal(valueOf(series, 'pproxy_server_connections_open'), 4);
+  assert.equal(valueOf(series, 'pproxy_server_connections_limit'), 4);
+  for (const reason of CLOSE_REASONS) assert.equal(closedBy(series, reason), 0, `a refusal is not a close (${reason})`);
+});
+
+test('over the in-flight budget: reads paused, counted once, the held bytes and requests against their limits', { timeout: 30_000 }, async (t) => {
+  const metrics = new ProxyMetrics(true);
+  const budget = 10_000;
+  const release: (() => void)[] = [];
+  const handler: FrameHandler = (f) => new Promise((resolve) => release.push(() => resolve(frame(f.subarray(0, 4)))));
+  const { server, port } = await startServer(t, { maxInFlightBytes: budget, maxInFlightPerConnection: 8 }, { handler, metrics });
+  const clients = await Promise.all(Array.from({ length: 3 }, () => connect(t, port)));
+  for (const c of clients) c.socket.write(frame(Buffer.alloc(6000)));
+  await eventually(() => (server.stats().overBudget ? true : undefined), 5000, 'the budget to be exceeded');
+  await eventually(() => (release.length === 2 ? true : undefined), 5000, 'two frames started');
+  let series = await scrape(metrics);
+  assert.equal(valueOf(series, 'pproxy_server_reads_paused'), 1);
+  assert.equal(valueOf(series, 'pproxy_server_budget_pauses_total'), 1);
+  assert.equal(valueOf(series, 'pproxy_server_in_flight_bytes'), server.stats().inFlightBytes);
+  assert.equal(valueOf(series, 'pproxy_server_in_flight_bytes'), 12_000, 'two frames of 6,000 bytes');
+  assert.equal(valueOf(series, 'pproxy_server_in_flight_bytes_limit'), budget);
+  assert.equal(valueOf(series, 'pproxy_server_in_flight_requests'), 2);
+  assert.equal(valueOf(series, 'pproxy_server_in_flight_requests_per_connection_limit'), 8);
+  assert.equal(valueOf(series, 'pproxy_server_connections_paused'), 3, 'no connection is read');
+
+  await eventually(() => {
+    // answering frees the budget for the frame still waiting, which is then held in turn
+    for (const answer of release.splice(0)) answer();
+    return clients.every((c) => c.receivedBytes() === 8) ? true : undefined;
+  }, 5000, 'every frame answered');
+  series = await scrape(metrics);
+  assert.equal(valueOf(series, 'pproxy_server_reads_paused'), 0);
+  assert.equal(valueOf(series, 'pproxy_server_in_flight_bytes'), 0);
+  assert.equal(valueOf(series, 'pproxy_server_in_flight_requests'), 0);
+  assert.equal(valueOf(series, 'pproxy_server_connections_paused'), 0);
+  assert.ok(valueOf(series, 'pproxy_server_budget_pauses_total') >= 1);
 });

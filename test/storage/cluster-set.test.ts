@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { silentLogger } from '../../src/log';
 import { ClusterSet } from '../../src/storage/cluster-set';
-import type { ClusterSpec } from '../../src/storage/registry';
-import type { ClusterStorage, StorageKind } from '../../src/storage/storage';
+import type { ClusterSpec } from '../../src/storage/storage-registry';
+import type { ClusterStorage } from '../../src/storage/storage';
 
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -19,11 +19,11 @@ class Fakes {
   /** How each new storage's warm-up behaves, by cluster name. */
   warmUpOf: (cluster: string) => Promise<void> = () => Promise.resolve();
 
-  specs(keys: Record<string, string>, kind: (name: string) => StorageKind = (name) => (name.startsWith('L') ? 'local' : 'kafka')): ClusterSpec[] {
-    return Object.entries(keys).map(([name, key]) => ({ name, kind: kind(name), key, create: () => this.create(name, kind(name), key) }));
+  specs(keys: Record<string, string>, kind: (name: string) => string = (name) => (name.startsWith('L') ? 'local' : 'kafka')): ClusterSpec[] {
+    return Object.entries(keys).map(([name, key]) => ({ name, kind: kind(name), key, exclusive: kind(name) === 'local', create: () => this.create(name, kind(name), key) }));
   }
 
-  private create(cluster: string, kind: StorageKind, key: string): ClusterStorage {
+  private create(cluster: string, kind: string, key: string): ClusterStorage {
     const id = `${cluster}@${key}`;
     const storage: ClusterStorage = {
       cluster,

@@ -7,21 +7,23 @@
 import type { z } from 'zod';
 import { describeIssues } from '../load';
 import { pproxyConfigProblems } from '../problems';
-import { schemas, type PProxyConfig, type TopicConfig } from '../schema';
+import { configSchemas, topicSchemas, type ClusterType, type PProxyConfig, type TopicConfig } from '../schema';
 
 export type NodeReading<T> =
   | { readonly accepted: true; readonly config: T; readonly unusedFields: readonly string[] }
   | { readonly accepted: false; readonly reason: string; readonly problems: readonly string[] };
 
-export function readPProxyNode(path: string, data: Buffer): NodeReading<PProxyConfig> {
+/** `types`: the cluster types (storage plugins) of this node; a cluster map none provides refuses the node. */
+export function readPProxyNode(path: string, data: Buffer, types: readonly ClusterType[]): NodeReading<PProxyConfig> {
+  const schemas = configSchemas(types);
   const reading = readNode(path, data, schemas.strict.pproxyConfig, schemas.loose.pproxyConfig);
   if (!reading.accepted) return reading;
-  const problems = pproxyConfigProblems(reading.config, path);
+  const problems = pproxyConfigProblems(reading.config, path, types);
   return problems.length > 0 ? { accepted: false, reason: 'pproxy config refused', problems } : reading;
 }
 
 export function readTopicNode(path: string, data: Buffer): NodeReading<TopicConfig> {
-  return readNode(path, data, schemas.strict.topicConfig, schemas.loose.topicConfig);
+  return readNode(path, data, topicSchemas.strict, topicSchemas.loose);
 }
 
 function readNode<T>(path: string, data: Buffer, strict: z.ZodType<T>, loose: z.ZodType<T>): NodeReading<T> {

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../../log';
-import { schemas } from '../schema';
+import { configSchemas, topicSchemas, type ClusterType } from '../schema';
 import type { ConfigSnapshot } from './zk-source';
 
 interface CacheFile {
@@ -45,7 +45,7 @@ export async function saveSnapshot(file: string, instance: string, snapshot: Con
 }
 
 /** The cached snapshot for `instance`, or undefined when there is none or it is unusable. */
-export function loadSnapshot(file: string, instance: string, logger: Logger): ConfigSnapshot | undefined {
+export function loadSnapshot(file: string, instance: string, types: readonly ClusterType[], logger: Logger): ConfigSnapshot | undefined {
   let content: CacheFile;
   try {
     content = JSON.parse(fs.readFileSync(file, 'utf8')) as CacheFile;
@@ -57,8 +57,8 @@ export function loadSnapshot(file: string, instance: string, logger: Logger): Co
     logger.warn({ file, cached: content.instance, instance }, 'configuration cache is for another instance; ignored');
     return undefined;
   }
-  const pproxy = content.pproxy === null ? undefined : schemas.loose.pproxyConfig.safeParse(content.pproxy);
-  const topics = content.topics.map((t) => schemas.loose.topicConfig.safeParse(t));
+  const pproxy = content.pproxy === null ? undefined : configSchemas(types).loose.pproxyConfig.safeParse(content.pproxy);
+  const topics = content.topics.map((t) => topicSchemas.loose.safeParse(t));
   if ((pproxy && !pproxy.success) || topics.some((t) => !t.success)) {
     logger.warn({ file }, 'configuration cache does not validate; ignored');
     return undefined;

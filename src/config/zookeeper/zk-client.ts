@@ -2,7 +2,8 @@
  * node-zookeeper-client behind promises, with the few operations the proxy and the binding
  * command use. Data is UTF-8 JSON, as DDMQ's console writes it.
  */
-import zookeeper, { type Client, type Event } from 'node-zookeeper-client';
+import zookeeper, { type Client, type Event, type Stat } from 'node-zookeeper-client';
+import { boundConnectHandshake } from './connect-handshake';
 
 /** DDMQ's root, appended to a connect string that does not contain it (CC/biz/ZkServiceImpl). */
 export const CARRERA_ROOT = '/carrera/v4/config';
@@ -17,6 +18,18 @@ export function withCarreraRoot(connectString: string): string {
 }
 
 export type Watcher = (event: Event) => void;
+
+export interface NodeData {
+  readonly data: Buffer;
+  /** Epoch ms of the node's last write; undefined when the server did not send its stat. */
+  readonly mtimeMs: number | undefined;
+}
+
+/**
+ * How long a server may take to answer the connect request before the client tries again. A healthy
+ * one answers in milliseconds; one that is starting can accept the connection and never answer.
+ */
+export const CONNECT_HANDSHAKE_TIMEOUT_MS = 5000;
 
 /**
  * Creates the chroot of a connect string (DDMQ's root included), which must exist before a client
@@ -39,13 +52,14 @@ export class ZkClient {
   readonly client: Client;
 
   /** `raw`: use the connect string as given, without DDMQ's root. */
-  constructor(connectString: string, options: { sessionTimeout?: number; raw?: boolean } = {}) {
+  constructor(connectString: string, options: { sessionTimeout?: number; raw?: boolean; handshakeTimeoutMs?: number } = {}) {
     // DDMQ's session timeout; spinDelay bounds the reconnect pace.
     this.client = zookeeper.createClient(options.raw ? connectString : withCarreraRoot(connectString), {
       sessionTimeout: options.sessionTimeout ?? 30_000,
       spinDelay: 500,
       retries: 0,
     });
+    boundConnectHandshake(this.client, options.handshakeTimeoutMs ?? CONNECT_HANDSHAKE_TIMEOUT_MS);
   }
 
   connect(): void {
@@ -73,10 +87,18 @@ export class ZkClient {
   }
 
   /** The node's data, or undefined when it does not exist. A watcher is set either way. */
-  getData(path: string, watcher?: Watcher): Promise<Buffer | undefined> {
+  async getData(path: string, watcher?: Watcher): Promise<Buffer | undefined> {
+    return (await this.read(path, watcher))?.data;
+  }
+
+  /**
+   * The node's data and when it was last written (its mtime, by the ZooKeeper server's clock), or
+   * undefined when it does not exist. A watcher is set either way.
+   */
+  read(path: string, watcher?: Watcher): Promise<NodeData | undefined> {
     return new Promise((resolve, reject) => {
-      const done = (error: Error | zookeeper.Exception | null, data?: Buffer) => {
-        if (!error) resolve(data ?? Buffer.alloc(0));
+      const done = (error: Error | zookeeper.Exception | null, data?: Buffer, stat?: Stat) => {
+        if (!error) resolve({ data: data ?? Buffer.alloc(0), mtimeMs: stat ? Number(stat.mtime.readBigInt64BE()) : undefined });
         else if (isNoNode(error)) resolve(undefined);
         else reject(error);
       };
@@ -85,14 +107,14 @@ export class ZkClient {
         return;
       }
       // getData cannot watch a node that does not exist; exists can, and fires on its creation.
-      this.client.getData(path, watcher, (error, data) => {
+      this.client.getData(path, watcher, (error, data, stat) => {
         if (error && isNoNode(error)) {
-          this.client.exists(path, watcher, (existsError, stat) => {
+          this.client.exists(path, watcher, (existsError, existing) => {
             if (existsError) reject(existsError);
-            else if (stat) this.getData(path, watcher).then(resolve, reject); // created meanwhile
+            else if (existing) this.read(path, watcher).then(resolve, reject); // created meanwhile
             else resolve(undefined);
           });
-        } else done(error, data);
+        } else done(error, data, stat);
       });
     });
   }

@@ -18,7 +18,9 @@
 import { ThrottledWarning, type Logger } from '../../log';
 import type { PProxyConfig, TopicConfig } from '../schema';
 import { mapConcurrently } from '../../util/concurrency';
+import type { ZkSessionEvent } from './session-events';
 import { readPProxyNode, readTopicNode, type NodeReading } from './node-reading';
+import type { ClusterType } from '../schema';
 import { ZkClient, withCarreraRoot } from './zk-client';
 
 export interface ConfigSnapshot {
@@ -31,9 +33,22 @@ export interface ZkSourceOptions {
   readonly connectString: string;
   /** host:port: the pproxy node's name. */
   readonly instance: string;
+  /** The storage plugins' cluster types, which a pproxy node is read with. */
+  readonly clusterTypes: readonly ClusterType[];
   readonly rereadIntervalMs?: number;
   readonly sessionTimeoutMs?: number;
+  readonly observer?: ZkSourceObserver;
 }
+
+/** What the source reports besides snapshots (the proxy's metrics count it). */
+export interface ZkSourceObserver {
+  sessionEvent(event: ZkSessionEvent): void;
+  /** A node version that did not parse or validate, and so was not taken. */
+  nodeRefused(path: string): void;
+}
+
+/** A change after start: the snapshot, and when the newest write in it was made (epoch ms, ZooKeeper's clock). */
+export type ConfigChangeListener = (snapshot: ConfigSnapshot, writtenAt: number | undefined) => void;
 
 const REREAD_INTERVAL_MS = 300_000;
 /** Topic node reads (and so watches being set) in flight at once. */
@@ -48,7 +63,9 @@ export class ZkConfigSource {
   /** Listed topics whose node changed and is not re-read yet. */
   private readonly changedTopics = new Set<string>();
   private readonly reportedUnknown = new Set<string>();
-  private listener: ((snapshot: ConfigSnapshot) => void) | undefined;
+  private listener: ConfigChangeListener | undefined;
+  /** The newest write among the changes not published yet: a node's mtime, or when a deletion was seen. */
+  private unpublishedWrite: number | undefined;
   /** Counts accepted changes; the listener has seen every one up to `delivered`. */
   private version = 0;
   private delivered = 0;
@@ -90,6 +107,7 @@ export class ZkConfigSource {
     this.reading = first.catch(() => undefined);
     await first;
     this.delivered = this.version;
+    this.unpublishedWrite = undefined;
     return this.snapshot();
   }
 
@@ -97,7 +115,7 @@ export class ZkConfigSource {
    * Receives every snapshot after a change, from now on, starting with the current one if it
    * changed since start() returned (the caller registers once its storages are up).
    */
-  onChange(listener: (snapshot: ConfigSnapshot) => void): void {
+  onChange(listener: ConfigChangeListener): void {
     this.listener = listener;
     if (this.version > this.delivered) this.publish();
   }
@@ -119,11 +137,16 @@ export class ZkConfigSource {
   private newClient(): ZkClient {
     const zk = new ZkClient(this.options.connectString, { sessionTimeout: this.options.sessionTimeoutMs });
     zk.client.on('connected', () => {
+      this.options.observer?.sessionEvent('connected');
       this.logger.info({ zookeeper: this.options.connectString }, 'zookeeper connected');
       void this.rereadAll();
     });
-    zk.client.on('disconnected', () => this.failures.warn('disconnected', {}, 'zookeeper disconnected; serving the last good configuration'));
+    zk.client.on('disconnected', () => {
+      this.options.observer?.sessionEvent('disconnected');
+      this.failures.warn('disconnected', {}, 'zookeeper disconnected; serving the last good configuration');
+    });
     zk.client.on('expired', () => {
+      this.options.observer?.sessionEvent('expired');
       // an expired session never comes back: start a new one (its connect re-reads everything)
       this.failures.warn('expired', {}, 'zookeeper session expired; opening a new session');
       zk.close();
@@ -170,24 +193,26 @@ export class ZkConfigSource {
 
   /** Reads the pproxy node (and watches it); returns whether the accepted config changed. */
   private async readPProxy(): Promise<boolean> {
-    const data = await this.zk.getData(
+    const node = await this.zk.read(
       this.pproxyPath,
       this.watcherFor(this.pproxyPath, () => void this.serial(() => this.onPProxyEvent())),
     );
-    if (data === undefined) {
+    if (node === undefined) {
       if (this.pproxy !== undefined || !this.waitingLogged) {
         this.logger.warn({ node: this.fullPath(this.pproxyPath) }, 'not bound: waiting for this proxy\'s node in ZooKeeper');
         this.waitingLogged = true;
       }
       const changed = this.pproxy !== undefined;
+      if (changed) this.written(Date.now()); // a deletion has no mtime: seen now
       this.pproxy = undefined;
       this.listed = new Set();
       return changed;
     }
     this.waitingLogged = false;
-    const parsed = this.accept(this.pproxyPath, readPProxyNode(this.pproxyPath, data));
+    const parsed = this.accept(this.pproxyPath, readPProxyNode(this.pproxyPath, node.data, this.options.clusterTypes));
     if (!parsed) return false;
     const changed = JSON.stringify(parsed) !== JSON.stringify(this.pproxy);
+    if (changed) this.written(node.mtimeMs ?? Date.now());
     this.pproxy = parsed;
     this.listed = new Set(parsed.topics ?? []);
     return changed;
@@ -213,7 +238,7 @@ export class ZkConfigSource {
   /** Reads a topic node (and watches it); returns whether the accepted config changed. */
   private async readTopic(name: string): Promise<boolean> {
     const path = `/topic/${name}`;
-    const data = await this.zk.getData(
+    const node = await this.zk.read(
       path,
       this.watcherFor(path, () => {
         if (!this.listed.has(name)) return; // no longer listed: unwatched
@@ -222,17 +247,19 @@ export class ZkConfigSource {
         this.changedTopics.add(name);
       }),
     );
-    if (data === undefined) {
+    if (node === undefined) {
       if (this.topics.has(name)) this.logger.warn({ node: path }, 'topic node deleted; the topic stays until the pproxy node drops it');
       return false;
     }
-    const parsed = this.accept(path, readTopicNode(path, data));
+    const parsed = this.accept(path, readTopicNode(path, node.data));
     if (!parsed) return false;
     if (parsed.topic !== name) {
       this.logger.error({ node: path, topic: parsed.topic }, 'topic config names another topic; refused');
+      this.options.observer?.nodeRefused(path);
       return false;
     }
     const changed = JSON.stringify(parsed) !== JSON.stringify(this.topics.get(name));
+    if (changed) this.written(node.mtimeMs ?? Date.now());
     this.topics.set(name, parsed);
     return changed;
   }
@@ -244,6 +271,7 @@ export class ZkConfigSource {
   private accept<T>(path: string, reading: NodeReading<T>): T | undefined {
     if (!reading.accepted) {
       this.logger.error({ node: path, problems: reading.problems }, `${reading.reason}; the last good config stays`);
+      this.options.observer?.nodeRefused(path);
       return undefined;
     }
     const unused = reading.unusedFields.join(' ');
@@ -254,11 +282,17 @@ export class ZkConfigSource {
     return reading.config;
   }
 
+  private written(at: number): void {
+    this.unpublishedWrite = Math.max(this.unpublishedWrite ?? at, at);
+  }
+
   private publish(): void {
     this.version++;
     if (!this.listener) return;
     this.delivered = this.version;
-    this.listener(this.snapshot());
+    const writtenAt = this.unpublishedWrite;
+    this.unpublishedWrite = undefined;
+    this.listener(this.snapshot(), writtenAt);
   }
 
   /** The node's path with the chroot, as an operator finds it in ZooKeeper. */

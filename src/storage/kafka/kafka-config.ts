@@ -6,10 +6,11 @@
  * the README.
  */
 import os from 'node:os';
-import { z } from 'zod';
-import { requiredByDdmq } from '../../config/strictness';
+import type { z } from 'zod';
+import type { SchemaTools } from '../plugin-api';
 
-export const kafkaClusterSchema = z.object({
+export function kafkaClusterSchema({ z, requiredByDdmq }: SchemaTools) {
+  return z.object({
   /** host:port list; required. */
   bootstrapServers: z.array(z.string().min(1)).min(1, 'must list at least one broker'),
   /** "all" / "-1", "1" or "0": what Kafka's producer accepts (DDMQ's producer fails to start on anything else). */
@@ -27,15 +28,36 @@ export const kafkaClusterSchema = z.object({
   ackTimeout: requiredByDdmq(z.number().int().positive().default(30_000)),
   /** pproxy: bound of one request to a broker, ms (kafkajs requestTimeout). */
   requestTimeout: z.number().int().positive().default(30_000),
-  /** pproxy: record batch compression. kafkajs ships gzip; the other codecs need plugins. */
-  compression: z.enum(['none', 'gzip']).default('none'),
+  /** pproxy: record batch compression; snappy, lz4 and zstd load their library when the cluster starts. */
+  compression: z.enum(['none', 'gzip', 'snappy', 'lz4', 'zstd']).default('none'),
+  /**
+   * pproxy: kafkajs' idempotent producer (a producer id, and a sequence number per partition the
+   * broker checks, so that a retried produce the broker had already written is not written twice).
+   */
+  enableIdempotence: z.boolean().default(false),
   // DDMQ keys with no kafkajs equivalent (kafkajs neither buffers nor batches on its own), with the
   // Kafka producer's defaults, so that a node written from carrera.yaml passes DDMQ's validate.
   batchSize: requiredByDdmq(z.number().int().positive().default(16_384)),
   bufferMemory: requiredByDdmq(z.number().int().positive().default(33_554_432)),
-});
+}).superRefine(refuseIdempotenceConflicts);
+}
 
-export type KafkaClusterConfig = z.output<typeof kafkaClusterSchema>;
+/**
+ * What the idempotent producer cannot work with, as kafkajs would refuse it only at the first send
+ * (acks) or at the producer's creation (retries): the broker deduplicates only what it replicated
+ * before answering, and a produce that may have been written is safe only if it is sent again.
+ */
+function refuseIdempotenceConflicts(config: { enableIdempotence: boolean; acks?: string; retries: number }, ctx: z.RefinementCtx): void {
+  if (!config.enableIdempotence) return;
+  if (config.acks !== undefined && config.acks !== 'all' && config.acks !== '-1') {
+    ctx.addIssue({ code: 'custom', path: ['acks'], message: `enableIdempotence needs acks "all" (or "-1"), not "${config.acks}"` });
+  }
+  if (config.retries < 1) {
+    ctx.addIssue({ code: 'custom', path: ['retries'], message: 'enableIdempotence needs retries of at least 1: a produce whose answer was lost is only safe if sent again' });
+  }
+}
+
+export type KafkaClusterConfig = z.output<ReturnType<typeof kafkaClusterSchema>>;
 
 /** acks as kafkajs takes it. */
 export function kafkaAcks(acks: KafkaClusterConfig['acks']): -1 | 0 | 1 {

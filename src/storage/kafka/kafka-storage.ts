@@ -7,13 +7,17 @@
  * The partition is chosen here from DDMQ's hints against the topic's real partition count, because
  * kafkajs silently drops a record sent to a partition that does not exist.
  */
-import { CompressionTypes, Kafka, logLevel, type Admin, type IHeaders, type LogEntry, type Message, type Producer, type RecordMetadata } from './kafkajs';
-import { ThrottledWarning, type Logger } from '../../log';
+import { installCompressionCodec, Kafka, logLevel, type Admin, type IHeaders, type LogEntry, type Message, type Producer, type RecordMetadata } from './kafkajs';
+import { ThrottledWarning } from '../../log';
+import type { StorageLogger as Logger, StorageCounter, StorageMetrics } from '../plugin-api';
+import { StorageMetricSet } from '../storage-metrics';
 import { TIMED_OUT, timeLimit } from '../../time/time-limit';
 import { choosePartition } from '../../routing/partition';
-import { StorageError, type ClusterStorage, type OutgoingMessage, type SendOutcome, type StorageKind } from '../storage';
+import { StorageError, type ClusterStorage, type OutgoingMessage, type SendOutcome } from '../storage';
 import { TopicSends } from '../topic-sends';
+import type { LibraryLoader } from './codec-libraries';
 import { kafkaAcks, kafkaClientId, type KafkaClusterConfig } from './kafka-config';
+import { Compression, type CompressionCode } from './record-codecs';
 import { toStorageError } from './kafka-errors';
 import { PartitionCounts } from './partition-counts';
 import { brokerSocketFactory } from './socket-factory';
@@ -23,6 +27,8 @@ export const TAGS_HEADER = 'TAGS';
 
 /** How long close() lets sends under way finish before disconnecting. */
 const CLOSE_GRACE_MS = 10_000;
+/** Below the host's 60 s bound on a send, after which it frees the send's budget bytes. */
+const MAX_TURN_WAIT_MS = 30_000;
 
 interface KafkaRecord {
   partition: number;
@@ -33,19 +39,33 @@ interface KafkaRecord {
 }
 
 export class KafkaStorage implements ClusterStorage {
-  readonly kind: StorageKind = 'kafka';
+  readonly kind = 'kafka';
   readonly maxMessageSize = undefined;
   private readonly producers: Producer[];
+  private readonly newProducer: (index: number) => Producer;
   private readonly admin: Admin;
   private readonly counts: PartitionCounts;
   private readonly acks: -1 | 0 | 1;
-  private readonly compression: CompressionTypes;
+  /** Set by start(), which loads the configured codec. */
+  private compression: CompressionCode = Compression.None;
   private readonly logger: Logger;
   /** kafkajs' errors and warnings, one line a second per message. */
   private readonly clientProblems: ThrottledWarning;
   private connecting: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
+  /** Set once close()'s grace is over: what has not started by then is not sent. */
+  private closed = false;
   private readonly sends: TopicSends;
+  /** With enableIdempotence, per producer, the end of its last send (see inTurn). */
+  private readonly turns: Promise<unknown>[];
+  /** With enableIdempotence, the producers whose last send failed (see inTurn). */
+  private readonly failedLast = new Set<number>();
+  /** With enableIdempotence, the sends waiting for their turn: each gives itself up unsent. */
+  private readonly waiting = new Set<(failure: StorageError) => void>();
+  /** With enableIdempotence, how long a send waits for its turn before it is given up unsent. */
+  private readonly turnWaitMs: number;
+  /** Batches handed to a producer (one per topic of a storage send), and idempotent producers replaced after a failed one. */
+  private readonly tallies: { readonly sends: StorageCounter; readonly replacements: StorageCounter };
 
   constructor(
     readonly cluster: string,
@@ -53,8 +73,15 @@ export class KafkaStorage implements ClusterStorage {
     producerCount: number,
     logger: Logger,
     private readonly random: () => number = Math.random,
+    /** How a codec's npm package is loaded (tests stand in for a missing one). */
+    private readonly loadLibrary: LibraryLoader = require,
+    metrics: StorageMetrics = new StorageMetricSet(undefined).forCluster('kafka', cluster, logger),
   ) {
-    this.logger = logger.child({ cluster, storage: 'kafka' });
+    this.logger = logger;
+    this.tallies = {
+      sends: metrics.counter('producer_sends_total', 'Batches handed to a kafkajs producer: one per topic of a storage send.').labels(),
+      replacements: metrics.counter('producer_replacements_total', 'Idempotent producers replaced (a new producer id) after a failed send.').labels(),
+    };
     this.clientProblems = new ThrottledWarning(this.logger, 1000);
     this.sends = new TopicSends(`kafka cluster ${cluster}`, (topic, indices, messages, outcomes) => this.sendTopic(topic, indices, messages, outcomes));
     const startedAt = Date.now();
@@ -68,26 +95,37 @@ export class KafkaStorage implements ClusterStorage {
         logCreator: () => (entry) => this.logKafkaJs(entry),
         socketFactory: brokerSocketFactory(config.requestTimeout),
       });
-    this.producers = Array.from({ length: producerCount }, (_, i) =>
-      client(i).producer({
+    this.newProducer = (index) =>
+      client(index).producer({
         allowAutoTopicCreation: false,
+        idempotent: config.enableIdempotence,
+        // kafkajs' idempotent producer numbers batches per partition and counts on them reaching
+        // the broker in that order
+        maxInFlightRequests: config.enableIdempotence ? 1 : undefined,
         metadataMaxAge: config.metadataMaxAge,
         // every record carries its partition (chosen in sendTopic); kafkajs' default partitioner
         // would also filter the partition list once per record
         createPartitioner: () => explicitPartition,
-      }),
-    );
+      });
+    this.producers = Array.from({ length: producerCount }, (_, i) => this.newProducer(i));
+    this.turns = this.producers.map(() => Promise.resolve());
+    this.turnWaitMs = Math.min(config.requestTimeout, MAX_TURN_WAIT_MS);
     this.admin = client(producerCount).admin();
     this.counts = new PartitionCounts((topic) => this.fetchPartitionCount(topic), config.metadataMaxAge);
     this.acks = kafkaAcks(config.acks);
-    this.compression = config.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
   }
 
   /**
-   * Connects in the background: an unreachable cluster must not keep the proxy from serving its
+   * Loads the configured codec, whose missing library fails the start (naming the package), then
+   * connects in the background: an unreachable cluster must not keep the proxy from serving its
    * other clusters. Sends meanwhile wait for the connection within their deadline.
    */
   start(): Promise<void> {
+    try {
+      this.compression = installCompressionCodec(this.config.compression, this.loadLibrary);
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
     this.connect().catch((error: unknown) =>
       this.logger.warn({ err: toStorageError(error, this.cluster).message }, 'kafka cluster not reachable yet'),
     );
@@ -124,6 +162,8 @@ export class KafkaStorage implements ClusterStorage {
   close(): Promise<void> {
     this.closing ??= (async () => {
       await this.sends.close(CLOSE_GRACE_MS);
+      this.closed = true;
+      for (const giveUp of [...this.waiting]) giveUp(this.closedUnsent());
       await Promise.allSettled([...this.producers.map((p) => p.disconnect()), this.admin.disconnect()]);
     })();
     return this.closing;
@@ -163,14 +203,17 @@ export class KafkaStorage implements ClusterStorage {
       recordIndices.push(i);
     }
     if (records.length === 0) return;
-    const producer = this.producers[Math.floor(this.random() * this.producers.length)]!;
+    const index = Math.floor(this.random() * this.producers.length);
     try {
-      const metadata = await producer.send({
-        topic,
-        messages: records,
-        acks: this.acks,
-        timeout: this.config.ackTimeout,
-        compression: this.compression,
+      const metadata = await this.inTurn(index, (producer) => {
+        this.tallies.sends.inc();
+        return producer.send({
+          topic,
+          messages: records,
+          acks: this.acks,
+          timeout: this.config.ackTimeout,
+          compression: this.compression,
+        });
       });
       const unsent = (partition: number) =>
         new StorageError('UNAVAILABLE', `kafka ${this.cluster}: partition ${partition} of ${topic} is not in the producer's metadata yet; not sent`, true);
@@ -179,6 +222,80 @@ export class KafkaStorage implements ClusterStorage {
       const failure = fail(recordIndices, error);
       if (failure.code === 'TOPIC_NOT_FOUND') void this.counts.refresh(topic).catch(() => undefined);
     }
+  }
+
+  /**
+   * With enableIdempotence, a producer's sends go one after the other, retries included, and a
+   * producer whose send failed is replaced (a new producer id, sequence numbers from 0) before it
+   * sends again. kafkajs gives a failed send's sequence numbers back to be used again, though the
+   * broker may have written the batch under them (only its answer was lost): the next batch sent
+   * under them is answered OK as a duplicate and never written if it has as many records, and
+   * refused (OUT_OF_ORDER_SEQUENCE_NUMBER) if not, and so is every later one. Sends overlapping
+   * on one producer hand those numbers from a failed attempt to another send while the first one
+   * is still retrying, which is then written a second time. kafkajs already sends one produce
+   * request at a time per broker and producer, so taking turns costs only the overlap of sends to
+   * different brokers.
+   *
+   * A send that waits longer than turnWaitMs for its turn (the one ahead is retrying against a
+   * broker that does not answer) is answered TIMEOUT, retriable, and never sent: its caller has
+   * been answered or soon will be, and what waits holds no records. So the wait stays within the
+   * host's budget, which frees a send's bytes only when it is answered. Those still waiting when
+   * close()'s grace is over are answered CLOSED, retriable, unsent.
+   */
+  private inTurn<T>(index: number, send: (producer: Producer) => Promise<T>): Promise<T> {
+    if (!this.config.enableIdempotence) return send(this.producers[index]!);
+    let job: ((producer: Producer) => Promise<T>) | undefined = send;
+    let giveUp!: (failure: StorageError) => void;
+    const gaveUp = new Promise<never>((_, reject) => {
+      giveUp = (failure) => {
+        job = undefined;
+        clearTimeout(timer);
+        this.waiting.delete(giveUp);
+        reject(failure);
+      };
+    });
+    const timer = setTimeout(
+      () => giveUp(new StorageError('TIMEOUT', `kafka ${this.cluster}: not sent: waited ${this.turnWaitMs} ms behind a send of the same idempotent producer`, true)),
+      this.turnWaitMs,
+    );
+    this.waiting.add(giveUp);
+    const turn = this.turns[index]!.then(async () => {
+      clearTimeout(timer);
+      this.waiting.delete(giveUp);
+      const mine = job;
+      if (!mine) return undefined; // answered already; nothing was sent
+      if (this.closed) throw this.closedUnsent();
+      if (this.failedLast.has(index)) await this.replaceProducer(index);
+      try {
+        return await mine(this.producers[index]!);
+      } catch (error) {
+        this.failedLast.add(index);
+        throw error;
+      }
+    });
+    this.turns[index] = turn.catch(() => undefined);
+    return Promise.race([turn as Promise<T>, gaveUp]);
+  }
+
+  private closedUnsent(): StorageError {
+    return new StorageError('CLOSED', `kafka ${this.cluster}: not sent: the storage is closed`, true);
+  }
+
+  /** A connected new producer in the place of producer `index`; if it cannot connect, none. */
+  private async replaceProducer(index: number): Promise<void> {
+    const replacement = this.newProducer(index);
+    try {
+      await replacement.connect();
+      if (this.closed) throw this.closedUnsent();
+    } catch (error) {
+      void replacement.disconnect().catch(() => undefined);
+      throw error;
+    }
+    const replaced = this.producers[index]!;
+    this.producers[index] = replacement;
+    this.failedLast.delete(index);
+    this.tallies.replacements.inc();
+    void replaced.disconnect().catch(() => undefined);
   }
 
   /** Connects every client once; after a failure the next caller tries again. */

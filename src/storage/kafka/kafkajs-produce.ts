@@ -1,8 +1,9 @@
 /**
  * Puts encodeProduceRequest (produce-request.ts) in the place of kafkajs' own Produce encoder, for
- * the versions whose layout it writes (3 to 7) and the compressions pproxy configures (none, gzip).
- * Everything else of the request (API key, version, whether a response is expected) and the
- * response decoding stay kafkajs'.
+ * the versions whose layout it writes (3 to 7), whatever the compression: a codec no cluster loaded
+ * fails the request (record-codecs.ts) rather than going to kafkajs' encoder. Everything else of
+ * the request (API key, version, whether a response is expected) and the response decoding stay
+ * kafkajs'.
  *
  * kafkajs looks the Produce definition up on this module object at every produce call, so replacing
  * its `protocol` once covers every kafkajs client of the process (all of them are pproxy's).
@@ -10,7 +11,7 @@
  * in test/storage/kafka/produce-request.test.ts fails if a different kafkajs encodes differently.
  */
 import produceDefinitions from 'kafkajs/src/protocol/requests/produce';
-import { Compression, encodeProduceRequest } from './produce-request';
+import { encodeProduceRequest } from './produce-request';
 
 const ENCODED_VERSIONS = new Set([3, 4, 5, 6, 7]);
 
@@ -25,8 +26,6 @@ export function installProduceEncoder(): void {
     if (!ENCODED_VERSIONS.has(version)) return kafkajsProduce;
     return (args) => {
       const produce = kafkajsProduce(args);
-      const compression = args.compression ?? Compression.None;
-      if (compression !== Compression.None && compression !== Compression.GZIP) return produce;
       const encode = async () => {
         const buf = await encodeProduceRequest(args);
         return { buf, buffer: buf };

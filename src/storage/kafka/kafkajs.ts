@@ -1,7 +1,8 @@
 /**
  * kafkajs as pproxy loads it: every module of src/ imports kafkajs from here, never directly, so that
  * both of pproxy's replacements inside kafkajs are in place before any client exists: the Produce
- * encoder (kafkajs-produce.ts) and the grouping of a send's messages by partition (below).
+ * encoder (kafkajs-produce.ts) and the grouping of a send's messages by partition (below). A
+ * cluster's codec goes into kafkajs' codec table through installCompressionCodec (kafkajs-codecs.ts).
  *
  * kafkajs' producer groups a send's messages by partition with `[...current, message]` and
  * `Object.assign` per message: quadratic in the messages of one partition, and since pproxy's
@@ -35,4 +36,5 @@ require(groupingModule);
 require.cache[groupingModule]!.exports = groupMessagesPerPartition;
 installProduceEncoder();
 
+export { installCompressionCodec } from './kafkajs-codecs';
 export * from 'kafkajs';

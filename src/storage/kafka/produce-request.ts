@@ -8,7 +8,8 @@
  *   RecordBatch => baseOffset INT64, batchLength INT32, partitionLeaderEpoch INT32, magic INT8 (2),
  *     crc UINT32 (CRC-32C of what follows), attributes INT16, lastOffsetDelta INT32,
  *     firstTimestamp INT64, maxTimestamp INT64, producerId INT64, producerEpoch INT16,
- *     baseSequence INT32, records INT32 count + [Record] (gzip: the records' bytes compressed)
+ *     baseSequence INT32, records INT32 count + [Record] (compressed: the records' bytes through the
+ *     codec of attributes' low three bits, record-codecs.ts)
  *   Record => length VARINT, attributes INT8, timestampDelta VARLONG, offsetDelta VARINT,
  *     key VARINT size + bytes (-1: null), value likewise, headers VARINT count + [key, value]
  *
@@ -20,16 +21,9 @@
  * sends, and a few more), so kafkajs' connections, metadata, retries and response parsing work on
  * unchanged.
  */
-import { promisify } from 'node:util';
-import zlib from 'node:zlib';
 import { crc32c } from '@node-rs/crc32';
 import { varint32Length, writeVarint32At, zigzagEncode32 } from '../../protocol/varint';
-
-const gzip = promisify(zlib.gzip);
-
-/** kafkajs' compression codes; the attributes' low three bits. */
-export const Compression = { None: 0, GZIP: 1 } as const;
-export type SupportedCompression = (typeof Compression)[keyof typeof Compression];
+import { Compression, recordCodec, type CompressionCode } from './record-codecs';
 
 const TRANSACTIONAL_FLAG = 0x10;
 const MAGIC = 2;
@@ -52,7 +46,7 @@ export interface ProduceRequestArgs {
   /** kafkajs passes a Long; anything whose toString() is the decimal value. */
   producerId?: { toString(): string } | number;
   producerEpoch?: number;
-  compression?: SupportedCompression;
+  compression?: CompressionCode;
   topicData: { topic: string; partitions: { partition: number; firstSequence?: number; messages: ProduceRecord[] }[] }[];
 }
 
@@ -73,7 +67,7 @@ interface BatchPlan {
   firstTimestamp: number;
   maxTimestamp: number;
   records: RecordPlan[];
-  /** Bytes of the records as sent: their encoding, or its gzip. */
+  /** Bytes of the records as sent: their encoding, or its compression. */
   recordsSize: number;
   compressed?: Buffer;
 }
@@ -94,12 +88,13 @@ export async function encodeProduceRequest(args: ProduceRequestArgs): Promise<Bu
     topicSize: Buffer.byteLength(topic),
     batches: partitions.map((p) => planBatch(p.partition, p.firstSequence ?? 0, p.messages, now)),
   }));
-  if (compression === Compression.GZIP) {
+  if (compression !== Compression.None) {
+    const codec = recordCodec(compression);
     for (const { batches } of topics) {
       for (const batch of batches) {
         const raw = Buffer.allocUnsafe(batch.recordsSize);
         writeRecords(raw, 0, batch.records);
-        batch.compressed = await gzip(raw);
+        batch.compressed = await codec.compress(raw);
         batch.recordsSize = batch.compressed.length;
       }
     }

@@ -17,11 +17,6 @@ export interface SegmentFile {
   readonly bytes: number;
 }
 
-/** Where a local cluster keeps its logs: its `dir`, relative to dataDir, or dataDir/local/<cluster>. */
-export function localClusterDir(dataDir: string, cluster: string, config: { readonly dir?: string | undefined }): string {
-  return path.resolve(dataDir, config.dir ?? path.join('local', cluster));
-}
-
 export function isValidTopicName(topic: string): boolean {
   return TOPIC_NAME.test(topic);
 }

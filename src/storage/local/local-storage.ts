@@ -3,18 +3,19 @@
  * under `<dataDir>/<topic>/<partition>/`. Partitions found on disk are opened (and a torn tail cut)
  * at start; new ones on first use.
  */
-import { errorMessage, ThrottledWarning, type Logger } from '../../log';
+import { errorMessage, ThrottledWarning } from '../../log';
+import type { StorageLogger as Logger } from '../plugin-api';
 import { choosePartition } from '../../routing/partition';
 import {
   StorageError,
   type ClusterStorage,
   type OutgoingMessage,
   type SendOutcome,
-  type StorageKind,
 } from '../storage';
 import { lockDirectory } from './directory-lock';
 import { isValidTopicName, partitionDirectory } from './layout';
 import { listPartitions, listTopics } from './log-reader';
+import { NO_LOCAL_METRICS, type LocalMetrics } from './local-metrics';
 import { FAILURE_LOG_INTERVAL_MS, PartitionLog, type FlushPolicy } from './partition-log';
 import { addToGroup } from '../../util/group-by';
 
@@ -40,7 +41,7 @@ interface PartitionGroup {
 }
 
 export class LocalStorage implements ClusterStorage {
-  readonly kind: StorageKind = 'local';
+  readonly kind = 'local';
   readonly maxMessageSize: number | undefined;
   /** Promises, so that concurrent first sends to a partition share one open. */
   private readonly logs = new Map<string, Promise<PartitionLog>>();
@@ -57,9 +58,10 @@ export class LocalStorage implements ClusterStorage {
     private readonly options: LocalStorageOptions,
     logger: Logger,
     private readonly random: () => number = Math.random,
+    private readonly metrics: LocalMetrics = NO_LOCAL_METRICS,
   ) {
     this.maxMessageSize = options.maxMessageSize;
-    this.logger = logger.child({ cluster, storage: 'local' });
+    this.logger = logger;
     this.failures = new ThrottledWarning(this.logger, FAILURE_LOG_INTERVAL_MS);
   }
 
@@ -168,6 +170,7 @@ export class LocalStorage implements ClusterStorage {
         this.logger.child({ topic, partition }),
         undefined,
         this.failures,
+        this.metrics.partition(topic, partition),
       ).catch((error: unknown) => {
         // Forget the failed open so that a later send tries again.
         this.logs.delete(key);

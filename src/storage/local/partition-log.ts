@@ -8,7 +8,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { errorMessage, ThrottledWarning, type Logger } from '../../log';
+import { errorMessage, ThrottledWarning } from '../../log';
+import type { StorageLogger as Logger } from '../plugin-api';
 import { StorageError } from '../storage';
 import {
   closeFile,
@@ -21,6 +22,7 @@ import {
 } from './file-io';
 import { isNotFound, listSegments, segmentPath } from './layout';
 import { encodedRecordLength, encodeRecordInto, type RecordFields } from './record';
+import { NO_PARTITION_METRICS, type PartitionMetrics } from './local-metrics';
 import { scanSegment } from './segment-scan';
 
 /**
@@ -75,6 +77,8 @@ export class PartitionLog {
   private dirty = false;
   private closing: Promise<void> | undefined;
   private readonly flushTimer: NodeJS.Timeout | undefined;
+  /** Bytes of every segment. */
+  private bytes: number;
 
   private constructor(
     private readonly options: PartitionLogOptions,
@@ -86,7 +90,10 @@ export class PartitionLog {
     private readonly segments: Segment[],
     private fd: number,
     private next: bigint,
+    private readonly metrics: PartitionMetrics,
   ) {
+    this.bytes = segments.reduce((sum, segment) => sum + segment.bytes, 0);
+    this.reportSize();
     if (options.flushPolicy === 'interval') {
       this.flushTimer = setInterval(() => this.flushOnTimer(), options.flushIntervalMs);
       this.flushTimer.unref();
@@ -103,6 +110,7 @@ export class PartitionLog {
     logger: Logger,
     io: SegmentIo = fileSystemIo,
     failures: ThrottledWarning = new ThrottledWarning(logger, FAILURE_LOG_INTERVAL_MS),
+    metrics: PartitionMetrics = NO_PARTITION_METRICS,
   ): Promise<PartitionLog> {
     const { directory } = options;
     const firstCreated = await fs.promises.mkdir(directory, { recursive: true });
@@ -117,7 +125,7 @@ export class PartitionLog {
         await closeFile(fd);
         throw error;
       }
-      return new PartitionLog(options, logger, failures, io, [first], fd, 0n);
+      return new PartitionLog(options, logger, failures, io, [first], fd, 0n, metrics);
     }
 
     const scan = await scanSegment(last.path, last.baseOffset);
@@ -125,6 +133,7 @@ export class PartitionLog {
     try {
       if (scan.validBytes < scan.fileBytes) {
         await truncateFile(fd, scan.validBytes);
+        metrics.truncations.inc();
         logger.warn(
           {
             segment: last.path,
@@ -140,7 +149,7 @@ export class PartitionLog {
       throw error;
     }
     last.bytes = scan.validBytes;
-    const log = new PartitionLog(options, logger, failures, io, segments, fd, scan.nextOffset);
+    const log = new PartitionLog(options, logger, failures, io, segments, fd, scan.nextOffset, metrics);
     await log.applyRetention();
     return log;
   }
@@ -285,6 +294,8 @@ export class PartitionLog {
       throw error;
     }
     segment.bytes += chunk.end - chunk.start;
+    this.bytes += chunk.end - chunk.start;
+    this.metrics.bytes.set(this.bytes);
     this.dirty = true;
   }
 
@@ -307,6 +318,7 @@ export class PartitionLog {
     const previousFd = this.fd;
     this.fd = fd;
     this.segments.push(segment);
+    this.metrics.segments.set(this.segments.length);
     this.dirty = false;
     try {
       await closeFile(previousFd);
@@ -334,18 +346,27 @@ export class PartitionLog {
       }
       this.segments.shift();
       total -= oldest.bytes;
+      this.bytes -= oldest.bytes;
+      this.reportSize();
       this.logger.info({ segment: oldest.path, bytes: oldest.bytes }, 'local log: deleted a segment past retention');
     }
   }
 
   private async syncIfDirty(): Promise<void> {
     if (!this.dirty) return;
+    const started = performance.now();
     try {
       await this.io.datasync(this.fd);
     } catch (error) {
       throw asUnavailable(error, this.active.path);
     }
+    this.metrics.fsync.observe((performance.now() - started) / 1000);
     this.dirty = false;
+  }
+
+  private reportSize(): void {
+    this.metrics.bytes.set(this.bytes);
+    this.metrics.segments.set(this.segments.length);
   }
 
   private flushOnTimer(): void {

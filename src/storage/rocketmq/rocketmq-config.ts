@@ -3,8 +3,8 @@
  * protocol. `namesrvAddrs` are the RocketMQ 5 proxy's gRPC endpoints here (host:port), not name
  * servers: a RocketMQ 5 client reaches brokers only through that proxy.
  */
-import { z } from 'zod';
-import { requiredByDdmq } from '../../config/strictness';
+import type { z } from 'zod';
+import type { SchemaTools } from '../plugin-api';
 
 const DEFAULT_SEND_MSG_TIMEOUT_MS = 3000;
 
@@ -12,7 +12,8 @@ const DEFAULT_SEND_MSG_TIMEOUT_MS = 3000;
  * The rules are those of DDMQ's RocketmqConfiguration.validate; the keys it requires are marked,
  * and the host decides whether a missing one is defaulted (carrera.yaml) or refused (ZooKeeper).
  */
-export const rocketmqClusterSchema = z.object({
+export function rocketmqClusterSchema({ z, requiredByDdmq }: SchemaTools) {
+  return z.object({
   /** RocketMQ 5 proxy gRPC endpoints, host:port, in failover order (see endpoint-pool.ts). */
   namesrvAddrs: z.array(z.string().regex(/^[^:\s]+:\d{1,5}$/, 'must be host:port')).min(1, 'must list at least one endpoint'),
   /** Prefix of the client id the proxy sees (DDMQ: the producer group prefix). */
@@ -42,5 +43,6 @@ export const rocketmqClusterSchema = z.object({
   heartbeatBrokerInterval: requiredByDdmq(z.number().int().positive().default(10_000)),
   persistConsumerOffsetInterval: requiredByDdmq(z.number().int().positive().default(5000)),
 });
+}
 
-export type RocketmqClusterConfig = z.output<typeof rocketmqClusterSchema>;
+export type RocketmqClusterConfig = z.output<ReturnType<typeof rocketmqClusterSchema>>;

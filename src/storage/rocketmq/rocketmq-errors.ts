@@ -1,6 +1,7 @@
 /**
  * RocketMQ 5 status codes and gRPC failures as StorageErrors (result codes: TOPIC_NOT_FOUND 14,
- * illegal or too large 11, deadline 12, the rest 10; throttling and unavailability retriable).
+ * illegal or too large 11 (also the broker's size refusal the proxy relays as INTERNAL_SERVER_ERROR),
+ * deadline 12, the rest 10; throttling and unavailability retriable).
  */
 import * as grpc from '@grpc/grpc-js';
 import { StorageError, type StorageErrorCode } from '../storage';
@@ -21,12 +22,19 @@ export const RmqCode = {
 
 export function statusError(code: number, message: string, cluster: string): StorageError {
   const text = `rocketmq ${cluster}: ${code} ${message}`;
-  const [kind, retriable] = classify(code);
+  const [kind, retriable] = classify(code, message);
   return new StorageError(kind, text, retriable);
 }
 
-function classify(code: number): [StorageErrorCode, boolean] {
+/**
+ * The Apache RocketMQ 5 proxy (5.3.3) answers a body or properties over the broker's limit (the
+ * broker's MESSAGE_ILLEGAL) with INTERNAL_SERVER_ERROR and this text, not MESSAGE_BODY_TOO_LARGE.
+ */
+const BROKER_MESSAGE_ILLEGAL = /the message is illegal, maybe msg body or properties length not matched/i;
+
+function classify(code: number, message: string): [StorageErrorCode, boolean] {
   if (code === RmqCode.TOPIC_NOT_FOUND) return ['TOPIC_NOT_FOUND', false];
+  if (code === RmqCode.INTERNAL_SERVER_ERROR && BROKER_MESSAGE_ILLEGAL.test(message)) return ['MESSAGE_TOO_LARGE', false];
   if (code === RmqCode.MESSAGE_BODY_TOO_LARGE || code === RmqCode.MESSAGE_PROPERTIES_TOO_LARGE) return ['MESSAGE_TOO_LARGE', false];
   // 40001-40020: ILLEGAL_TOPIC, ILLEGAL_MESSAGE_TAG/KEY/GROUP/PROPERTY_KEY, MESSAGE_CORRUPTED...; but a
   // type conflict (40014) is a configuration fault, not a bad message

@@ -10,7 +10,8 @@
  * becomes per-key order: on a `strongOrder` topic, a message with `partitionId >= 0` or `-1` is sent
  * as a FIFO message whose group is `partition-<partitionId>` or `hash-<hashId>` (the exact 64-bit
  * value), one per request and in order per group; everything else is a normal message, and the
- * normal messages of one send go as one multi-message SendMessage.
+ * normal messages of one send go as one multi-message SendMessage, which the server answers with
+ * one entry for the batch.
  *
  * Record mapping: tags -> tag, key -> keys, properties -> user properties, body bytes as they are.
  */
@@ -21,8 +22,9 @@ import { Timestamp } from 'google-protobuf/google/protobuf/timestamp_pb';
 import { MessageIdFactory } from 'rocketmq-client-nodejs/dist/message/MessageId';
 import * as pb from 'rocketmq-client-nodejs/proto/apache/rocketmq/v2/definition_pb';
 import * as rpc from 'rocketmq-client-nodejs/proto/apache/rocketmq/v2/service_pb';
-import { ThrottledWarning, type Logger } from '../../log';
-import { StorageError, type ClusterStorage, type OutgoingMessage, type SendOutcome, type StorageKind } from '../storage';
+import { ThrottledWarning } from '../../log';
+import type { StorageLogger as Logger } from '../plugin-api';
+import { StorageError, type ClusterStorage, type OutgoingMessage, type SendOutcome } from '../storage';
 import { TopicSends } from '../topic-sends';
 import { backgroundTimers, type Timers } from '../../time/timers';
 import { EndpointPool } from './endpoint-pool';
@@ -41,8 +43,9 @@ interface Route {
   readonly fifo: boolean;
 }
 
+
 export class RocketMqStorage implements ClusterStorage {
-  readonly kind: StorageKind = 'rocketmq';
+  readonly kind = 'rocketmq';
   readonly maxMessageSize: number;
   private readonly pool: EndpointPool;
   private readonly telemetry: TelemetrySession;
@@ -63,7 +66,7 @@ export class RocketMqStorage implements ClusterStorage {
     logger: Logger,
     timers: Timers = backgroundTimers,
   ) {
-    this.logger = logger.child({ cluster, storage: 'rocketmq' });
+    this.logger = logger;
     this.refusals = new ThrottledWarning(this.logger, 1000, timers.now, timers);
     this.sends = new TopicSends(`rocketmq cluster ${cluster}`, (topic, indices, messages, outcomes) => this.sendTopic(topic, indices, messages, outcomes));
     this.maxMessageSize = config.maxMessageSize;
@@ -124,11 +127,11 @@ export class RocketMqStorage implements ClusterStorage {
       for (const i of indices) outcomes[i] = { ok: false, error: failure };
       return;
     }
-    const limit = this.serverMaxBodySize;
+    const limit = Math.min(this.config.maxMessageSize, this.serverMaxBodySize ?? Number.POSITIVE_INFINITY);
     const sendable = indices.filter((i) => {
-      const size = messages[i]!.body.length;
-      if (limit === undefined || size <= limit) return true;
-      const reason = `body of ${size} bytes exceeds the ${limit} bytes rocketmq ${this.cluster} accepts`;
+      const { body } = messages[i]!;
+      if (body.length <= limit) return true;
+      const reason = `body of ${body.length} bytes exceeds the ${limit} bytes rocketmq ${this.cluster} accepts`;
       outcomes[i] = { ok: false, error: new StorageError('MESSAGE_TOO_LARGE', reason, false) };
       return false;
     });
@@ -162,12 +165,15 @@ export class RocketMqStorage implements ClusterStorage {
     }
     const status = response.getStatus();
     const entries = response.getEntriesList();
+    // Apache RocketMQ's proxy stores several messages as one broker batch and answers it with a
+    // single entry (the batch's first queue offset): that entry stands for every message of the call
+    const wholeCall = indices.length > 1 && entries.length === 1;
     indices.forEach((i, j) => {
-      const entry = entries[j];
+      const entry = wholeCall ? entries[0] : entries[j];
       const entryStatus = entry?.getStatus() ?? status;
       const code = entryStatus?.getCode() ?? 0;
       if (code === RmqCode.OK && entry) {
-        outcomes[i] = { ok: true, partition: -1, offset: BigInt(entry.getOffset()) };
+        outcomes[i] = { ok: true, partition: -1, offset: BigInt(entry.getOffset()) + BigInt(wholeCall ? j : 0) };
       } else {
         const failure = statusError(code, entryStatus?.getMessage() ?? 'no entry for the message', this.cluster);
         if (failure.code === 'UNKNOWN') this.refusals.warn(`refused:${code}`, { code, message: entryStatus?.getMessage() }, 'rocketmq refused a message');

@@ -10,7 +10,7 @@ import * as grpc from '@grpc/grpc-js';
 import { Duration } from 'google-protobuf/google/protobuf/duration_pb';
 import * as pb from 'rocketmq-client-nodejs/proto/apache/rocketmq/v2/definition_pb';
 import * as rpc from 'rocketmq-client-nodejs/proto/apache/rocketmq/v2/service_pb';
-import type { Logger } from '../../log';
+import type { StorageLogger as Logger } from '../plugin-api';
 import type { Timers } from '../../time/timers';
 import type { EndpointPool } from './endpoint-pool';
 

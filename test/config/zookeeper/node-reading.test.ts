@@ -3,10 +3,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { readPProxyNode, readTopicNode } from '../../../src/config/zookeeper/node-reading';
-import { clusterSpecs } from '../../../src/storage/registry';
 import { silentLogger } from '../../../src/log';
+import type { KafkaClusterConfig } from '../../../src/storage/kafka/kafka-config';
 import { REPO_ROOT } from '../../helpers/proxy';
-import { schemas } from '../../../src/config/schema';
+import { builtinStorages, schemas } from '../../helpers/schemas';
 
 interface Row {
   name: string;
@@ -39,7 +39,7 @@ function checkRow(row: Row, reading: ReturnType<typeof readPProxyNode> | ReturnT
 test("pproxy nodes: DDMQ's console row and its variants are accepted and refused as DDMQ's validate does", () => {
   const rows = fixture('pproxy-nodes.json');
   assert.ok(rows.length > 30);
-  for (const row of rows) checkRow(row, readPProxyNode(PPROXY_PATH, data(row.node)));
+  for (const row of rows) checkRow(row, readPProxyNode(PPROXY_PATH, data(row.node), builtinStorages.types));
 });
 
 test("topic nodes: the console's TopicConfig and its variants are accepted and refused as DDMQ's validate does", () => {
@@ -47,7 +47,7 @@ test("topic nodes: the console's TopicConfig and its variants are accepted and r
 });
 
 test('a node that is not JSON is refused', () => {
-  const reading = readPProxyNode(PPROXY_PATH, Buffer.from('{"instance": '));
+  const reading = readPProxyNode(PPROXY_PATH, Buffer.from('{"instance": '), builtinStorages.types);
   assert.equal(reading.accepted, false);
 });
 
@@ -55,9 +55,9 @@ test("a switched-off type's clusters, accepted unchecked, get no producer (their
   const logger = silentLogger();
   const byName = (name: string) => fixture('pproxy-nodes.json').find((r) => r.name.startsWith(name))!;
   const producers = (name: string) => {
-    const reading = readPProxyNode(PPROXY_PATH, data(byName(name).node));
+    const reading = readPProxyNode(PPROXY_PATH, data(byName(name).node), builtinStorages.types);
     assert.ok(reading.accepted);
-    return clusterSpecs(reading.config.carreraConfiguration, '/nonexistent', logger).map((s) => `${s.name}:${s.kind}`);
+    return builtinStorages.clusterSpecs(reading.config.carreraConfiguration, '/nonexistent', logger).map((s) => `${s.name}:${s.kind}`);
   };
   assert.deepEqual(producers('useKafka false'), ['R_default:rocketmq']);
   assert.deepEqual(producers('useRocketmq false'), ['K_default:kafka']);
@@ -66,9 +66,9 @@ test("a switched-off type's clusters, accepted unchecked, get no producer (their
 
 test('a Kafka cluster read from ZooKeeper keeps the values DDMQ gave it; what pproxy adds gets its defaults', () => {
   const row = fixture('pproxy-nodes.json').find((r) => r.name.startsWith('Kafka only'))!;
-  const reading = readPProxyNode(PPROXY_PATH, data(row.node));
+  const reading = readPProxyNode(PPROXY_PATH, data(row.node), builtinStorages.types);
   assert.ok(reading.accepted);
-  const kafka = reading.config.carreraConfiguration.kafkaConfigurationMap['K_default']!;
+  const kafka = (reading.config.carreraConfiguration['kafkaConfigurationMap'] as Record<string, KafkaClusterConfig>)['K_default']!;
   assert.equal(kafka.acks, '1');
   assert.equal(kafka.clientId, 'carrera_kafka_producer');
   assert.equal(kafka.compression, 'none');
@@ -89,7 +89,7 @@ test("what carrera.yaml (and pproxy zk's cluster file) leaves out is filled so t
       localConfigurationMap: { L1: {} },
     },
   });
-  const reading = readPProxyNode(PPROXY_PATH, data(minimal));
+  const reading = readPProxyNode(PPROXY_PATH, data(minimal), builtinStorages.types);
   assert.ok(reading.accepted, reading.accepted ? '' : reading.problems.join('; '));
   assert.deepEqual(reading.config, minimal);
 });

@@ -1,3 +1,4 @@
+import { schemaTools } from '../../../src/storage/storage-context';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { KafkaJSConnectionError, KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError, KafkaJSRequestTimeoutError } from '../../../src/storage/kafka/kafkajs';
@@ -40,9 +41,9 @@ test('the broker error inside kafkajs retries is the one that counts', () => {
 });
 
 test("DDMQ's Kafka keys: defaults, acks mapping, and required brokers", () => {
-  const config = kafkaClusterSchema.parse({ bootstrapServers: ['h:9092'], batchSize: 16384, bufferMemory: 33554432 });
+  const config = kafkaClusterSchema(schemaTools).parse({ bootstrapServers: ['h:9092'], batchSize: 16384, bufferMemory: 33554432 });
   assert.equal(config.acks, 'all');
   assert.equal(config.compression, 'none');
   assert.deepEqual([kafkaAcks('all'), kafkaAcks('-1'), kafkaAcks('1'), kafkaAcks('0')], [-1, -1, 1, 0]);
-  assert.equal(kafkaClusterSchema.safeParse({ acks: '1' }).success, false);
+  assert.equal(kafkaClusterSchema(schemaTools).safeParse({ acks: '1' }).success, false);
 });

@@ -32,6 +32,7 @@ test('a send through KafkaStorage calls the grouping kafkajs.ts installed, once 
   const { groupMessagesPerPartition } = await import('../../../src/storage/kafka/kafkajs.js');
   const { KafkaStorage } = await import('../../../src/storage/kafka/kafka-storage.js');
   const { kafkaClusterSchema } = await import('../../../src/storage/kafka/kafka-config.js');
+  const { schemaTools } = await import('../../../src/storage/storage-context.js');
   const { silentLogger } = await import('../../../src/log.js');
   const { MockKafka } = await import('../../helpers/kafka.js');
   Module.prototype.require = moduleRequire;
@@ -39,7 +40,7 @@ test('a send through KafkaStorage calls the grouping kafkajs.ts installed, once 
 
   const mock = await MockKafka.start(t);
   await mock.createTopic('grouped', 4);
-  const storage = new KafkaStorage('K1', kafkaClusterSchema.parse({ bootstrapServers: mock.bootstraps, retries: 0 }), 1, silentLogger());
+  const storage = new KafkaStorage('K1', kafkaClusterSchema(schemaTools).parse({ bootstrapServers: mock.bootstraps, retries: 0 }), 1, silentLogger());
   t.after(() => storage.close());
   await storage.start();
   const messages = Array.from({ length: 10 }, (_, i) => ({
@@ -51,4 +52,29 @@ test('a send through KafkaStorage calls the grouping kafkajs.ts installed, once 
   assert.deepEqual(outcomes.map((o) => o.ok), messages.map(() => true));
   assert.equal(bound.calls - before.calls, 1, 'one grouping for the one topic');
   assert.equal(bound.messages - before.messages, messages.length, 'every message went through it');
+});
+
+test('each topic of a storage send is one batch handed to a producer, counted as pproxy_storage_kafka_producer_sends_total', { timeout: 60_000 }, async (t) => {
+  const { kafkaStoragePlugin } = await import('../../../src/storage/builtin/kafka.js');
+  const { createStorageContext, schemaTools } = await import('../../../src/storage/storage-context.js');
+  const { ProxyMetrics } = await import('../../../src/metrics/proxy-metrics.js');
+  const { kafkaClusterSchema } = await import('../../../src/storage/kafka/kafka-config.js');
+  const { silentLogger } = await import('../../../src/log.js');
+  const { MockKafka } = await import('../../helpers/kafka.js');
+  const mock = await MockKafka.start(t);
+  await mock.createTopic('a', 2);
+  await mock.createTopic('b', 2);
+  const metrics = new ProxyMetrics(true);
+  metrics.configure([], ['K1']);
+  const context = createStorageContext({ kind: 'kafka', cluster: 'K1', dataDir: '/nonexistent', logger: silentLogger(), producers: 1, metrics: metrics.storages.forCluster('kafka', 'K1', silentLogger()) });
+  const storage = kafkaStoragePlugin.create(kafkaClusterSchema(schemaTools).parse({ bootstrapServers: mock.bootstraps, retries: 0 }), context);
+  t.after(() => storage.close());
+  await storage.start();
+  const message = (topic: string) => ({
+    topic, key: undefined, tags: undefined, body: Buffer.from(topic), properties: undefined, partitionId: -2, hashId: 0n, ordered: false, timestamp: Date.now(),
+  });
+  const outcomes = await storage.send(['a', 'b', 'a', 'b', 'a'].map(message));
+  assert.deepEqual(outcomes.map((o) => o.ok), [true, true, true, true, true]);
+  await storage.send([message('a')]);
+  assert.match(await metrics.render(), /^pproxy_storage_kafka_producer_sends_total\{cluster="K1"\} 3$/m);
 });

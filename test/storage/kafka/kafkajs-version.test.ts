@@ -24,8 +24,8 @@ test('kafkajs of another version than 2.2.4 stops the process with the reason, b
   assert.equal(installed.stdout.trim(), '2.2.4', 'the installed kafkajs loads');
 });
 
-/** Modules of kafkajs.ts' own making: the version guard and the Produce encoder it installs. */
-const PATCH_MODULES = ['src/storage/kafka/kafkajs-version.ts', 'src/storage/kafka/kafkajs-produce.ts'];
+/** Modules of kafkajs.ts' own making: the version guard, the Produce encoder it installs and the codec table's registration. */
+const PATCH_MODULES = ['src/storage/kafka/kafkajs-version.ts', 'src/storage/kafka/kafkajs-produce.ts', 'src/storage/kafka/kafkajs-codecs.ts'];
 
 test('no module under src/ imports kafkajs except src/storage/kafka/kafkajs.ts and the patch modules it loads', () => {
   const sources = fs.readdirSync(path.join(REPO_ROOT, 'src'), { recursive: true, encoding: 'utf8' })

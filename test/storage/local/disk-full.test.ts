@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import pino from 'pino';
 import { ProxyApp } from '../../../src/app';
 import { ProducerClient } from '../../../src/client/producer-client';
-import { loadSettings } from '../../../src/config/load';
+import { loadNodeConfiguration } from '../../../src/node-configuration';
 import { ResultCode } from '../../../src/protocol/result-codes';
 import { localConfig, tempDir, writeConfig } from '../../helpers/config';
 
@@ -24,7 +24,7 @@ test('1,000 sends failing on a full disk in 2 s write a few lines, each with its
   execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', disk]);
   const lines: Record<string, unknown>[] = [];
   const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) });
-  const settings = loadSettings(writeConfig(dir, localConfig({ extra: { dataDir: disk } })));
+  const settings = loadNodeConfiguration(writeConfig(dir, localConfig({ extra: { dataDir: disk } })));
   const app = await ProxyApp.start(settings, logger);
   t.after(async () => {
     await app.stop();
@@ -53,7 +53,10 @@ test('1,000 sends failing on a full disk in 2 s write a few lines, each with its
   const appendFailures = appends.reduce((sum, l) => sum + (l['count'] as number), 0);
   t.diagnostic(`${SENDS} sends in ${sendingMs} ms: ${written.length} lines, ${appends.length} of them for ${appendFailures} failed appends`);
   assert.ok(written.length <= 12, `${written.length} lines:\n${written.map((l) => JSON.stringify(l)).join('\n')}`);
-  assert.ok(appends.length >= 1 && appendFailures >= appends.length * 10, `${appendFailures} failed appends in ${appends.length} lines`);
+  // one line a second, counting what it stands for (how many appends fail depends on the machine's
+  // speed: the 100 ms deadline answers the rest 12 first)
+  assert.ok(appends.length >= 1 && appends.length <= Math.ceil((sendingMs + 1100) / 1000) + 1, `${appends.length} append lines in ${sendingMs} ms`);
+  assert.ok(appendFailures > appends.length, `${appendFailures} failed appends in ${appends.length} lines`);
   for (const line of written) {
     assert.equal(typeof line['count'], 'number', JSON.stringify(line));
     assert.equal(typeof (line['err'] ?? ''), 'string', 'err is a message, not an error with a stack');

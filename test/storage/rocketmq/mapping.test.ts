@@ -1,3 +1,4 @@
+import { schemaTools } from '../../../src/storage/storage-context';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
@@ -26,6 +27,13 @@ test('RocketMQ status codes map to result codes with the right retriable flag', 
     assert.deepEqual([resultForStorageError(e.code), e.retriable], [result, retriable], `code ${code}`);
     assert.match(e.message, new RegExp(`^rocketmq R1: ${code} why$`));
   }
+  // the real RocketMQ 5.3.3 proxy relays the broker's size refusal as INTERNAL_SERVER_ERROR
+  const oversize = statusError(
+    50001,
+    'org.apache.rocketmq.proxy.common.ProxyException: the message is illegal, maybe msg body or properties length not matched. msg body length limit 65536B, msg properties length limit 32KB.',
+    'R1',
+  );
+  assert.deepEqual([resultForStorageError(oversize.code), oversize.retriable], [11, false]);
   const grpcFailure = (code: grpc.status) => Object.assign(new Error('boom'), { code, details: '', metadata: new grpc.Metadata() });
   assert.equal(grpcError(grpcFailure(grpc.status.DEADLINE_EXCEEDED), 'R1').code, 'TIMEOUT');
   assert.equal(grpcError(grpcFailure(grpc.status.UNAVAILABLE), 'R1').retriable, true);
@@ -42,8 +50,8 @@ test('FIFO groups come from the partition or the exact hashId, only on strongOrd
 });
 
 test("DDMQ's RocketMQ keys: namesrvAddrs are required host:port endpoints; the rest default", () => {
-  const c = rocketmqClusterSchema.parse({ namesrvAddrs: ['10.0.0.1:8081'], compressMsgBodyOverHowmuch: 4096, retryTimesWhenSendFailed: 1 });
+  const c = rocketmqClusterSchema(schemaTools).parse({ namesrvAddrs: ['10.0.0.1:8081'], compressMsgBodyOverHowmuch: 4096, retryTimesWhenSendFailed: 1 });
   assert.deepEqual([c.sendMsgTimeout, c.maxMessageSize, c.groupPrefix], [3000, 2 * 1024 * 1024, 'pproxy']);
-  assert.equal(rocketmqClusterSchema.safeParse({ namesrvAddrs: ['10.0.0.1'] }).success, false);
-  assert.equal(rocketmqClusterSchema.safeParse({}).success, false);
+  assert.equal(rocketmqClusterSchema(schemaTools).safeParse({ namesrvAddrs: ['10.0.0.1'] }).success, false);
+  assert.equal(rocketmqClusterSchema(schemaTools).safeParse({}).success, false);
 });

@@ -3,6 +3,7 @@
  * the Telemetry stream's reopening, and the grouping of a send's messages. Hold-offs and reopen
  * backoff run on a manual clock; gRPC itself runs in real time.
  */
+import { schemaTools } from '../../../src/storage/storage-context';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { test, type TestContext } from 'node:test';
@@ -62,7 +63,7 @@ async function standIn(t: TestContext, maxBodySize?: number, port = 0): Promise<
 }
 
 function storage(t: TestContext, namesrvAddrs: string[], timers: Timers, sendMsgTimeout = 2000): RocketMqStorage {
-  const config = rocketmqClusterSchema.parse({ namesrvAddrs, sendMsgTimeout });
+  const config = rocketmqClusterSchema(schemaTools).parse({ namesrvAddrs, sendMsgTimeout });
   const s = new RocketMqStorage('R1', config, silentLogger(), timers);
   t.after(() => s.close());
   return s;
@@ -174,4 +175,42 @@ test('a send is split into normal messages and FIFO groups, send order kept with
   assert.deepEqual(groups.get('hash-7'), indices.filter((i) => i % 10 !== 0 && i % 3 === 0));
   assert.deepEqual(groups.get('hash-8'), indices.filter((i) => i % 10 !== 0 && i % 3 !== 0));
   assert.deepEqual(splitByGroup(indices.slice(0, 4), messages, false), { normal: [0, 1, 2, 3], groups: new Map() });
+});
+
+test("a body over the cluster's maxMessageSize is refused MESSAGE_TOO_LARGE, not sent, though the server would take it", { timeout: 30_000 }, async (t) => {
+  const server = await standIn(t);
+  const config = rocketmqClusterSchema(schemaTools).parse({ namesrvAddrs: [server.address], maxMessageSize: 1000 });
+  const s = new RocketMqStorage('R1', config, silentLogger(), new FakeTimers());
+  t.after(() => s.close());
+  await s.start();
+  const outcomes = await s.send([message(Buffer.alloc(1000, 0x61)), message(Buffer.alloc(1001, 0x62))]);
+  assert.equal(outcomes[0]!.ok, true);
+  assert.ok(!outcomes[1]!.ok && outcomes[1]!.error.code === 'MESSAGE_TOO_LARGE' && !outcomes[1]!.error.retriable, JSON.stringify(outcomes[1]));
+  assert.deepEqual(server.stored.map((entry) => entry.body.length), [1000]);
+});
+
+test("an explicit partition past the route's write queues is sent, as DDMQ takes it modulo the queue count", { timeout: 30_000 }, async (t) => {
+  const server = await standIn(t);
+  const s = storage(t, [server.address], new FakeTimers());
+  await s.start();
+  const outcomes = await s.send([message('queue 1', { partitionId: 1 }), message('queue 9', { partitionId: 9 })]);
+  assert.deepEqual(outcomes.map((o) => o.ok), [true, true]);
+  assert.deepEqual(server.stored.map((entry) => entry.body.toString()), ['queue 1', 'queue 9']);
+});
+
+test('a multi-message send answered with one entry for the batch: every message OK, at consecutive offsets', { timeout: 30_000 }, async (t) => {
+  const server = await standIn(t);
+  const s = storage(t, [server.address], new FakeTimers());
+  await s.start();
+  // one message on each of the two queues: the batch below starts past offset 0 on either
+  for (const body of ['first', 'second']) await sendOne(s, body);
+  const outcomes = await s.send(['a', 'b', 'c'].map((body) => message(body)));
+  assert.deepEqual(server.sendCalls.slice(2), [3], 'one SendMessage for the three');
+  const stored = server.stored.slice(2);
+  assert.equal(stored[0]!.offset, 1);
+  assert.deepEqual(
+    outcomes.map((o) => (o.ok ? o.offset : o.error.code)),
+    stored.map((entry) => BigInt(entry.offset)),
+    'each message OK, with the offset the server stored it at',
+  );
 });

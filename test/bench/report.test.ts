@@ -1,0 +1,62 @@
+/**
+ * The bench's report of the metrics' cost: runs with metrics on paired with the same runs off, in
+ * the order they were made, and the proxy's ratios to other systems taken from its runs without.
+ */
+import assert from 'node:assert/strict';
+import test from 'node:test';
+import type { RunResult } from '../../bench/measure';
+import { formatReport, metricsCost, ratios } from '../../bench/report';
+import { SCENARIOS, type ScenarioId } from '../../bench/scenarios';
+import type { SystemId } from '../../bench/systems';
+
+function result(scenario: ScenarioId, system: SystemId, msgsPerSec: number, p99: number, metrics?: boolean, cpuUsPerMessage = 10): RunResult {
+  return {
+    plan: { scenario, system, workload: { batch: 1, bodyBytes: 200 }, load: { kind: 'closed', callers: 256 }, proxy: {}, durationMs: 5000, ...(metrics === undefined ? {} : { metrics }) },
+    calls: msgsPerSec * 5,
+    okMessages: msgsPerSec * 5,
+    msgsPerSec,
+    latencyMs: { p50: p99 / 2, p99, p999: p99 * 2, max: p99 * 3 },
+    failures: {},
+    unanswered: 0,
+    okPerSecond: [],
+    peakRssMiB: 100,
+    cpuUsPerMessage,
+    rssOf: 'server',
+    notes: [],
+  };
+}
+
+test('metrics on over off, pair by pair in the order run, with the median', () => {
+  const rows = [
+    result('1', 'c', 99, 2.2, true, 10.2),
+    result('1', 'c', 100, 2.0, false, 10),
+    result('1', 'c', 90, 2.0, false, 12),
+    result('1', 'c', 93.6, 2.0, true, 12.6),
+    result('1', 'c', 102, 2.0, true, 9.9),
+    result('1', 'c', 100, 4.0, false, 10),
+    result('1', 'd', 50, 1.0),
+  ];
+  const [cost, ...others] = metricsCost(rows);
+  assert.deepEqual(others, [], 'd ran only one way: nothing to pair');
+  assert.equal(cost!.id, '1/c');
+  assert.deepEqual(
+    cost!.pairs.map((p) => [Number(p.msgsPerSec.toFixed(3)), Number(p.p99.toFixed(3))]),
+    [
+      [0.99, 1.1],
+      [1.04, 1],
+      [1.02, 0.5],
+    ],
+  );
+  assert.equal(cost!.medianMsgsPerSec.toFixed(3), '1.020');
+  assert.equal(cost!.medianP99.toFixed(3), '1.000');
+  assert.deepEqual(cost!.pairs.map((p) => p.cpuPerMessage.toFixed(3)), ['1.020', '1.050', '0.990']);
+  assert.equal(cost!.medianCpuPerMessage.toFixed(3), '1.020');
+  assert.match(formatReport(SCENARIOS, rows), /Metrics on \/ off[^\n]*\n {2}1\/c .*median 1\.020x msgs\/s, 1\.00x p99, 1\.020x CPU\/msg/);
+  assert.match(formatReport(SCENARIOS, rows), /c\[m\] pproxy -> local storage/);
+});
+
+test('ratios to other systems take the proxy run without metrics', () => {
+  const rows = [result('1', 'd', 80, 1, true), result('1', 'd', 100, 1, false), result('1', 'b', 50, 1)];
+  const [ratio] = ratios(rows).filter((r) => r.of === '1/d' && r.to === '1/b');
+  assert.equal(ratio!.msgsPerSec, 2);
+});
