@@ -37,7 +37,7 @@ function realKafka(version: KafkaVersion): Promise<KafkaBroker> {
 }
 // They start while the mock's tests run, one after the other (two JVMs starting at once on two
 // cores take longer than in turn); a failed start fails each test that awaits it.
-void realKafka(4).catch(() => undefined).then(() => realKafka(3)).catch(() => undefined);
+shared.hold(realKafka(4).catch(() => undefined).then(() => realKafka(3)).catch(() => undefined));
 
 const PEERS: { name: string; start: (t: TestContext) => Promise<KafkaPeer> }[] = [
   { name: 'librdkafka mock', start: (t) => MockKafka.start(t) },
@@ -371,6 +371,33 @@ test('a Kafka storage warmed up for its topics sends without fetching metadata a
     const [outcome] = await warmed.send([message]);
     assert.equal(outcome!.ok, true, `send ${i} on the warmed storage: ${outcome!.ok ? '' : outcome!.error.message}`);
   }
+});
+
+test('warming up a topic the cluster does not know fails no send of a known topic meanwhile', { timeout: 60_000 }, async (t) => {
+  const mock = await MockKafka.start(t);
+  await mock.createTopic('known', 1);
+  await mock.command(`topic_error ghost ${KafkaError.UNKNOWN_TOPIC_OR_PART}`);
+  const config = kafkaClusterSchema(schemaTools).parse({ bootstrapServers: mock.bootstraps, retries: 0 });
+  const storage = new KafkaStorage('K1', config, 1, silentLogger());
+  t.after(() => storage.close());
+  await storage.start();
+  await storage.warmUp(['known']);
+  // Every request takes 300 ms. The send's produce request fails with an error (not the leader)
+  // that has kafkajs refresh the producer's metadata; that refresh starts while the warm-up's is
+  // under way, and kafkajs makes it wait for the warm-up's and share its result.
+  for (const broker of [1, 2, 3]) await mock.command(`rtt ${broker} 300`);
+  await mock.command(`request_errors ${ApiKey.Produce} ${KafkaError.NOT_LEADER_FOR_PARTITION}`);
+  const message: OutgoingMessage = {
+    topic: 'known', key: undefined, tags: undefined, body: Buffer.from('during the warm-up'), properties: undefined,
+    partitionId: 0, hashId: 0n, ordered: false, timestamp: Date.now(),
+  };
+  const sent = storage.send([message]);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  await storage.warmUp(['known', 'ghost']);
+  const [outcome] = await sent;
+  // its own failure (retries: 0), which the pipeline retries, not the unknown topic's (answered 14)
+  assert.equal(outcome!.ok, false);
+  assert.deepEqual({ code: outcome!.error.code, retriable: outcome!.error.retriable }, { code: 'UNKNOWN', retriable: true }, outcome!.error.message);
 });
 
 /**

@@ -141,15 +141,21 @@ export class KafkaStorage implements ClusterStorage {
     if (topics.length === 0) return;
     try {
       await this.connect();
+      // Only topics the cluster knows reach a producer. kafkajs refreshes all of a producer's
+      // topics at once and refuses the whole refresh for an unknown one: while it tried one, every
+      // send of that producer that refreshed its metadata failed as if its own topic were unknown.
+      const counted = await Promise.allSettled(topics.map((topic) => this.counts.get(topic)));
+      const known = topics.filter((_, i) => counted[i]!.status === 'fulfilled');
+      if (known.length === 0) return;
       // One metadata refresh per producer for all the topics: one send per topic would refresh all
-      // the producer's topics once per topic. But kafkajs drops every topic of a refresh that names
-      // an unknown one, so on failure each topic is loaded on its own.
-      const topicMessages = topics.map((topic) => ({ topic, messages: [] }));
+      // the producer's topics once per topic. A topic deleted since it was counted fails the whole
+      // refresh; then each topic is loaded on its own.
+      const topicMessages = known.map((topic) => ({ topic, messages: [] }));
       const loadMetadata = (producer: Producer) =>
         producer
           .sendBatch({ topicMessages, acks: this.acks })
-          .catch(() => Promise.allSettled(topics.map((topic) => producer.send({ topic, messages: [], acks: this.acks }))));
-      await Promise.allSettled([...topics.map((topic) => this.counts.get(topic)), ...this.producers.map(loadMetadata)]);
+          .catch(() => Promise.allSettled(known.map((topic) => producer.send({ topic, messages: [], acks: this.acks }))));
+      await Promise.allSettled(this.producers.map(loadMetadata));
     } catch (error) {
       this.logger.warn({ err: toStorageError(error, this.cluster).message }, 'kafka cluster not ready after a configuration change');
     }
