@@ -42,7 +42,7 @@ function faultyKafka(version: KafkaVersion): Promise<FaultyKafka> {
   return peers.get(version)!;
 }
 // one JVM starting at a time: the second starts while the first one's tests run
-void faultyKafka(4).catch(() => undefined).then(() => faultyKafka(3)).catch(() => undefined);
+shared.hold(faultyKafka(4).catch(() => undefined).then(() => faultyKafka(3)).catch(() => undefined));
 
 /**
  * A started storage on a fresh one-partition `topic`, its metadata loaded and a first message,

@@ -20,15 +20,30 @@ export async function stopNow(proc: ChildProcess, what: string): Promise<void> {
   }
 }
 
+/** A file's shared scope: a TestContext stand-in, and the work its cleanup must wait for. */
+export type FileScope = TestContext & {
+  /**
+   * Work started under the scope that no test may await (a peer started ahead for later tests):
+   * the cleanup waits for it first, so what it starts is cleaned up even when every test that
+   * would have used it was filtered out or has already ended.
+   */
+  hold(work: Promise<unknown>): void;
+};
+
 /**
  * A stand-in for a TestContext whose cleanups run when the whole file's tests are done, in reverse
  * order: for a peer that the tests of a file share (the conformance kit registers its own tests).
  * Call it at the file's top level, where its after() hook belongs.
  */
-export function fileScope(): TestContext {
+export function fileScope(): FileScope {
   const cleanups: (() => unknown)[] = [];
+  const held: Promise<unknown>[] = [];
   after(async () => {
+    await Promise.allSettled(held);
     for (const cleanup of cleanups.reverse()) await cleanup();
   });
-  return { after: (cleanup: () => unknown) => void cleanups.push(cleanup) } as unknown as TestContext;
+  return {
+    after: (cleanup: () => unknown) => void cleanups.push(cleanup),
+    hold: (work: Promise<unknown>) => void held.push(work),
+  } as unknown as FileScope;
 }
