@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { peerJars } from './peer-jars';
 import { freePort } from './ports';
-import { killNow } from './processes';
+import { killNow, readyLine } from './processes';
 import { run } from './run-command';
 import { scratchDir, type Scope } from './scope';
 
@@ -166,26 +166,6 @@ export class RocketMqLocal {
   private async launch(what: 'namesrv' | 'proxy', main: string, args: string[], ready: RegExp, heap: string): Promise<void> {
     const proc = spawn('java', [...this.jvm(heap), main, ...args], { cwd: this.dir, env: this.env(), stdio: ['ignore', 'pipe', 'pipe'] });
     this[what] = proc;
-    let output = '';
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`rocketmq ${what} not started within ${START_TIMEOUT_MS} ms:\n${output}`)), START_TIMEOUT_MS);
-      const onData = (d: Buffer) => {
-        output += d.toString();
-        if (ready.test(output)) {
-          clearTimeout(timer);
-          resolve();
-        }
-      };
-      proc.stdout!.on('data', onData);
-      proc.stderr!.on('data', onData);
-      proc.once('exit', (code, signal) => {
-        clearTimeout(timer);
-        reject(new Error(`rocketmq ${what} exited (${code ?? signal}):\n${output}`));
-      });
-      proc.once('error', (error) => {
-        clearTimeout(timer);
-        reject(new Error(`rocketmq ${what} could not start (${error.message}); Java 17 and scripts/fetch-test-peers.sh are needed`));
-      });
-    });
+    await readyLine(proc, `rocketmq ${what}`, ready, START_TIMEOUT_MS);
   }
 }

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { peerJars } from './peer-jars';
 import { freePort } from './ports';
-import { killNow } from './processes';
+import { killNow, readyLine } from './processes';
 import { run } from './run-command';
 import {
   parseMessagesOfQueue,
@@ -317,26 +317,6 @@ export class RocketMq4Cluster {
     const proc = spawn('java', [...this.jvm(heap), main, ...args], { cwd: this.dir, env: this.env(), stdio: ['ignore', 'pipe', 'pipe'] });
     if (what === 'namesrv') this.namesrv = proc;
     else this.broker(what).proc = proc;
-    let output = '';
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`rocketmq 4 ${what} not started within ${START_TIMEOUT_MS} ms:\n${output}`)), START_TIMEOUT_MS);
-      const onData = (d: Buffer) => {
-        output += d.toString();
-        if (ready.test(output)) {
-          clearTimeout(timer);
-          resolve();
-        }
-      };
-      proc.stdout!.on('data', onData);
-      proc.stderr!.on('data', onData);
-      proc.once('exit', (code, signal) => {
-        clearTimeout(timer);
-        reject(new Error(`rocketmq 4 ${what} exited (${code ?? signal}):\n${output}`));
-      });
-      proc.once('error', (error) => {
-        clearTimeout(timer);
-        reject(new Error(`rocketmq 4 ${what} could not start (${error.message}); Java 17 and scripts/fetch-test-peers.sh are needed`));
-      });
-    });
+    await readyLine(proc, `rocketmq 4 ${what}`, ready, START_TIMEOUT_MS);
   }
 }
