@@ -59,7 +59,7 @@ function proxyConfig(topic: string, options: ProxyOptions): Record<string, unkno
         ...(options.kafka
           ? { useKafka: true, kafkaConfigurationMap: { K1: { bootstrapServers: options.kafka } } }
           : options.rocketmq
-            ? { useRocketmq: true, rocketmqConfigurationMap: { R1: { namesrvAddrs: options.rocketmq } } }
+            ? { useRocketmq: true, rocketmqConfigurationMap: { R1: { namesrvAddrs: options.rocketmq, protocol: 'grpc' } } }
             : { localConfigurationMap: { L1: { partitions: PARTITIONS } } }),
         ...(options.autoBatch ? { useAutoBatch: true } : {}),
         ...(options.maxTps ? { useRequestLimiter: true } : {}),

@@ -98,7 +98,7 @@ for (const [peerName, peerOf] of PEERS) {
     const peer = await peerOf(t);
     // an attempt that outlasts a short sendMsgTimeout is retried, and may then be stored twice
     const client = await rmqProxy(t, peer, [{ topic: 'fifo', strongOrder: true }, { topic: 'big' }], {
-      rocketmqClusters: { R1: { namesrvAddrs: [peer.address], sendMsgTimeout: SLOW_PEER_MS } },
+      rocketmqClusters: { R1: { namesrvAddrs: [peer.address], protocol: 'grpc', sendMsgTimeout: SLOW_PEER_MS } },
     });
     const hashIds = [0n, 1n, -1n, 7n, -9n, 12_345n, -77_777n, 42n, 2n ** 63n - 1n, -(2n ** 63n)];
     // 10 sequences of 20, sent concurrently across hashIds and in order within each

@@ -92,7 +92,7 @@ test('a RocketMQ endpoint stopped mid-way: sends go on through the next one list
   const first = await standIn(t);
   const second = await standIn(t);
   const client = await rmqProxy(t, first, [{ topic: 'normal' }], {
-    rocketmqClusters: { R1: { namesrvAddrs: [first.address, second.address], sendMsgTimeout: 1000 } },
+    rocketmqClusters: { R1: { namesrvAddrs: [first.address, second.address], protocol: 'grpc', sendMsgTimeout: 1000 } },
   });
   for (let i = 0; i < 5; i++) assert.equal((await client.sendSync({ topic: 'normal', body: `before-${i}` })).code, 0);
   assert.deepEqual([first.stored.length, second.stored.length], [5, 0], 'the first endpoint listed is used while it answers');

@@ -19,7 +19,7 @@ export async function standIn(t: TestContext, options: Partial<StandInOptions> =
 export function rmqConfig(endpoint: { address: string }, topics: LocalConfigOptions['topics'], extra: Partial<LocalConfigOptions> = {}): LocalConfigOptions {
   return {
     clusters: {},
-    rocketmqClusters: { R1: { namesrvAddrs: [endpoint.address], sendMsgTimeout: 1000 } },
+    rocketmqClusters: { R1: { namesrvAddrs: [endpoint.address], protocol: 'grpc', sendMsgTimeout: 1000 } },
     carreraConfiguration: { useRocketmq: true },
     topics,
     ...extra,

@@ -34,6 +34,7 @@ runStorageConformance(
     partitionsBeyondCount: 'wrapped',
     config: () => ({
       namesrvAddrs: [standIns.at(-1)!.address],
+      protocol: 'grpc',
       groupPrefix: 'pproxy-conformance',
       sendMsgTimeout: 2000,
       maxMessageSize: 256 * 1024,

@@ -5,7 +5,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
+import { promisify } from 'node:util';
 import zlib from 'node:zlib';
+
+const deflate = promisify(zlib.deflate);
 
 export interface OutgoingMessage {
   body: Buffer;
@@ -67,12 +70,21 @@ export function messageProperties(message: OutgoingMessage, uniqKey: string): Re
   return properties;
 }
 
-/** The body to send and its sysFlag: zlib at or above `threshold` bytes, as the 4.x producer does. */
-export function compressBody(body: Buffer, threshold = COMPRESS_OVER_BYTES): { body: Buffer; sysFlag: number } {
+/** A single message's body as sent, and the sysFlag that says how. */
+export interface WireBody {
+  readonly body: Buffer;
+  readonly sysFlag: number;
+}
+
+/**
+ * The body to send and its sysFlag: zlib at or above `threshold` bytes, as the 4.x producer does;
+ * deflated on libuv's thread pool, so a large body does not hold the event loop.
+ */
+export async function compressBody(body: Buffer, threshold = COMPRESS_OVER_BYTES): Promise<WireBody> {
   if (body.length < threshold) return { body, sysFlag: 0 };
   // only the compressed bit: every 4.x consumer reads it as zlib (newer ones also read a type in
   // bits 8-10, where 0 means zlib too)
-  return { body: zlib.deflateSync(body, { level: COMPRESS_LEVEL }), sysFlag: SYSFLAG_COMPRESSED };
+  return { body: await deflate(body, { level: COMPRESS_LEVEL }), sysFlag: SYSFLAG_COMPRESSED };
 }
 
 /**

@@ -9,14 +9,19 @@
  */
 import { RequestCode, ResponseCode } from './codes';
 import { command, type RemotingCommand } from './remoting-command';
-import type { RemotingConnection } from './remoting-connection';
 import { RemotingError } from './remoting-error';
-import { compressBody, encodeBatchBody, encodeProperties, messageProperties, Property, type OutgoingMessage, type UniqIdGenerator } from './message-codec';
+import { encodeBatchBody, encodeProperties, messageProperties, Property, type OutgoingMessage, type UniqIdGenerator, type WireBody } from './message-codec';
 
 export interface SendTarget {
   producerGroup: string;
   topic: string;
   queueId: number;
+}
+
+/** A request built, with the UNIQ_KEY of each message it carries, in order. */
+export interface BuiltSend {
+  readonly request: RemotingCommand;
+  readonly uniqIds: string[];
 }
 
 export interface SendOutcome {
@@ -55,19 +60,21 @@ function header(target: SendTarget, sysFlag: number, flag: number, properties: s
   };
 }
 
-/** The SEND_MESSAGE_V2 request for one message, with the UNIQ_KEY it carries. */
-export function sendMessageRequest(target: SendTarget, message: OutgoingMessage, ids: UniqIdGenerator, now = Date.now()): { request: RemotingCommand; uniqId: string } {
+/**
+ * The SEND_MESSAGE_V2 request for one message, its body as `wire` gives it (compressBody: already
+ * compressed, or not, and the sysFlag that says which).
+ */
+export function sendMessageRequest(target: SendTarget, message: OutgoingMessage, wire: WireBody, ids: UniqIdGenerator, now = Date.now()): BuiltSend {
   const uniqId = ids.next(now);
-  const { body, sysFlag } = compressBody(message.body);
   const properties = encodeProperties(messageProperties(message, uniqId));
-  return { request: command(RequestCode.SEND_MESSAGE_V2, header(target, sysFlag, message.flag ?? 0, properties, false, now), body), uniqId };
+  return { request: command(RequestCode.SEND_MESSAGE_V2, header(target, wire.sysFlag, message.flag ?? 0, properties, false, now), wire.body), uniqIds: [uniqId] };
 }
 
 /**
  * The SEND_BATCH_MESSAGE request for messages to one queue: each message's properties in the
  * batch body, the batch's own properties only WAIT (as the 4.x producer's MessageBatch has).
  */
-export function sendBatchRequest(target: SendTarget, messages: OutgoingMessage[], ids: UniqIdGenerator, now = Date.now()): { request: RemotingCommand; uniqIds: string[] } {
+export function sendBatchRequest(target: SendTarget, messages: readonly OutgoingMessage[], ids: UniqIdGenerator, now = Date.now()): BuiltSend {
   if (messages.length === 0) throw new Error('an empty batch');
   const uniqIds = messages.map(() => ids.next(now));
   const body = encodeBatchBody(messages.map((m, i) => ({ flag: m.flag ?? 0, body: m.body, properties: encodeProperties(messageProperties(m, uniqIds[i]!)) })));
@@ -94,14 +101,4 @@ function optionalInt(text: string | undefined, name: string): number | undefined
   const value = Number(text);
   if (!Number.isSafeInteger(value)) throw new RemotingError('protocol', `send response field ${name} is not an integer: ${JSON.stringify(text)}`);
   return value;
-}
-
-export async function sendMessage(connection: RemotingConnection, target: SendTarget, message: OutgoingMessage, ids: UniqIdGenerator, timeoutMs: number): Promise<SendOutcome> {
-  const { request, uniqId } = sendMessageRequest(target, message, ids);
-  return parseSendResponse(await connection.request(request, timeoutMs), [uniqId]);
-}
-
-export async function sendBatch(connection: RemotingConnection, target: SendTarget, messages: OutgoingMessage[], ids: UniqIdGenerator, timeoutMs: number): Promise<SendOutcome> {
-  const { request, uniqIds } = sendBatchRequest(target, messages, ids);
-  return parseSendResponse(await connection.request(request, timeoutMs), uniqIds);
 }
