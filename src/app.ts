@@ -141,7 +141,7 @@ export class ProxyApp {
     const instance = `${settings.host}:${settings.port}`;
     const nothing: RoutingTable = { topics: new Map(), innerTopicPrefix: undefined, innerTopicNum: 0 };
     const policy = buildPolicy(conf, nothing, undefined, Date.now, metrics);
-    const budgets = new StorageBudgets(conf.maxInFlightBytesPerStorage, { metrics });
+    const budgets = new StorageBudgets(conf.maxInFlightBytesPerStorage, { metrics, clock: metrics.server.clock });
     const batcher = new AutoBatcher(batchSettings(conf), budgets);
     // local mode plays Chronos' part: it delivers the delay messages it accepted, through itself
     let deliverDelay: (m: ProducerMessage) => ResultCode | Promise<ResultCode> = () => ResultCode.FAIL_SERVER_SHUTDOWN;

@@ -6,6 +6,7 @@
 import type { CounterChild, CounterFamily } from './families';
 import { METHODS } from './methods';
 import type { MetricRegistrar } from './registrar';
+import { tickClock } from './tick-clock';
 
 /** Why an accepted connection closed, as the reason label spells it. */
 export const CLOSE_REASONS = [
@@ -61,7 +62,7 @@ export interface ServerMetrics {
   readonly exceptions: Readonly<Record<ExceptionType, CounterChild>>;
   /** Where the gauges read the server's state at each scrape (with metrics off, kept nowhere). */
   sample(source: () => ServerSample): void;
-  /** What requests are timed with: monotonic milliseconds; with metrics off a constant, not a clock read. */
+  /** What requests are timed with: monotonic milliseconds, one reading per run of callbacks (tick-clock.ts); with metrics off a constant, not a clock read. */
   readonly clock: () => number;
 }
 
@@ -109,6 +110,6 @@ export function serverMetrics(metrics: MetricRegistrar, requestsReceived: Counte
           source = from;
         }
       : () => undefined,
-    clock: metrics.enabled ? () => performance.now() : () => 0,
+    clock: metrics.enabled ? tickClock() : () => 0,
   };
 }
