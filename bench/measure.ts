@@ -17,8 +17,21 @@ export interface RunResult extends Measurement {
 
 /** `teardown` is the caller's, so that an interrupted run is cleaned up too; `brokers` outlive the run. */
 export async function measure(plan: RunPlan, timing: Omit<Timing, 'durationMs'>, teardown: Teardown, brokers: RunBrokers): Promise<RunResult> {
-  const system = await startSystem(plan.system, plan.workload, plan.proxy, teardown, brokers, plan.baseline, plan.metrics);
-  const measurement = await system.drive(plan.load, { ...timing, durationMs: plan.durationMs });
-  const cpuUsPerMessage = (system.windowCpuSeconds() * 1e6) / measurement.okMessages;
-  return { plan, ...measurement, peakRssMiB: system.peakRss(), cpuUsPerMessage, rssOf: system.rssOf, notes: system.notes() };
+  const [result] = await measureTogether([plan], timing, teardown, brokers);
+  return result!;
+}
+
+/**
+ * Several runs at once (--side-by-side): every system started, then all driven in the same window,
+ * each with its plan's whole load, so that whatever else the machine does falls on each alike.
+ */
+export async function measureTogether(plans: readonly RunPlan[], timing: Omit<Timing, 'durationMs'>, teardown: Teardown, brokers: RunBrokers): Promise<RunResult[]> {
+  const systems: SystemUnderTest[] = [];
+  for (const plan of plans) systems.push(await startSystem(plan.system, plan.workload, plan.proxy, teardown, brokers, plan.baseline, plan.metrics));
+  const measurements = await Promise.all(systems.map((system, i) => system.drive(plans[i]!.load, { ...timing, durationMs: plans[i]!.durationMs })));
+  return systems.map((system, i) => {
+    const measurement = measurements[i]!;
+    const cpuUsPerMessage = (system.windowCpuSeconds() * 1e6) / measurement.okMessages;
+    return { plan: plans[i]!, ...measurement, peakRssMiB: system.peakRss(), cpuUsPerMessage, rssOf: system.rssOf, notes: system.notes() };
+  });
 }

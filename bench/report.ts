@@ -61,8 +61,8 @@ export function ratios(rows: Row[]): Ratio[] {
   // this build against the baseline's, for every pproxy run both made
   const againstBaseline = rows.flatMap((row) => {
     if (isFailed(row) || !row.plan.baseline) return [];
-    const own = find([row.plan.scenario, row.plan.system]);
-    const id = `${row.plan.scenario}/${row.plan.system}`;
+    const own = measured([row.plan.scenario, row.plan.system]).find((r) => !!r.plan.metrics === !!row.plan.metrics);
+    const id = `${row.plan.scenario}/${row.plan.system}${row.plan.metrics ? '[m]' : ''}`;
     return own ? [ratio(`this build / baseline (${row.plan.baseline})`, own, row, id, `${id}[b]`)] : [];
   });
   return [...between, ...againstBaseline];

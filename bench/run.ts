@@ -9,16 +9,19 @@
  *   node dist/bench/run.js --scenarios 3 --only a,d --rate 48000   scenario 3 at a fixed rate
  *   node dist/bench/run.js --scenarios 1,3 --only c,d --baseline ../before   this build against another
  *   node dist/bench/run.js --scenarios 1,2 --only c,d --metrics on,off --repeat 3   the cost of metrics
+ *   node dist/bench/run.js --scenarios 1,2 --only c,d --metrics on,off --repeat 9 --side-by-side   the same, both at once
  *
  * Options: --scenarios 1,...,5 (default all), --only a,...,j (systems, default all),
  * --duration S (measured seconds per run, 5; scenario 5 runs twice as long), --warmup S (2),
  * --rate N (scenario 3's calls/s instead of half of 1/d's msgs/s, which then is not measured),
  * --baseline DIR (another checkout, built, with bin/pproxy-server: each pproxy run (c, d, g, j) is followed by
- * the same run of that build, for a before/after of a change in one run), --metrics on,off (pproxy with
- * its metrics on, the admin listener on a free port, and/or off, adminPort 0; default off: each pproxy
- * run is made in each, interleaved), --repeat N (each pproxy run N times, its variants interleaved
- * each time, 1), --out FILE (JSON results, default dist/bench-results.json), --help (the systems and
- * scenarios).
+ * the same run of that build, in each metrics setting, for a before/after of a change in one run),
+ * --metrics on,off (pproxy with its metrics on, the admin listener on a free port, and/or off,
+ * adminPort 0; default off: each pproxy run is made in each, interleaved), --repeat N (each pproxy
+ * run N times, its variants interleaved each time, 1), --side-by-side (a pproxy run's variants, metrics
+ * on and off and the baseline, driven at the same time, each with the whole load, instead of one after
+ * the other: a change in the machine's load falls on all of them alike), --out FILE (JSON results,
+ * default dist/bench-results.json), --help (the systems and scenarios).
  * Progress goes to stderr, the table to stdout. Exit code 1 when a run failed, 2 when the options
  * are wrong or a selected system's broker jars are not fetched.
  */
@@ -26,7 +29,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { missingPeers, RunBrokers, type BrokerPeer } from './brokers';
-import { measure, type RunResult } from './measure';
+import { measure, measureTogether, type RunResult } from './measure';
 import { REPO_ROOT } from './peers/peer-jars';
 import { formatReport, writeJson, type Row } from './report';
 import { SCENARIOS, SCENARIO_IDS, type PlanContext, type RunPlan } from './scenarios';
@@ -48,6 +51,7 @@ function parseOptions() {
       baseline: { type: 'string' },
       metrics: { type: 'string', default: 'off' },
       repeat: { type: 'string', default: '1' },
+      'side-by-side': { type: 'boolean', default: false },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -82,6 +86,7 @@ function parseOptions() {
     baseline: values.baseline === undefined ? undefined : baselineBuild(values.baseline),
     metrics: [...new Set(list(values.metrics, METRICS_SETTINGS, 'metrics setting'))].map((setting) => setting === 'on'),
     repeat: wholeNumber(values.repeat, 'repeat'),
+    sideBySide: values['side-by-side'] === true,
     out: values.out ? path.resolve(values.out) : path.join(REPO_ROOT, 'dist/bench-results.json'),
   };
 }
@@ -110,7 +115,7 @@ function peersNeeded(systems: SystemId[]): Partial<Record<BrokerPeer, string[]>>
 /** The --help text: the options, and the systems and scenarios they select from. */
 function usage(): string {
   return [
-    'usage: node dist/bench/run.js [--scenarios 1,2,...] [--only a,b,...] [--duration S] [--warmup S] [--rate N] [--baseline DIR] [--metrics on,off] [--repeat N] [--out FILE]',
+    'usage: node dist/bench/run.js [--scenarios 1,2,...] [--only a,b,...] [--duration S] [--warmup S] [--rate N] [--baseline DIR] [--metrics on,off] [--repeat N] [--side-by-side] [--out FILE]',
     '',
     `systems (--only, default all; ${Object.keys(PEER_OF).join(',')} need Java and the jars scripts/fetch-test-peers.sh fetches):`,
     ...Object.entries(SYSTEMS).map(([id, name]) => `  ${id}  ${name}`),
@@ -143,23 +148,43 @@ async function main(): Promise<number> {
   process.once('SIGINT', interrupted);
   process.once('SIGTERM', interrupted);
 
+  const label = (plan: RunPlan) => `${plan.scenario}/${plan.system} ${SYSTEMS[plan.system]}${plan.baseline ? ' [baseline]' : ''}${plan.metrics ? ' [metrics on]' : ''}`;
+  const failed = (plan: RunPlan, err: unknown): Row => ({
+    plan: { scenario: plan.scenario, system: plan.system, baseline: plan.baseline, metrics: plan.metrics },
+    error: (err as Error).message,
+  });
+  const timing = { warmupMs: options.warmupMs, graceMs: GRACE_MS };
   const run = async (plan: RunPlan): Promise<Row> => {
-    const label = `${plan.scenario}/${plan.system} ${SYSTEMS[plan.system]}${plan.baseline ? ' [baseline]' : ''}${plan.metrics ? ' [metrics on]' : ''}`;
-    process.stderr.write(`bench: ${label} ...`);
+    process.stderr.write(`bench: ${label(plan)} ...`);
     current = new Teardown();
     let row: Row;
     try {
-      const result = await measure(plan, { warmupMs: options.warmupMs, graceMs: GRACE_MS }, current, brokers);
+      const result = await measure(plan, timing, current, brokers);
       process.stderr.write(` ${Math.round(result.msgsPerSec)} msgs/s\n`);
       row = result;
     } catch (err) {
       process.stderr.write(` failed: ${(err as Error).stack}\n`);
-      row = { plan: { scenario: plan.scenario, system: plan.system, baseline: plan.baseline, metrics: plan.metrics }, error: (err as Error).message };
+      row = failed(plan, err);
     } finally {
       await current.run();
     }
     rows.push(row);
     return row;
+  };
+  /** --side-by-side: the variants of one run at once. */
+  const runTogether = async (plans: RunPlan[]): Promise<void> => {
+    process.stderr.write(`bench: ${plans.map(label).join(' + ')} ...`);
+    current = new Teardown();
+    try {
+      const results = await measureTogether(plans, timing, current, brokers);
+      process.stderr.write(` ${results.map((r) => Math.round(r.msgsPerSec)).join(' + ')} msgs/s\n`);
+      rows.push(...results);
+    } catch (err) {
+      process.stderr.write(` failed: ${(err as Error).stack}\n`);
+      rows.push(...plans.map((plan) => failed(plan, err)));
+    } finally {
+      await current.run();
+    }
   };
 
   const scenario1 = SCENARIOS.find((s) => s.id === '1')!;
@@ -190,8 +215,12 @@ async function main(): Promise<number> {
         }
         // interleaved, and in turn first, so that a change in the machine's load over the bench falls on each variant alike
         for (let i = 0; i < options.repeat; i++) {
-          for (const metrics of i % 2 === 0 ? options.metrics : [...options.metrics].reverse()) await run({ ...plan, metrics });
-          if (options.baseline) await run({ ...plan, baseline: options.baseline });
+          const settings = i % 2 === 0 ? options.metrics : [...options.metrics].reverse();
+          const variants: RunPlan[] = settings.map((metrics) => ({ ...plan, metrics }));
+          // the baseline in each metrics setting too, so that a before/after compares like with like
+          if (options.baseline) variants.push(...settings.map((metrics) => ({ ...plan, metrics, baseline: options.baseline })));
+          if (options.sideBySide) await runTogether(variants);
+          else for (const variant of variants) await run(variant);
         }
       }
     }
