@@ -28,6 +28,11 @@ export interface SchemaTools {
    * node must have: DDMQ's console always writes it and DDMQ refuses a node without it.
    */
   requiredByDdmq<T extends z.ZodDefault | z.ZodPrefault | z.ZodOptional>(field: T): T;
+  /**
+   * Marks a path the storage writes under (resolved with StorageContext.resolveDataPath): carrera.yaml
+   * may name any path, a ZooKeeper node only one inside dataDir (relative, not climbing out).
+   */
+  pathInDataDir<T extends z.ZodType<string | undefined>>(field: T): T;
 }
 
 /** DDMQ's way of turning a broker type on: a boolean switch and a producer count beside the cluster map. */

@@ -4,13 +4,13 @@
  */
 import path from 'node:path';
 import { z } from 'zod';
-import { requiredByDdmq } from '../config/strictness';
+import { pathInDataDir, requiredByDdmq } from '../config/strictness';
 import { choosePartition } from '../routing/partition';
 import { backgroundTimers } from '../time/timers';
 import type { SchemaTools, StorageContext, StorageLogger, StorageMetrics, StorageTimers } from './plugin-api';
 import { StorageMetricSet } from './storage-metrics';
 
-export const schemaTools: SchemaTools = { z, requiredByDdmq };
+export const schemaTools: SchemaTools = { z, requiredByDdmq, pathInDataDir };
 
 export interface ContextOptions {
   readonly kind: string;

@@ -7,10 +7,13 @@ import { PPROXY_VERSION } from '../../version';
 import type { LocalStorageOptions } from '../local/local-storage';
 import { STORAGE_PLUGIN_API_VERSION, type SchemaTools, type StorageContext, type StoragePlugin } from '../plugin-api';
 
-export function localClusterSchema({ z }: SchemaTools) {
+export function localClusterSchema({ z, pathInDataDir }: SchemaTools) {
   return z.object({
-    /** Directory of this cluster's logs; relative paths are relative to carrera.yaml's dataDir. */
-    dir: z.string().min(1).optional(),
+    /**
+     * Directory of this cluster's logs; relative paths are relative to carrera.yaml's dataDir. From
+     * ZooKeeper only a path inside dataDir is accepted.
+     */
+    dir: pathInDataDir(z.string().min(1).optional()),
     partitions: z.number().int().min(1).max(1024).default(4),
     /**
      * write: acknowledge once written to the OS (survives a proxy crash, not a power loss);

@@ -93,3 +93,25 @@ test("what carrera.yaml (and pproxy zk's cluster file) leaves out is filled so t
   assert.ok(reading.accepted, reading.accepted ? '' : reading.problems.join('; '));
   assert.deepEqual(reading.config, minimal);
 });
+
+test("a local cluster's dir from ZooKeeper stays inside dataDir; carrera.yaml may name any path", () => {
+  const node = (dir: string) => ({
+    instance: '127.0.0.1:9613',
+    proxyCluster: 'P_demo',
+    brokerClusters: ['L1'],
+    carreraConfiguration: { localConfigurationMap: { L1: { dir } } },
+  });
+  for (const inside of ['logs/L1', 'a/../b', './L1']) {
+    const reading = readPProxyNode(PPROXY_PATH, data(schemas.strict.pproxyConfig.parse(node(inside))), builtinStorages.types);
+    assert.ok(reading.accepted, `${inside}: ${reading.accepted ? '' : reading.problems.join('; ')}`);
+  }
+  for (const outside of ['/etc/pproxy', '../elsewhere', 'a/../../elsewhere', '..']) {
+    assert.doesNotThrow(() => schemas.strict.pproxyConfig.parse(node(outside)), `carrera.yaml may say ${outside}`);
+    const reading = readPProxyNode(PPROXY_PATH, data(schemas.strict.pproxyConfig.parse(node(outside))), builtinStorages.types);
+    assert.equal(reading.accepted, false, `${outside} from ZooKeeper is refused`);
+    assert.ok(
+      !reading.accepted && reading.problems.some((p) => p.includes('carreraConfiguration.localConfigurationMap.L1.dir:') && p.includes('dataDir')),
+      `${outside}: the problem names the field and why: ${reading.accepted ? '' : reading.problems.join('; ')}`,
+    );
+  }
+});
