@@ -459,7 +459,7 @@ async function initialConfiguration(
     nodeRefused: () => zookeeper.configVersions('zookeeper', 'refused').inc(),
   };
   zookeeper.zookeeperConnected.set(0);
-  const source = new ZkConfigSource({ connectString: settings.zookeeperAddr!, instance, clusterTypes: settings.clusterTypes, observer }, logger);
+  const source = new ZkConfigSource({ connectString: settings.zookeeperAddr!, auth: settings.zookeeperAuth, instance, clusterTypes: settings.clusterTypes, observer }, logger);
   try {
     return { source, initial: await source.start(settings.zookeeperConnectTimeoutMs), origin: 'zookeeper' };
   } catch (err) {

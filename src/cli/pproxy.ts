@@ -133,13 +133,13 @@ delay
 
 const zk = program
   .command('zk')
-  .description("write DDMQ's ZooKeeper layout as its console does (bind proxies and topics)")
+  .description("write DDMQ's ZooKeeper layout as its console does (bind proxies and topics); with PPROXY_ZK_AUTH=user:password set, as that ZooKeeper digest user, and only it may change the nodes written")
   .requiredOption('-z, --zk <connect>', 'ZooKeeper connect string; /carrera/v4/config is appended when absent')
   .option('-c, --config <file>', 'carrera.yaml whose storage plugins (besides the built-in ones) clusters may use');
 const zkAction = (toCommand: (options: Record<string, string>) => ZkCommand) => async (options: Record<string, string>) => {
-  const { runZk } = await import('./zk.js');
+  const { runZk, zkAuthFromEnv } = await import('./zk.js');
   const { zk: connect, config } = zk.opts() as { zk: string; config?: string };
-  process.exitCode = await runZk(connect, toCommand(options), process.stdout, config);
+  process.exitCode = await runZk(connect, toCommand(options), process.stdout, config, zkAuthFromEnv());
 };
 zk.command('init').description('create the parent nodes, as the console initZkPath').action(zkAction(() => ({ kind: 'init' })));
 zk.command('put-cluster')

@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import YAML from 'yaml';
 import { ConsoleBinding } from '../console/binding';
+import { parseZkAuth, type ZkAuth } from '../config/zookeeper/zk-auth';
 import { ZkClient, ensureChroot, withCarreraRoot } from '../config/zookeeper/zk-client';
 import { loadStorageRegistry } from '../node-configuration';
 
@@ -17,11 +18,14 @@ export type ZkCommand =
   | { kind: 'bind' | 'unbind'; topic: string; host: string }
   | { kind: 'show' };
 
-/** `configPath`: a carrera.yaml whose storage plugins are loaded (else the built-in ones only). */
-export async function runZk(connectString: string, command: ZkCommand, out: NodeJS.WritableStream, configPath?: string): Promise<number> {
+/**
+ * `configPath`: a carrera.yaml whose storage plugins are loaded (else the built-in ones only).
+ * `auth`: digest credentials; the nodes written get an ACL that lets only them change the nodes.
+ */
+export async function runZk(connectString: string, command: ZkCommand, out: NodeJS.WritableStream, configPath?: string, auth?: ZkAuth): Promise<number> {
   const storages = loadStorageRegistry(configPath);
-  await ensureChroot(connectString, 10_000);
-  const zk = new ZkClient(connectString, { sessionTimeout: 10_000 });
+  await ensureChroot(connectString, 10_000, auth);
+  const zk = new ZkClient(connectString, { sessionTimeout: 10_000, auth });
   zk.connect();
   try {
     await zk.waitConnected(10_000);
@@ -69,4 +73,15 @@ export async function runZk(connectString: string, command: ZkCommand, out: Node
 /** A YAML or JSON file (JSON is YAML). */
 function readStructured(file: string): unknown {
   return YAML.parse(fs.readFileSync(file, 'utf8'));
+}
+
+/** PPROXY_ZK_AUTH (`user:password`), the credentials `pproxy zk` writes with: kept off the command line, which `ps` shows. */
+export function zkAuthFromEnv(env: NodeJS.ProcessEnv = process.env): ZkAuth | undefined {
+  const text = env['PPROXY_ZK_AUTH'];
+  if (text === undefined || text === '') return undefined;
+  try {
+    return parseZkAuth(text);
+  } catch (err) {
+    throw new Error(`PPROXY_ZK_AUTH: ${(err as Error).message}`);
+  }
 }

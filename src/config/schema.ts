@@ -325,6 +325,12 @@ function carreraYamlSchema(strict: ConfigSchemas) {
   return z.strictObject({
   /** ZooKeeper connect string; absent = local mode, configured entirely by this file. */
   zookeeperAddr: z.string().min(1).optional(),
+  /**
+   * ZooKeeper digest credentials: a file (relative to this file's directory) holding `user:password`,
+   * kept out of this file so that it can be readable by the proxy's user alone. Absent: the
+   * PPROXY_ZK_AUTH environment variable (`user:password`) if set, else no credentials.
+   */
+  zookeeperAuthFile: z.string().min(1).optional(),
   /** ZooKeeper mode: how long the start waits for ZooKeeper before serving its cached config. */
   zookeeperConnectTimeoutMs: positiveInt().default(5000),
   /** IP half of the proxy's identity (host:port); blank = first non-loopback IPv4 of this machine. */

@@ -4,6 +4,7 @@
  */
 import zookeeper, { type Client, type Event, type Stat } from 'node-zookeeper-client';
 import { boundConnectHandshake } from './connect-handshake';
+import type { ZkAuth } from './zk-auth';
 
 /** DDMQ's root, appended to a connect string that does not contain it (CC/biz/ZkServiceImpl). */
 export const CARRERA_ROOT = '/carrera/v4/config';
@@ -18,6 +19,18 @@ export function withCarreraRoot(connectString: string): string {
 }
 
 export type Watcher = (event: Event) => void;
+
+/**
+ * The ACL of the nodes a client with credentials creates: everything for whoever authenticated as
+ * it did (ZooKeeper's `auth` scheme: the creator's identities), reading for anyone, so that DDMQ's
+ * own console and proxies without credentials still read them but cannot change them. Without
+ * credentials nodes are open, as DDMQ's console makes them.
+ */
+function aclsFor(auth: ZkAuth | undefined): zookeeper.ACL[] {
+  const anyone = new zookeeper.Id('world', 'anyone');
+  if (!auth) return [new zookeeper.ACL(zookeeper.Permission.ALL, anyone)];
+  return [new zookeeper.ACL(zookeeper.Permission.ALL, new zookeeper.Id('auth', '')), new zookeeper.ACL(zookeeper.Permission.READ, anyone)];
+}
 
 export interface NodeData {
   readonly data: Buffer;
@@ -35,10 +48,10 @@ export const CONNECT_HANDSHAKE_TIMEOUT_MS = 5000;
  * Creates the chroot of a connect string (DDMQ's root included), which must exist before a client
  * chrooted there can create anything in it.
  */
-export async function ensureChroot(connectString: string, timeoutMs: number): Promise<void> {
+export async function ensureChroot(connectString: string, timeoutMs: number, auth?: ZkAuth): Promise<void> {
   const rooted = withCarreraRoot(connectString);
   const slash = rooted.indexOf('/');
-  const plain = new ZkClient(rooted.slice(0, slash), { raw: true });
+  const plain = new ZkClient(rooted.slice(0, slash), { raw: true, auth });
   plain.connect();
   try {
     await plain.waitConnected(timeoutMs);
@@ -50,9 +63,10 @@ export async function ensureChroot(connectString: string, timeoutMs: number): Pr
 
 export class ZkClient {
   readonly client: Client;
+  private readonly acls: zookeeper.ACL[];
 
-  /** `raw`: use the connect string as given, without DDMQ's root. */
-  constructor(connectString: string, options: { sessionTimeout?: number; raw?: boolean; handshakeTimeoutMs?: number } = {}) {
+  /** `raw`: use the connect string as given, without DDMQ's root. `auth`: digest credentials, sent at every connect. */
+  constructor(connectString: string, options: { sessionTimeout?: number; raw?: boolean; handshakeTimeoutMs?: number; auth?: ZkAuth | undefined } = {}) {
     // DDMQ's session timeout; spinDelay bounds the reconnect pace.
     this.client = zookeeper.createClient(options.raw ? connectString : withCarreraRoot(connectString), {
       sessionTimeout: options.sessionTimeout ?? 30_000,
@@ -60,6 +74,8 @@ export class ZkClient {
       retries: 0,
     });
     boundConnectHandshake(this.client, options.handshakeTimeoutMs ?? CONNECT_HANDSHAKE_TIMEOUT_MS);
+    if (options.auth) this.client.addAuthInfo('digest', Buffer.from(`${options.auth.user}:${options.auth.password}`, 'utf8'));
+    this.acls = aclsFor(options.auth);
   }
 
   connect(): void {
@@ -125,7 +141,7 @@ export class ZkClient {
       this.client.setData(path, Buffer.from(data, 'utf8'), -1, (error) => {
         if (!error) resolve();
         else if (isNoNode(error)) {
-          this.client.mkdirp(path, Buffer.from(data, 'utf8'), (mkError) => (mkError ? reject(mkError) : resolve()));
+          this.client.mkdirp(path, Buffer.from(data, 'utf8'), this.acls, (mkError) => (mkError ? reject(mkError) : resolve()));
         } else reject(error);
       });
     });
@@ -134,7 +150,7 @@ export class ZkClient {
   /** Creates the node with `data` unless it exists (parents included). */
   ensure(path: string, data: string): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.client.mkdirp(path, Buffer.from(data, 'utf8'), (error) => (error ? reject(error) : resolve()));
+      this.client.mkdirp(path, Buffer.from(data, 'utf8'), this.acls, (error) => (error ? reject(error) : resolve()));
     });
   }
 

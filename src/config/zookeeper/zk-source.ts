@@ -21,6 +21,7 @@ import { mapConcurrently } from '../../util/concurrency';
 import type { ZkSessionEvent } from './session-events';
 import { readPProxyNode, readTopicNode, type NodeReading } from './node-reading';
 import type { ClusterType } from '../schema';
+import type { ZkAuth } from './zk-auth';
 import { ZkClient, withCarreraRoot } from './zk-client';
 
 export interface ConfigSnapshot {
@@ -31,6 +32,8 @@ export interface ConfigSnapshot {
 
 export interface ZkSourceOptions {
   readonly connectString: string;
+  /** Digest credentials, sent at every connect (nodes readable only with them are read). */
+  readonly auth?: ZkAuth | undefined;
   /** host:port: the pproxy node's name. */
   readonly instance: string;
   /** The storage plugins' cluster types, which a pproxy node is read with. */
@@ -135,7 +138,7 @@ export class ZkConfigSource {
   }
 
   private newClient(): ZkClient {
-    const zk = new ZkClient(this.options.connectString, { sessionTimeout: this.options.sessionTimeoutMs });
+    const zk = new ZkClient(this.options.connectString, { sessionTimeout: this.options.sessionTimeoutMs, auth: this.options.auth });
     zk.client.on('connected', () => {
       this.options.observer?.sessionEvent('connected');
       this.logger.info({ zookeeper: this.options.connectString }, 'zookeeper connected');
