@@ -98,7 +98,9 @@ export function parseSendResponse(response: RemotingCommand, uniqIds: string[]):
 
 function optionalInt(text: string | undefined, name: string): number | undefined {
   if (text === undefined) return undefined;
-  const value = Number(text);
+  // decimal digits only, as the broker's Long.toString writes them: Number() would also take '',
+  // ' 1', '0x10' and '1e3'
+  const value = /^-?\d+$/.test(text) ? Number(text) : NaN;
   if (!Number.isSafeInteger(value)) throw new RemotingError('protocol', `send response field ${name} is not an integer: ${JSON.stringify(text)}`);
   return value;
 }
