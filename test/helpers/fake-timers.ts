@@ -24,6 +24,11 @@ export class FakeTimers implements Timers {
     this.pending = this.pending.filter((p) => p !== handle);
   };
 
+  /** Timers set and not yet fired or cleared: a loop that re-arms after async work has done so when this is back up. */
+  get pendingCount(): number {
+    return this.pending.length;
+  }
+
   /** Moves time forward by `ms`, firing due timers in order and letting promise chains settle between them. */
   async advance(ms: number): Promise<void> {
     const target = this.time + ms;
