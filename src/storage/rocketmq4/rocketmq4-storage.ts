@@ -230,12 +230,13 @@ export class RocketMq4Storage implements ClusterStorage {
     try {
       const address = route.masters.get(queue.brokerName);
       if (address === undefined) throw new StorageError('UNAVAILABLE', `${where}: the route names no master address`, true);
-      const remaining = deadline - this.timers.now();
-      if (remaining <= 0) throw new StorageError('TIMEOUT', `${where}: sendMsgTimeout (${this.config.sendMsgTimeout} ms) spent before this attempt`, true);
       const connection = await this.connections.get(address);
       const target = { producerGroup: this.nextProducerGroup(), topic, queueId: queue.queueId };
       const outgoing = indices.map((i) => remotingMessage(messages[i]!));
       const built = batch ? sendBatchRequest(target, outgoing, this.ids) : await this.singleRequest(target, outgoing[0]!);
+      // taken after the connect and the compression, which spend the same budget
+      const remaining = deadline - this.timers.now();
+      if (remaining <= 0) throw new StorageError('TIMEOUT', `${where}: sendMsgTimeout (${this.config.sendMsgTimeout} ms) spent before this attempt`, true);
       const answer = parseSendResponse(await connection.request(built.request, remaining), built.uniqIds);
       if (answer.stored) {
         notStoredOk = answer.code !== 0 && this.config.retryAnotherBrokerWhenNotStoreOK;
