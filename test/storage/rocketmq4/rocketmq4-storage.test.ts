@@ -6,6 +6,7 @@
  * matter; request timeouts are real (the connection's own).
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { test, type TestContext } from 'node:test';
 import zlib from 'node:zlib';
@@ -169,6 +170,17 @@ test('retries stop at sendMsgTimeout: a silent broker times the send out, withou
   assert.deepEqual(failure(outcome), { code: 'TIMEOUT', retriable: true });
   assert.ok(elapsed >= 290 && elapsed < 1500, `${elapsed} ms`);
   assert.equal(brokers[1]!.sends().length, 0);
+});
+
+test('time spent compressing counts against sendMsgTimeout: a budget spent by then sends nothing', async (t) => {
+  const timers = new FakeTimers();
+  const { storage, brokers } = await setup(t, { brokers: 1, timers, config: { sendMsgTimeout: 3000, pollNameServerInterval: 600_000, heartbeatBrokerInterval: 600_000 } });
+  // route and connection held, so that the large message's only wait is its compression
+  assert.ok((await storage.send([message({ partitionId: 0 })]))[0]?.ok);
+  const sending = storage.send([message({ partitionId: 0, body: randomBytes(4 << 20) })]);
+  await timers.advance(3001);
+  assert.deepEqual(failure((await sending)[0]), { code: 'TIMEOUT', retriable: true });
+  assert.equal(brokers[0]!.sends().length, 1);
 });
 
 test('an ordered message is never moved: its broker\'s failure is its answer', async (t) => {
