@@ -39,9 +39,10 @@ import { TopicRoutes, type PublishRoute, type RouteState } from './topic-routes'
 const CLOSE_GRACE_MS = 5000;
 /** Bound of a heartbeat or an unregistration. */
 const REGISTRATION_TIMEOUT_MS = 3000;
-/** Topic names a 4.x broker accepts (its client's Validators). */
+/** Topic names a 4.x broker accepts (TopicValidator, which its client's Validators share). */
 const TOPIC_NAME = /^[%|a-zA-Z0-9_-]+$/;
-const MAX_TOPIC_LENGTH = 255;
+/** Past this a 4.9 broker answers SYSTEM_ERROR, which would read as a retriable failure. */
+const MAX_TOPIC_LENGTH = 127;
 const PROPERTY_SEPARATORS = /[\u0001\u0002]/;
 /** The 4.x template topic, never a destination. */
 const DEFAULT_TOPIC = 'TBW102';
