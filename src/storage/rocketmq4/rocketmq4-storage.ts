@@ -167,6 +167,8 @@ export class RocketMq4Storage implements ClusterStorage {
     const failAll = (error: StorageError) => {
       for (const i of indices) outcomes[i] = { ok: false, error };
     };
+    // the route's first lookup spends the send's budget too, as in the 4.x client
+    const deadline = this.timers.now() + this.config.sendMsgTimeout;
     let state: RouteState;
     try {
       state = await this.routes.get(topic);
@@ -183,7 +185,6 @@ export class RocketMq4Storage implements ClusterStorage {
       failAll(new StorageError('UNAVAILABLE', `rocketmq ${this.cluster}: topic ${topic} has no writable queue on a master broker`, true));
       return;
     }
-    const deadline = this.timers.now() + this.config.sendMsgTimeout;
     const attempts = this.byQueue(indices.map((i) => [i, this.queueFor(messages[i]!, route.queues)] as const), messages);
     await Promise.all(attempts.map((attempt) => this.sendAttempt(topic, attempt, messages, outcomes, route, deadline, this.config.retryTimesWhenSendFailed)));
   }
