@@ -218,7 +218,7 @@ test('FLUSH_DISK_TIMEOUT, FLUSH_SLAVE_TIMEOUT, SLAVE_NOT_AVAILABLE answer OK; wi
   const strict = await setup(t, { config: { retryTimesWhenSendFailed: 1, retryAnotherBrokerWhenNotStoreOK: true } });
   strict.brokers[0]!.script = () => ({ kind: 'store', code: ResponseCode.FLUSH_DISK_TIMEOUT });
   const [outcome] = await strict.storage.send([message({ partitionId: 0 })]);
-  assert.ok(outcome?.ok && outcome.partition === 0);
+  assert.ok(outcome?.ok);
   assert.deepEqual([where(strict.brokers[0]!), strict.brokers[1]!.sends().length], [['broker-a/0'], 1]);
 });
 
@@ -255,6 +255,29 @@ test('name server failover: the first address refuses connections, the second an
   const [outcome] = await storage.send([message({ partitionId: 1 })]);
   assert.ok(outcome?.ok);
   assert.deepEqual(where(broker), ['broker-a/1']);
+  assert.equal(names.lookups(TOPIC), 1);
+});
+
+test('a route lookup spends the send\'s sendMsgTimeout: a silent first name server leaves nothing for the broker', async (t) => {
+  const sockets = new Set<net.Socket>();
+  const silent = net.createServer((socket) => sockets.add(socket));
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    sockets.forEach((s) => s.destroy());
+    return new Promise((resolve) => silent.close(resolve));
+  });
+  const names = await fakeNameServer(t);
+  const broker = await fakeBroker(t, 'broker-a');
+  names.routes.set(TOPIC, { brokers: [{ name: 'broker-a', address: broker.address, queues: 1 }] });
+  const silentAddress = `127.0.0.1:${(silent.address() as net.AddressInfo).port}`;
+  const { storage } = await setup(t, { namesrvAddrs: [silentAddress, names.address], config: { sendMsgTimeout: 400 } });
+  const started = Date.now();
+  const [first] = await storage.send([message()]);
+  assert.deepEqual(failure(first), { code: 'TIMEOUT', retriable: true });
+  assert.ok(Date.now() - started < 800, `${Date.now() - started} ms`);
+  assert.equal(broker.sends().length, 0);
+  // the route is held now: the next send has its whole budget for the broker
+  assert.ok((await storage.send([message()]))[0]?.ok);
   assert.equal(names.lookups(TOPIC), 1);
 });
 
