@@ -1,6 +1,6 @@
 /**
- * The real brokers of one bench run, Apache Kafka 4 (one KRaft node) and Apache RocketMQ 5 (name
- * server, proxy in local mode): each starts the first time a system needs it, serves every later
+ * The real brokers of one bench run, Apache Kafka 4 (one KRaft node), Apache RocketMQ 5 (name
+ * server, proxy in local mode) and Apache RocketMQ 4 (name server, one master broker): each starts the first time a system needs it, serves every later
  * run of that system with the bench topic created once, and stops when the bench ends. A JVM takes
  * longer to start on 2 cores than a measured run lasts, and its RSS is not what a row reports.
  */
@@ -8,16 +8,18 @@ import { Kafka, logLevel } from '../src/storage/kafka/kafkajs';
 import { KafkaBroker } from './peers/kafka-broker';
 import { peerJars, PeerJarsMissing, REPO_ROOT } from './peers/peer-jars';
 import { RocketMqLocal } from './peers/rocketmq-server';
+import { RocketMq4Cluster } from './peers/rocketmq4-server';
 import { Teardown } from './teardown';
 
-export type BrokerPeer = 'kafka-4' | 'rocketmq-5';
+export type BrokerPeer = 'kafka-4' | 'rocketmq-5' | 'rocketmq-4';
 
-const PEER_NAMES: Record<BrokerPeer, string> = { 'kafka-4': 'Kafka 4', 'rocketmq-5': 'Apache RocketMQ 5' };
+const PEER_NAMES: Record<BrokerPeer, string> = { 'kafka-4': 'Kafka 4', 'rocketmq-5': 'Apache RocketMQ 5', 'rocketmq-4': 'Apache RocketMQ 4' };
 
 export class RunBrokers {
   private readonly teardown = new Teardown();
   private kafka: Promise<KafkaBroker> | undefined;
   private rocketmq: Promise<RocketMqLocal> | undefined;
+  private rocketmqV4: Promise<RocketMq4Cluster> | undefined;
 
   constructor(
     private readonly topic: string,
@@ -39,6 +41,12 @@ export class RunBrokers {
   async rocketmq5(): Promise<string> {
     this.rocketmq ??= this.starting('RocketMQ 5', () => RocketMqLocal.start(this.teardown, { [this.topic]: 'NORMAL' }));
     return (await this.rocketmq).address;
+  }
+
+  /** The RocketMQ 4 name server's address, the topic on its broker with a queue per partition. */
+  async rocketmq4(): Promise<string> {
+    this.rocketmqV4 ??= this.starting('RocketMQ 4', () => RocketMq4Cluster.start(this.teardown, { brokers: 1, topics: { [this.topic]: { queues: this.partitions } } }));
+    return (await this.rocketmqV4).namesrvAddress;
   }
 
   /** Kills every broker started; idempotent. */

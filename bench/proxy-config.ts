@@ -1,6 +1,6 @@
 /**
  * The carrera.yaml of a benchmarked proxy (local mode): one topic on the embedded local storage, a
- * Kafka cluster or a RocketMQ 5 proxy. The shape is test/helpers/config.ts localConfig()'s, with the
+ * Kafka cluster, a RocketMQ 5 proxy or RocketMQ 4 name servers. The shape is test/helpers/config.ts localConfig()'s, with the
  * DDMQ flags the send pipeline reads for auto-batching and rate limiting.
  */
 import fs from 'node:fs';
@@ -8,12 +8,13 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { ConfigError } from '../src/config/load';
 import { loadNodeConfiguration } from '../src/node-configuration';
+import type { RocketmqProtocol } from '../src/storage/rocketmq/rocketmq-config';
 
 export interface ProxyOptions {
   /** Kafka bootstrap servers; absent, and no `rocketmq` either: the topic lives on local storage. */
   kafka?: string[];
-  /** RocketMQ 5 proxies' gRPC endpoints (the cluster's `namesrvAddrs`). */
-  rocketmq?: string[];
+  /** The cluster's `namesrvAddrs`: RocketMQ 5 proxies' gRPC endpoints, or RocketMQ 4 name servers (remoting). */
+  rocketmq?: { protocol: RocketmqProtocol; addresses: string[] };
   /** DDMQ's auto-batching: the topic's `autoBatch` and carreraConfiguration's `useAutoBatch`. */
   autoBatch?: boolean;
   /** DDMQ's request limiter: `useRequestLimiter` and this `maxTps` on the topic's unit. */
@@ -59,7 +60,7 @@ function proxyConfig(topic: string, options: ProxyOptions): Record<string, unkno
         ...(options.kafka
           ? { useKafka: true, kafkaConfigurationMap: { K1: { bootstrapServers: options.kafka } } }
           : options.rocketmq
-            ? { useRocketmq: true, rocketmqConfigurationMap: { R1: { namesrvAddrs: options.rocketmq, protocol: 'grpc' } } }
+            ? { useRocketmq: true, rocketmqConfigurationMap: { R1: { namesrvAddrs: options.rocketmq.addresses, protocol: options.rocketmq.protocol } } }
             : { localConfigurationMap: { L1: { partitions: PARTITIONS } } }),
         ...(options.autoBatch ? { useAutoBatch: true } : {}),
         ...(options.maxTps ? { useRequestLimiter: true } : {}),

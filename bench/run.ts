@@ -11,10 +11,10 @@
  *   node dist/bench/run.js --scenarios 1,2 --only c,d --metrics on,off --repeat 3   the cost of metrics
  *   node dist/bench/run.js --scenarios 1,2 --only c,d --metrics on,off --repeat 9 --side-by-side   the same, both at once
  *
- * Options: --scenarios 1,...,5 (default all), --only a,...,j (systems, default all),
+ * Options: --scenarios 1,...,5 (default all), --only a,...,k (systems, default all),
  * --duration S (measured seconds per run, 5; scenario 5 runs twice as long), --warmup S (2),
  * --rate N (scenario 3's calls/s instead of half of 1/d's msgs/s, which then is not measured),
- * --baseline DIR (another checkout, built, with bin/pproxy-server: each pproxy run (c, d, g, j) is followed by
+ * --baseline DIR (another checkout, built, with bin/pproxy-server: each pproxy run (c, d, g, j, k) is followed by
  * the same run of that build, in each metrics setting, for a before/after of a change in one run),
  * --metrics on,off (pproxy with its metrics on, the admin listener on a free port, and/or off,
  * adminPort 0; default off: each pproxy run is made in each, interleaved), --repeat N (each pproxy

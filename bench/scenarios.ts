@@ -13,7 +13,7 @@ export interface RunPlan {
   load: Load;
   proxy: ProxyOptions;
   durationMs: number;
-  /** pproxy (c, d, g, j) from another checkout's build (--baseline); absent: this one. */
+  /** pproxy (c, d, g, j, k) from another checkout's build (--baseline); absent: this one. */
   baseline?: string;
   /** pproxy with its metrics on (--metrics): its admin listener on, on a free port. */
   metrics?: boolean;
@@ -56,7 +56,7 @@ export const SCENARIOS: Scenario[] = [
   {
     id: '1',
     title: `sendSync 200 B, ${CALLERS} callers`,
-    systems: ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j'],
+    systems: ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k'],
     plan: async (system, { durationMs }) => ({
       scenario: '1',
       system,
@@ -69,7 +69,7 @@ export const SCENARIOS: Scenario[] = [
   {
     id: '2',
     title: `sendBatchSync 50 x 200 B, ${CALLERS} callers (compare with 1/f, 1/i)`,
-    systems: ['b', 'c', 'd', 'g', 'j'],
+    systems: ['b', 'c', 'd', 'g', 'j', 'k'],
     plan: async (system, { durationMs }) => ({
       scenario: '2',
       system,

@@ -1,8 +1,8 @@
 /**
  * The systems under test, each started fresh for one run so that its peak RSS is that run's.
- * Servers (a-d, g, j) are child processes driven by this process's load generator; the kafkajs
+ * Servers (a-d, g, j, k) are child processes driven by this process's load generator; the kafkajs
  * application (e, f, h, i) is a child process that drives itself (kafka-app.ts). The real brokers
- * behind g-j start once per bench run (brokers.ts).
+ * behind g-k start once per bench run (brokers.ts).
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -34,11 +34,12 @@ export const SYSTEMS = {
   h: 'kafkajs -> real Kafka 4, 1 msg/send',
   i: 'kafkajs -> real Kafka 4, 50 msgs/send',
   j: 'pproxy -> real RocketMQ 5',
+  k: 'pproxy -> real RocketMQ 4',
 } as const;
 export type SystemId = keyof typeof SYSTEMS;
 
 /** The real broker each system needs, started from the jars scripts/fetch-test-peers.sh fetches. */
-export const PEER_OF: Partial<Record<SystemId, BrokerPeer>> = { g: 'kafka-4', h: 'kafka-4', i: 'kafka-4', j: 'rocketmq-5' };
+export const PEER_OF: Partial<Record<SystemId, BrokerPeer>> = { g: 'kafka-4', h: 'kafka-4', i: 'kafka-4', j: 'rocketmq-5', k: 'rocketmq-4' };
 
 export const TOPIC = 'bench';
 const CONNECTIONS = 32;
@@ -68,9 +69,9 @@ export interface SystemUnderTest {
 }
 
 /** The systems that are pproxy, which --baseline also runs from another build. */
-export const PROXY_SYSTEMS: readonly SystemId[] = ['c', 'd', 'g', 'j'];
+export const PROXY_SYSTEMS: readonly SystemId[] = ['c', 'd', 'g', 'j', 'k'];
 
-/** Where pproxy system `id` stores: local (c), the Kafka mock (d), real Kafka 4 (g), real RocketMQ 5 (j). */
+/** Where pproxy system `id` stores: local (c), the Kafka mock (d), real Kafka 4 (g), real RocketMQ 5 (j), real RocketMQ 4 (k). */
 async function proxyStorage(id: SystemId, teardown: Teardown, brokers: RunBrokers): Promise<ProxyOptions> {
   switch (id) {
     case 'd':
@@ -78,7 +79,9 @@ async function proxyStorage(id: SystemId, teardown: Teardown, brokers: RunBroker
     case 'g':
       return { kafka: await brokers.kafka4() };
     case 'j':
-      return { rocketmq: [await brokers.rocketmq5()] };
+      return { rocketmq: { protocol: 'grpc', addresses: [await brokers.rocketmq5()] } };
+    case 'k':
+      return { rocketmq: { protocol: 'remoting', addresses: [await brokers.rocketmq4()] } };
     default:
       return {};
   }
@@ -102,7 +105,8 @@ export async function startSystem(
     case 'c':
     case 'd':
     case 'g':
-    case 'j': {
+    case 'j':
+    case 'k': {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pproxy-bench-'));
       teardown.after(() => fs.rmSync(dir, { recursive: true, force: true }));
       const admin = metrics ? { adminPort: await freePort() } : {};

@@ -204,8 +204,12 @@ export class RocketMq4Cluster {
     return result.stdout;
   }
 
-  /** mqadmin updateTopic -c on every master of the cluster, then waits for the route to list them all. */
-  private async createTopic(topic: string, spec: TopicSpec): Promise<void> {
+  /**
+   * Creates (or updates) `topic` with mqadmin updateTopic -c on every master of the cluster, then
+   * waits for the route to list them all; a restarted name server waits for its route too.
+   */
+  async createTopic(topic: string, spec: TopicSpec): Promise<void> {
+    this.topics[topic] = spec;
     const queues = String(spec.queues);
     const args = ['updateTopic', '-n', this.namesrvAddress, '-c', CLUSTER, '-t', topic, '-r', queues, '-w', queues, ...(spec.order ? ['-o', 'true'] : [])];
     const created = parseUpdateTopic(await this.mqadmin(...args), topic).sort();
