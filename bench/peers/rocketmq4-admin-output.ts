@@ -172,7 +172,11 @@ function parseMessageLine(line: string, topic: string): PulledMessage {
     const propertiesLength = storeSize - 68 - hosts - 4 - body.length - 1 - Buffer.byteLength(topic) - 2;
     // MessageDecoder.messageProperties2String: name \u0001 value \u0002 per entry, without the last \u0002
     const parsedLength = stored.reduce((sum, [name, value]) => sum + Buffer.byteLength(name) + Buffer.byteLength(value) + 2, 0) - (stored.length > 0 ? 1 : 0);
-    if (parsedLength !== propertiesLength) throw new Error(`printMsgByQueue: the properties parsed (${parsedLength} bytes) are not the ${propertiesLength} stored:\n${line}`);
+    // a message of a batch is stored with the batch's own properties (WAIT) appended to its own, so
+    // with WAIT twice, once in the printed map
+    const wait = stored.find(([name]) => name === 'WAIT')?.[1];
+    const batchWait = wait === undefined ? 0 : 1 + Buffer.byteLength('WAIT') + 1 + Buffer.byteLength(wait);
+    if (parsedLength !== propertiesLength && parsedLength + batchWait !== propertiesLength) throw new Error(`printMsgByQueue: the properties parsed (${parsedLength} bytes) are not the ${propertiesLength} stored:\n${line}`);
   }
   const properties = Object.fromEntries(stored);
   const userProperties = Object.fromEntries(stored.filter(([name]) => !RESERVED_PROPERTIES.has(name)));
