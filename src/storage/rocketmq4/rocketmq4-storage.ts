@@ -163,7 +163,15 @@ export class RocketMq4Storage implements ClusterStorage {
     return this.closing;
   }
 
-  private async sendTopic(topic: string, indices: number[], messages: readonly OutgoingMessage[], outcomes: SendOutcome[]): Promise<void> {
+  private async sendTopic(topic: string, all: number[], messages: readonly OutgoingMessage[], outcomes: SendOutcome[]): Promise<void> {
+    // the 4.x client refuses a body over maxMessageSize before it looks for a route (DDMQ's 11)
+    const indices: number[] = [];
+    for (const i of all) {
+      const size = messages[i]!.body.length;
+      if (size <= this.maxMessageSize) indices.push(i);
+      else outcomes[i] = { ok: false, error: new StorageError('MESSAGE_TOO_LARGE', `rocketmq ${this.cluster}: a body of ${size} bytes is over maxMessageSize (${this.maxMessageSize})`, false) };
+    }
+    if (indices.length === 0) return;
     const failAll = (error: StorageError) => {
       for (const i of indices) outcomes[i] = { ok: false, error };
     };
