@@ -3,10 +3,14 @@
  * client's order and its brokers' master addresses, fetched from the name servers on first use and
  * then again every `pollNameServerInterval`, as the 4.x client polls them. A send uses the route
  * held; it waits only for a topic's first lookup (lookups of one topic share one request). A failed
- * refresh keeps the route held: brokers that served a moment ago are a better guess than none. A
- * topic the name servers do not know is held as such until the next poll, so a flood of sends to it
- * asks the name servers once per interval, not once per message.
+ * refresh keeps the route held: brokers that served a moment ago are a better guess than none. So
+ * does a name server that answers TOPIC_NOT_EXIST for a topic held, as the 4.x client does: a name
+ * server drops a broker's topics when that broker's connection to it drops, and a topic truly
+ * deleted is refused by its broker (TOPIC_NOT_EXIST from the send). A topic the name servers do not
+ * know is held as such until the next poll, so a flood of sends to it asks the name servers once
+ * per interval, not once per message; one they cannot know, having no broker, is not held.
  */
+import { StorageError } from '../storage';
 import type { StorageTimers } from '../plugin-api';
 import type { RouteLookup } from './remoting/name-server';
 import { masterAddress, type WriteQueue } from './remoting/topic-route';
@@ -74,6 +78,8 @@ export class TopicRoutes {
     current.lookup = this.source.topicRoute(topic, this.lookupTimeoutMs).then(
       (lookup) => {
         current.lookup = undefined;
+        if (lookup.kind !== 'found' && current.state?.kind === 'found') return current.state;
+        if (lookup.kind === 'no-broker') throw new StorageError('UNAVAILABLE', `the name servers have no broker registered: ${topic} is not known for now`, true);
         return (current.state = stateOf(lookup));
       },
       (error: unknown) => {
@@ -100,7 +106,7 @@ export class TopicRoutes {
   }
 }
 
-function stateOf(lookup: RouteLookup): RouteState {
+function stateOf(lookup: Exclude<RouteLookup, { kind: 'no-broker' }>): RouteState {
   if (lookup.kind === 'topic-not-exist') return lookup;
   const masters = new Map<string, string>();
   for (const queue of lookup.queues) {

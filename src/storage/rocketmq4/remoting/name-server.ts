@@ -3,14 +3,18 @@
  * as ext field `topic`). One connection at a time, kept while it works; an address that refuses,
  * times out or drops the connection is left for the next one in the list, each address tried at
  * most once per lookup, starting from the one last used.
+ *
+ * A name server forgets a broker's topics the moment the broker's connection to it drops, so with
+ * every broker down it answers TOPIC_NOT_EXIST for any topic. That answer is told apart by asking
+ * it for its brokers (GET_BROKER_CLUSTER_INFO): with none registered, it says nothing of the topic.
  */
 import { RequestCode, ResponseCode, ResponseError } from './codes';
 import { command } from './remoting-command';
 import { RemotingConnection, type ConnectionOptions } from './remoting-connection';
 import { RemotingError } from './remoting-error';
-import { decodeTopicRoute, writeQueues, type TopicRoute, type WriteQueue } from './topic-route';
+import { decodeTopicRoute, parseFastjson, writeQueues, type TopicRoute, type WriteQueue } from './topic-route';
 
-export type RouteLookup = { kind: 'found'; route: TopicRoute; queues: WriteQueue[] } | { kind: 'topic-not-exist' };
+export type RouteLookup = { kind: 'found'; route: TopicRoute; queues: WriteQueue[] } | { kind: 'topic-not-exist' } | { kind: 'no-broker' };
 
 export class NameServerClient {
   private current = 0;
@@ -24,7 +28,8 @@ export class NameServerClient {
   }
 
   /**
-   * The route of `topic` and its write queues; TOPIC_NOT_EXIST as its own result. Rejects with a
+   * The route of `topic` and its write queues; TOPIC_NOT_EXIST as its own result, or `no-broker`
+   * when the name server that answered it has no broker registered. Rejects with a
    * RemotingError of the last failure's kind, naming every address's failure, when no address
    * answered; a ResponseError for another code; a protocol RemotingError at once.
    */
@@ -35,7 +40,7 @@ export class NameServerClient {
       try {
         const connection = await this.connect();
         const response = await connection.request(command(RequestCode.GET_ROUTEINFO_BY_TOPIC, { topic }), timeoutMs);
-        if (response.code === ResponseCode.TOPIC_NOT_EXIST) return { kind: 'topic-not-exist' };
+        if (response.code === ResponseCode.TOPIC_NOT_EXIST) return (await knowsBrokers(connection, timeoutMs)) ? { kind: 'topic-not-exist' } : { kind: 'no-broker' };
         if (response.code !== ResponseCode.SUCCESS) throw new ResponseError(response.code, response.remark, `route of ${topic}`);
         if (!response.body) throw new RemotingError('protocol', `route of ${topic}: SUCCESS without a body`);
         const route = decodeTopicRoute(response.body);
@@ -65,4 +70,18 @@ export class NameServerClient {
     this.close();
     this.current = (this.current + 1) % this.addresses.length;
   }
+}
+
+/** Whether the name server has a broker registered: ClusterInfo's brokerAddrTable is not empty. */
+async function knowsBrokers(connection: RemotingConnection, timeoutMs: number): Promise<boolean> {
+  const response = await connection.request(command(RequestCode.GET_BROKER_CLUSTER_INFO, {}), timeoutMs);
+  if (response.code !== ResponseCode.SUCCESS) throw new ResponseError(response.code, response.remark, 'broker cluster info');
+  let table: unknown;
+  try {
+    table = (parseFastjson(response.body?.toString('utf8') ?? '') as { brokerAddrTable?: unknown }).brokerAddrTable;
+  } catch (error) {
+    throw new RemotingError('protocol', `broker cluster info does not parse: ${(error as Error).message}`);
+  }
+  if (typeof table !== 'object' || table === null) throw new RemotingError('protocol', 'broker cluster info lacks brokerAddrTable');
+  return Object.keys(table).length > 0;
 }
