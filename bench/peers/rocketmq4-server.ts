@@ -267,6 +267,9 @@ export class RocketMq4Cluster {
           'mappedFileSizeConsumeQueue=300000',
           // the broker's body limit, below pproxy's: a larger body is the broker's to refuse
           `maxMessageSize=${MAX_MESSAGE_SIZE}`,
+          // a send waiting longer in the broker's queue is refused SYSTEM_BUSY: the stock 200 ms is
+          // shorter than the pauses of a JVM on two cores shared with its clients
+          'waitTimeMillsInSendQueue=1000',
           '',
         ].join('\n'),
       );
