@@ -72,10 +72,13 @@ export class NameServerClient {
   }
 }
 
-/** Whether the name server has a broker registered: ClusterInfo's brokerAddrTable is not empty. */
+/**
+ * Whether the name server has a broker registered: ClusterInfo's brokerAddrTable is not empty. One
+ * that does not answer SUCCESS cannot say otherwise, and its TOPIC_NOT_EXIST stands.
+ */
 async function knowsBrokers(connection: RemotingConnection, timeoutMs: number): Promise<boolean> {
   const response = await connection.request(command(RequestCode.GET_BROKER_CLUSTER_INFO, {}), timeoutMs);
-  if (response.code !== ResponseCode.SUCCESS) throw new ResponseError(response.code, response.remark, 'broker cluster info');
+  if (response.code !== ResponseCode.SUCCESS) return true;
   let table: unknown;
   try {
     table = (parseFastjson(response.body?.toString('utf8') ?? '') as { brokerAddrTable?: unknown }).brokerAddrTable;
