@@ -24,6 +24,7 @@ import os from 'node:os';
 import type { RocketmqClusterConfig } from '../rocketmq/rocketmq-config';
 import type { StorageCounter, StorageLogger, StorageMetrics, StorageTimers } from '../plugin-api';
 import { StorageError, type ClusterStorage, type OutgoingMessage, type SendOutcome } from '../storage';
+import { PARTITION_BY_HASH } from '../../routing/partition';
 import { TopicSends } from '../topic-sends';
 import { BrokerConnections } from './broker-connections';
 import { firstQueue, retryQueue } from './queue-choice';
@@ -201,7 +202,18 @@ export class RocketMq4Storage implements ClusterStorage {
   private queueFor(message: OutgoingMessage, queues: readonly WriteQueue[]): WriteQueue {
     const last = this.lastBroker.get(message);
     if (last === undefined || message.ordered) return firstQueue(queues, message.partitionId, message.hashId, this.random);
-    return retryQueue(queues, last, this.random);
+    return this.movedQueue(hinted(message) ? firstQueue(queues, message.partitionId, message.hashId, this.random) : undefined, last, queues);
+  }
+
+  /**
+   * Another attempt's queue: on another broker than `lastBroker` when the topic has one. Without
+   * one, messages with a partition or hash hint stay on their queue, `hintedQueue` (another queue of
+   * the same broker would cure nothing and lose their placement); others take a random queue, as
+   * the 4.x client does.
+   */
+  private movedQueue(hintedQueue: WriteQueue | undefined, lastBroker: string, queues: readonly WriteQueue[]): WriteQueue {
+    if (hintedQueue !== undefined && queues.every((q) => q.brokerName === lastBroker)) return hintedQueue;
+    return retryQueue(queues, lastBroker, this.random);
   }
 
   /** The messages grouped by queue, each group in send order and cut where a batch would grow past maxMessageSize. */
@@ -252,8 +264,11 @@ export class RocketMq4Storage implements ClusterStorage {
         notStoredOk = answer.code !== 0 && this.config.retryAnotherBrokerWhenNotStoreOK;
         if (!notStoredOk) {
           tally.ok.inc();
+          // the partition is the queue's index in the route, the order DDMQ's rule indexes
+          const storedOn = answer.queueId ?? queue.queueId;
+          const partition = route.queues.findIndex((q) => q.brokerName === queue.brokerName && q.queueId === storedOn);
           indices.forEach((i, n) => {
-            outcomes[i] = { ok: true, partition: answer.queueId ?? queue.queueId, offset: answer.queueOffset === undefined ? undefined : BigInt(answer.queueOffset + n) };
+            outcomes[i] = { ok: true, partition, offset: answer.queueOffset === undefined ? undefined : BigInt(answer.queueOffset + n) };
           });
           return;
         }
@@ -269,7 +284,8 @@ export class RocketMq4Storage implements ClusterStorage {
     const ordered = indices.some((i) => messages[i]!.ordered);
     if (failure.retriable && retriesLeft > 0 && !ordered && this.timers.now() < deadline) {
       this.tallies.retries.inc(indices.length);
-      const next = { indices, queue: retryQueue(route.queues, queue.brokerName, this.random) };
+      // a batch's messages share a queue: kept when any of them has a hint
+      const next = { indices, queue: this.movedQueue(indices.some((i) => hinted(messages[i]!)) ? queue : undefined, queue.brokerName, route.queues) };
       await this.sendAttempt(topic, next, messages, outcomes, route, deadline, retriesLeft - 1);
       return;
     }
@@ -304,6 +320,11 @@ export class RocketMq4Storage implements ClusterStorage {
     const failed = results.filter((r) => r.status === 'rejected').length;
     if (failed > 0) this.logger.debug({ failed, of: results.length }, 'rocketmq heartbeats failed');
   }
+}
+
+/** A message whose queue its partition or hash hint says. */
+function hinted(message: OutgoingMessage): boolean {
+  return message.partitionId >= PARTITION_BY_HASH;
 }
 
 /** The remoting layer's message: DDMQ's key as KEYS, tags as TAGS, user properties as they are. */
