@@ -67,7 +67,7 @@ async function closedPort(): Promise<string> {
   return `127.0.0.1:${port}`;
 }
 
-test('queue by hint: pid % n, |hashId| % n (negative, Long.MIN_VALUE, MAX), each on its broker and queueId', async (t) => {
+test('queue by hint: pid % n, |hashId| % n (negative, Long.MIN_VALUE, MAX), each on its broker and queueId, reported as its index in the route', async (t) => {
   const { storage, brokers } = await setup(t);
   // 8 write queues: broker-a 0..3, then broker-b 0..3
   const cases: [Partial<OutgoingMessage>, string][] = [
@@ -85,7 +85,9 @@ test('queue by hint: pid % n, |hashId| % n (negative, Long.MIN_VALUE, MAX), each
     const [outcome] = await storage.send([message(hint)]);
     const added = brokers.flatMap((b, i) => where(b).slice(before[i]));
     assert.deepEqual(added, [expected], JSON.stringify(hint, (_, v) => (typeof v === 'bigint' ? String(v) : v)));
-    assert.equal(outcome?.ok && outcome.partition, Number(expected.split('/')[1]));
+    // the partition reported is the queue's index in the route: broker-b's queues follow broker-a's four
+    const [broker, queueId] = expected.split('/');
+    assert.equal(outcome?.ok && outcome.partition, (broker === 'broker-b' ? 4 : 0) + Number(queueId));
   }
 });
 
@@ -174,7 +176,7 @@ test('retries stop at sendMsgTimeout: a silent broker times the send out, withou
 
 test('time spent compressing counts against sendMsgTimeout: a budget spent by then sends nothing', async (t) => {
   const timers = new FakeTimers();
-  const { storage, brokers } = await setup(t, { brokers: 1, timers, config: { sendMsgTimeout: 3000, pollNameServerInterval: 600_000, heartbeatBrokerInterval: 600_000 } });
+  const { storage, brokers } = await setup(t, { brokers: 1, timers, config: { sendMsgTimeout: 3000, maxMessageSize: 8 << 20, pollNameServerInterval: 600_000, heartbeatBrokerInterval: 600_000 } });
   // route and connection held, so that the large message's only wait is its compression
   assert.ok((await storage.send([message({ partitionId: 0 })]))[0]?.ok);
   const sending = storage.send([message({ partitionId: 0, body: randomBytes(4 << 20) })]);
