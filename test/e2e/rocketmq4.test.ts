@@ -44,6 +44,13 @@ before(async () => {
 /** Where a message is stored, as `broker/queueId`. */
 const at = (m: { brokerName: string; queueId: number }) => `${m.brokerName}/${m.queueId}`;
 
+/** The proxy's RocketMQ 4 requests of a kind (send, batch) the brokers stored, over its clusters. */
+async function storedRequests(request: 'send' | 'batch'): Promise<number> {
+  const exposition = await proxy.app.metrics.render();
+  const samples = exposition.split('\n').filter((line) => line.startsWith('pproxy_storage_rocketmq_broker_requests_total{') && line.includes(`request="${request}"`) && line.includes('result="ok"'));
+  return samples.reduce((sum, line) => sum + Number(line.split(' ').at(-1)), 0);
+}
+
 /** The topic's stored messages by body (text); a body stored twice fails. */
 async function storedByBody(topic: string): Promise<Map<string, StoredMessage>> {
   const byBody = new Map<string, StoredMessage>();
@@ -88,16 +95,20 @@ test('sendSync: explicit partitionId, hashId (negative, -2^63, 2^63-1) and rando
   assert.equal(randomQueues.size, queues.length, `random spreads over all queues (${[...randomQueues].join(' ')})`);
 });
 
-test('sendBatchSync and 200 concurrent auto-batched sendSync calls: each message once, on its queue', { timeout: 120_000 }, async () => {
+test('sendBatchSync and 200 concurrent auto-batched sendSync calls: each message once, on its queue', { timeout: 120_000 }, async (t) => {
   const queues = producerQueueOrder(await cluster.route(BATCH));
   assert.equal(queues.length, 4);
   const batch = Array.from({ length: 24 }, (_, i) => ({ topic: BATCH, body: `batch:${i}`, partitionId: i % 5, tags: 'B', key: `bk${i}`, properties: { i: String(i) } }));
+  const [sendsBefore, batchesBefore] = [await storedRequests('send'), await storedRequests('batch')];
   const r = await proxy.client.sendBatchSync(batch);
   assert.equal(r.code, 0, `sendBatchSync: ${r.msg}`);
   const senders = await Promise.all(Array.from({ length: 4 }, () => proxy.connect()));
   const singles = Array.from({ length: 200 }, (_, i) => ({ topic: BATCH, body: `single:${i}`, partitionId: -1, hashId: BigInt(i) - 100n, tags: 'S', key: `sk${i}`, properties: { i: String(i) } }));
   const answers = await Promise.all(singles.map((m, i) => senders[i % senders.length]!.sendSync(m, TIMEOUT_MS)));
   assert.deepEqual([...new Set(answers.map((a) => a.code))], [0], JSON.stringify(answers.find((a) => a.code !== 0)));
+  const [sends, batches] = [(await storedRequests('send')) - sendsBefore, (await storedRequests('batch')) - batchesBefore];
+  t.diagnostic(`${batch.length + singles.length} messages in ${sends} SEND_MESSAGE_V2 and ${batches} SEND_BATCH_MESSAGE requests`);
+  assert.ok(batches >= 4 && sends + batches < batch.length + singles.length, `several messages per request (${sends} SEND_MESSAGE_V2, ${batches} SEND_BATCH_MESSAGE)`);
 
   const stored = await storedByBody(BATCH);
   assert.equal(stored.size, batch.length + singles.length);

@@ -79,7 +79,9 @@ export async function startZkBoundProxy(scope: TestContext, clusters: Record<str
   for (const [i, t] of topics.slice(half).entries()) await putTopic(t, half + i);
   for (const t of topics) await zkCli(zk, 'bind', '--topic', t.topic, '--host', instance);
 
-  const file = writeConfig(dir, { zookeeperAddr: zk.address, zookeeperConnectTimeoutMs: 2000, host: '127.0.0.1', port, bindAddress: '127.0.0.1', dataDir: path.join(dir, 'data'), logLevel: 'warn' });
+  // an admin port: the proxy keeps metrics only with one
+  const node = { zookeeperAddr: zk.address, zookeeperConnectTimeoutMs: 2000, host: '127.0.0.1', port, bindAddress: '127.0.0.1', adminPort: await freePort(), dataDir: path.join(dir, 'data'), logLevel: 'warn' };
+  const file = writeConfig(dir, node);
   const app = await ProxyApp.start(loadNodeConfiguration(file), silentLogger());
   scope.after(() => app.stop());
   const connect = async () => {
