@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import { RocketMq4Cluster } from '../../bench/peers/rocketmq4-server';
 import { fileScope } from '../helpers/processes';
-import { hashQueueIndex, producerQueueOrder, startZkBoundProxy, STOCK_CLUSTER, type ZkBoundProxy } from '../helpers/rocketmq4-zk-proxy';
+import { hashQueueIndex, producerQueueOrder, readAllPatiently, startZkBoundProxy, STOCK_CLUSTER, type ZkBoundProxy } from '../helpers/rocketmq4-zk-proxy';
 import { eventually } from '../helpers/wait';
 
 const HELD = 'rmq4-out-held';
@@ -54,7 +54,7 @@ test('the name server killed after the routes are held: sends go on with the rou
   }
   await cluster.restartNameServer();
   const queues = producerQueueOrder(await cluster.route(HELD));
-  const stored = await cluster.readAll(HELD);
+  const stored = await readAllPatiently(cluster, HELD);
   assert.deepEqual(stored.map((m) => m.body.toString()).sort(), [...sent].sort(), 'each sent message stored once');
   for (const m of stored) assert.equal(at(m), at(queues[Number(m.body.toString().split(':')[1]) % queues.length]!), m.body.toString());
 });
@@ -118,9 +118,9 @@ test('a broker killed under load: a plain topic answers OK throughout, an ordere
     await eventually(async () => ((await cluster.route(topic)).queues.some((q) => q.brokerName === 'broker-b') ? true : undefined), 60_000, `${topic} routed to broker-b again`);
   }
   const storedPlain = new Map<string, number>();
-  for (const m of await cluster.readAll(PLAIN)) storedPlain.set(m.body.toString(), (storedPlain.get(m.body.toString()) ?? 0) + 1);
+  for (const m of await readAllPatiently(cluster, PLAIN)) storedPlain.set(m.body.toString(), (storedPlain.get(m.body.toString()) ?? 0) + 1);
   assert.deepEqual(plain.filter((a) => a.code === 0 && !storedPlain.has(a.body)).map((a) => a.body), [], 'every plain message answered OK is stored');
-  const storedOrdered = await cluster.readAll(ORDERED);
+  const storedOrdered = await readAllPatiently(cluster, ORDERED);
   for (const m of storedOrdered) {
     const body = m.body.toString();
     assert.equal(at(m), at(queueOf(body)), `${body} on its hashId's queue, never another`);

@@ -12,7 +12,7 @@ import { javaStringHashCode } from '../../src/core/java-string';
 import { RocketMq4Cluster, type StoredMessage } from '../../bench/peers/rocketmq4-server';
 import { freePort } from '../helpers/ports';
 import { fileScope } from '../helpers/processes';
-import { hashQueueIndex, producerQueueOrder, startZkBoundProxy, STOCK_CLUSTER, type ZkBoundProxy } from '../helpers/rocketmq4-zk-proxy';
+import { hashQueueIndex, producerQueueOrder, readAllPatiently, startZkBoundProxy, STOCK_CLUSTER, type ZkBoundProxy } from '../helpers/rocketmq4-zk-proxy';
 
 const QUEUES = 'rmq4-e2e-queues';
 const BATCH = 'rmq4-e2e-batch';
@@ -54,7 +54,7 @@ async function storedRequests(request: 'send' | 'batch'): Promise<number> {
 /** The topic's stored messages by body (text); a body stored twice fails. */
 async function storedByBody(topic: string): Promise<Map<string, StoredMessage>> {
   const byBody = new Map<string, StoredMessage>();
-  for (const m of await cluster.readAll(topic)) {
+  for (const m of await readAllPatiently(cluster, topic)) {
     const body = m.body.toString('latin1');
     assert.ok(!byBody.has(body), `${topic}: ${JSON.stringify(body.slice(0, 40))} stored twice`);
     byBody.set(body, m);
@@ -135,7 +135,7 @@ test('sendDelaySync: the BodyExt message on the inner topic, on |uuid hash| mod 
     assert.deepEqual([r.code, r.uniqDelayMsgId], [0, id], r.msg);
     ids.push(id);
   }
-  const stored = await cluster.readAll(INNER);
+  const stored = await readAllPatiently(cluster, INNER);
   assert.equal(stored.length, uuids.length);
   uuids.forEach((uuid, i) => {
     const m = stored.find((s) => s.keys[0] === ids[i]);

@@ -13,7 +13,7 @@ import { ProducerClient } from '../../src/client/producer-client';
 import { silentLogger } from '../../src/log';
 import { loadNodeConfiguration } from '../../src/node-configuration';
 import type { WriteQueue } from '../../src/storage/rocketmq4/queue-choice';
-import type { TopicRoute } from '../../bench/peers/rocketmq4-server';
+import type { RocketMq4Cluster, StoredMessage, TopicRoute } from '../../bench/peers/rocketmq4-server';
 import { tempDir, writeConfig } from './config';
 import { freePort } from './ports';
 import { CLI_JS, REPO_ROOT } from './proxy';
@@ -106,4 +106,19 @@ export function producerQueueOrder(route: TopicRoute): WriteQueue[] {
 /** DDMQ's queue index for a hashId: |hashId| mod n on the exact 64-bit value. */
 export function hashQueueIndex(hashId: bigint, n: number): number {
   return Number((hashId < 0n ? -hashId : hashId) % BigInt(n));
+}
+
+/**
+ * Every message of `topic` (RocketMq4Cluster.readAll), read again when mqadmin's own name server
+ * lookup timed out: on a loaded machine its 2-3 s request deadline is sometimes missed, and a read
+ * changes nothing.
+ */
+export async function readAllPatiently(cluster: RocketMq4Cluster, topic: string): Promise<StoredMessage[]> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await cluster.readAll(topic);
+    } catch (error) {
+      if (attempt === 3 || !/RemotingTimeoutException/.test(String(error))) throw error;
+    }
+  }
 }
