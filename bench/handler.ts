@@ -7,6 +7,7 @@
  * interleaved, so a busy machine slows them alike; the table gives each variant's median CPU per
  * message and what metrics add to it. Run: npm run bench:handler [-- --rounds N --calls N]
  */
+import { callerOf } from '../src/security/caller';
 import { AutoBatcher } from '../src/batch/auto-batcher';
 import { configSchemas } from '../src/config/schema';
 import { ProducerPipeline } from '../src/core/pipeline';
@@ -30,6 +31,8 @@ function option(name: string, fallback: number): number {
 
 const TOPIC = 'bench';
 const CLUSTER = 'C';
+/** A plain-TCP client, as the server hands its connection to the handler. */
+const BENCH_CALLER = callerOf('127.0.0.1', []);
 
 /** Stores everything at once: what is measured is the proxy, not a storage. */
 const instantStorage: ClusterStorage = {
@@ -61,7 +64,7 @@ async function proxyHandler(metricsOn: boolean): Promise<Handler> {
   const batcher = new AutoBatcher(batchSettings(conf), budgets);
   const pipeline = new ProducerPipeline(routing, policy, { logger: silentLogger(), timers: realTimers, random: Math.random, batcher, budgets, metrics });
   const handler = createProducerFrameHandler(pipeline, {} as DelaySender, silentLogger(), { propertyLimits: DEFAULT_PROPERTY_LIMITS }, metrics);
-  return (frame) => handler(frame, realTimers.now());
+  return (frame) => handler(frame, realTimers.now(), BENCH_CALLER);
 }
 
 /** The frame of `template` without its length prefix, as the server hands it to the handler. */

@@ -102,6 +102,8 @@ export class ProxyApp {
   private readonly warming = new Set<string>();
   /** At start: the topics routed to each cluster, which the clusters warm up for once the proxy listens. */
   private bootServed: ReadonlyMap<string, readonly string[]> = new Map();
+  /** Whether the warning that every client may send from_chronos was logged (once per process). */
+  private warnedOfChronosSenders = false;
 
   private constructor(
     private settings: ProxySettings,
@@ -139,7 +141,7 @@ export class ProxyApp {
     const conf = configurationOf(initial, settings);
     const mode = settings.local ? 'local' : 'zookeeper';
     const instance = `${settings.host}:${settings.port}`;
-    const nothing: RoutingTable = { topics: new Map(), innerTopicPrefix: undefined, innerTopicNum: 0 };
+    const nothing: RoutingTable = { topics: new Map(), innerTopicPrefix: undefined, innerTopicNum: 0, chronosSenders: undefined };
     const policy = buildPolicy(conf, nothing, undefined, Date.now, metrics);
     const budgets = new StorageBudgets(conf.maxInFlightBytesPerStorage, { metrics, clock: metrics.server.clock });
     const batcher = new AutoBatcher(batchSettings(conf), budgets);
@@ -151,7 +153,7 @@ export class ProxyApp {
     deliverDelay = (m) => pipeline.sendSync(m, CHRONOS_DELIVERY_TIMEOUT_MS);
     const decoding = decodeSettings(conf);
     const server = new FrameServer(
-      { bindAddress: settings.bindAddress, port: settings.port, backlog: conf.thriftServer.backlog, ...serverLimits(conf) },
+      { bindAddress: settings.bindAddress, port: settings.port, backlog: conf.thriftServer.backlog, listener: settings.listener, ...serverLimits(conf) },
       createProducerFrameHandler(pipeline, delays, logger, decoding, metrics),
       logger,
       metrics.server,
@@ -263,16 +265,17 @@ export class ProxyApp {
    * applies changes as they happen; there this only reports the current state.)
    */
   async reload(): Promise<boolean> {
-    if (!this.settings.local) return true;
     let next: ProxySettings;
     try {
       next = loadSettings(this.settings.configPath, this.storages.types);
-      this.warnOfPluginChanges();
+      if (this.settings.local) this.warnOfPluginChanges();
     } catch (err) {
       this.logger.error({ err: (err as Error).message }, 'configuration reload refused; the running configuration stays');
-      this.metrics.lifecycle.configVersions('file', 'refused').inc();
+      if (this.settings.local) this.metrics.lifecycle.configVersions('file', 'refused').inc();
       return false;
     }
+    if (!this.reloadListener(next)) return false;
+    if (!this.settings.local) return true;
     if (!next.local) {
       this.logger.error('configuration reload refused: switching to ZooKeeper mode needs a restart');
       return false;
@@ -284,6 +287,24 @@ export class ProxyApp {
     // server settings stay as started; the rest of the file is now the running configuration
     if (applied) this.settings = { ...this.settings, local: next.local, drainTimeoutMs: next.drainTimeoutMs };
     return applied;
+  }
+
+  /**
+   * The Thrift listener's certificates (read again from their files) and allow-lists, in both modes:
+   * they belong to this node's carrera.yaml. Files that cannot be used keep the running ones, and
+   * the rest of the reload is refused with them.
+   */
+  private reloadListener(next: ProxySettings): boolean {
+    try {
+      this.server.setListener(next.listener);
+    } catch (err) {
+      this.logger.error({ err: (err as Error).message }, 'thriftServer reload refused; the running certificates and allow-lists stay');
+      if (this.settings.local) this.metrics.lifecycle.configVersions('file', 'refused').inc();
+      return false;
+    }
+    this.settings = { ...this.settings, listener: next.listener };
+    if (next.listener.tls) this.logger.info({ cert: next.listener.tls.certFile }, 'TLS certificates reloaded');
+    return true;
   }
 
   /**
@@ -338,6 +359,7 @@ export class ProxyApp {
       this.batcher.configure(batchSettings(conf));
       this.budgets.configure(conf.maxInFlightBytesPerStorage);
       this.pipeline.configure(routing, this.policy.policy);
+      this.warnOfUntrustedChronosSenders(routing);
       const applied = Date.now();
       if (kind !== 'identity') {
         if (writtenAt !== undefined) this.metrics.lifecycle.zookeeperWriteToApplied.observe(Math.max(0, applied - writtenAt) / 1000);
@@ -368,6 +390,14 @@ export class ProxyApp {
       this.logger.error({ err }, 'configuration not applied; the running configuration stays');
       return false;
     }
+  }
+
+  /** DDMQ trusts every client's from_chronos; said once, when a delay topic is served without delay.trustedSenders. */
+  private warnOfUntrustedChronosSenders(routing: RoutingTable): void {
+    if (this.warnedOfChronosSenders || routing.chronosSenders !== undefined) return;
+    if (![...routing.topics.values()].some((t) => t.delayTopic)) return;
+    this.warnedOfChronosSenders = true;
+    this.logger.warn('delay topics are served and delay.trustedSenders is not set: every client may send from_chronos and write past the delay guard');
   }
 
   /** Plugins load once, at start: a changed storagePlugins list or plugins/ folder waits for a restart. */
@@ -493,7 +523,7 @@ function decodeSettings(conf: CarreraConfiguration): DecodeSettings {
 }
 
 async function routingTable(snapshot: ConfigSnapshot, storages: ReadonlyMap<string, ClusterStorage>, identity: Identity): Promise<RoutingTable> {
-  if (!snapshot.pproxy) return { topics: new Map(), innerTopicPrefix: undefined, innerTopicNum: 0 };
+  if (!snapshot.pproxy) return { topics: new Map(), innerTopicPrefix: undefined, innerTopicNum: 0, chronosSenders: undefined };
   return buildRoutingTable(snapshot.pproxy, snapshot.topics, storages, identity);
 }
 

@@ -4,6 +4,7 @@
  * and the benchmark; being independent of the server's own codec, it also checks that codec.
  */
 import Int64 from 'node-int64';
+import type tls from 'node:tls';
 import thrift from 'thrift';
 import { Client } from '../gen/ProducerService';
 import { DelayMessage, Message } from '../gen/producer_types';
@@ -51,6 +52,8 @@ export interface ClientOptions {
   /** Per-call bound: the stock client never fails calls pending on a closed socket. */
   callTimeoutMs?: number;
   connectTimeoutMs?: number;
+  /** TLS to the proxy (thriftServer.tls): `ca` to trust it, `cert` and `key` for mutual TLS, `servername` to check. Absent: plain TCP. */
+  tls?: tls.ConnectionOptions;
 }
 
 export class ProducerClient {
@@ -66,7 +69,10 @@ export class ProducerClient {
   }
 
   static connect(host: string, port: number, options: ClientOptions = {}): Promise<ProducerClient> {
-    const connection = thrift.createConnection(host, port, {
+    const connect = options.tls ? thrift.createSSLConnection : thrift.createConnection;
+    const connection = connect(host, port, {
+      // the stock library's default is its legacy SSLv23 method and options; Node's own are safer
+      ...(options.tls ? { ...options.tls, secureProtocol: 'TLS_method' } : {}),
       transport: thrift.TFramedTransport,
       protocol: thrift.TCompactProtocol,
       connect_timeout: options.connectTimeoutMs ?? 3000,

@@ -25,6 +25,8 @@ export interface ProxySettings {
   readonly host: string;
   readonly port: number;
   readonly bindAddress: string;
+  /** carrera.yaml's thriftServer section, its files resolved against the file's directory. */
+  readonly listener: ListenerSettings;
   /** 0: no admin listener and no metrics. */
   readonly adminPort: number;
   readonly adminBindAddress: string;
@@ -37,6 +39,21 @@ export interface ProxySettings {
   readonly local: { readonly pproxy: PProxyConfig; readonly topics: readonly TopicConfig[] } | undefined;
   /** The cluster types this file was read with (the storage plugins loaded). */
   readonly clusterTypes: readonly ClusterType[];
+}
+
+export interface ListenerTlsSettings {
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly clientCaFile: string | undefined;
+  readonly allowedSubjects: readonly string[] | undefined;
+  readonly handshakeTimeoutMs: number;
+}
+
+export interface ListenerSettings {
+  /** undefined: plain TCP. */
+  readonly tls: ListenerTlsSettings | undefined;
+  /** undefined: every client network. */
+  readonly allowedClients: readonly string[] | undefined;
 }
 
 /** The storage plugins carrera.yaml lists (`storagePlugins`), read before the rest, which depends on them. */
@@ -95,6 +112,17 @@ export function loadSettings(configPath: string, clusterTypes: readonly ClusterT
   }
 
   const baseDir = path.dirname(file);
+  const tls = yaml.thriftServer.tls;
+  const listener: ListenerSettings = {
+    tls: tls && {
+      certFile: path.resolve(baseDir, tls.cert),
+      keyFile: path.resolve(baseDir, tls.key),
+      clientCaFile: tls.clientCa === undefined ? undefined : path.resolve(baseDir, tls.clientCa),
+      allowedSubjects: tls.allowedSubjects,
+      handshakeTimeoutMs: tls.handshakeTimeoutMs,
+    },
+    allowedClients: yaml.thriftServer.allowedClients,
+  };
   return {
     configPath: file,
     zookeeperAddr: yaml.zookeeperAddr,
@@ -103,6 +131,7 @@ export function loadSettings(configPath: string, clusterTypes: readonly ClusterT
     host: yaml.host?.trim() || firstNonLoopbackIPv4(),
     port: yaml.port,
     bindAddress: yaml.bindAddress,
+    listener,
     adminPort: yaml.adminPort,
     adminBindAddress: yaml.adminBindAddress,
     dataDir: path.resolve(baseDir, yaml.dataDir),

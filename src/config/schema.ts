@@ -20,6 +20,9 @@
  */
 import { z } from 'zod';
 import { DEFAULT_MAX_PROPERTIES_BYTES, DEFAULT_MAX_PROPERTIES_PER_MESSAGE } from '../core/property-limits';
+import { isSenderEntry } from '../security/caller';
+import { isIdentity } from '../security/identities';
+import { parseSubnet } from '../security/networks';
 import { requiredByDdmq, withStrictness, type Strictness } from './strictness';
 
 const positiveInt = () => z.number().int().positive();
@@ -28,6 +31,14 @@ const nonNegativeInt = () => z.number().int().nonnegative();
 const nonEmptyString = () => z.string().min(1, 'must not be empty');
 /** A DDMQ field that the proxy accepts and ignores. */
 const unused = () => z.unknown().optional();
+/** A client identity of a certificate (security/identities.ts): `CN:name`, `DNS:name`, `URI:uri`, `email:address`, `IP:address`. */
+const identity = () => z.string().refine(isIdentity, 'must be CN:, DNS:, URI:, email: or IP: followed by the name');
+/** A CIDR or a single address, IPv4 or IPv6. */
+const subnet = () =>
+  z.string().superRefine((text, ctx) => {
+    const parsed = parseSubnet(text);
+    if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: parsed });
+  });
 
 /** What the configuration needs to know of a cluster type (a storage plugin). */
 export interface ClusterType {
@@ -73,6 +84,11 @@ function buildSchemas(mode: Strictness, types: readonly ClusterType[]) {
     limiterFailureRetryInterval: z.number().int().default(-1),
     alarmGroup: unused(),
     compressType: unused(),
+    /**
+     * pproxy: the client identities (mutual TLS) that may produce to the topic; others are answered
+     * 13 as if it were not served. Absent: every client. DDMQ's console ignores the key.
+     */
+    allowedProducers: z.array(identity()).optional(),
   });
 
   const topicInfoConfiguration = object({ topics: z.array(topicConfig).default([]) });
@@ -138,6 +154,12 @@ function buildSchemas(mode: Strictness, types: readonly ClusterType[]) {
   const delay = object({
     chronosInnerTopicPrefix: nonEmptyString(),
     innerTopicNum: positiveInt(),
+    /**
+     * pproxy: the clients whose `from_chronos` is honoured (CIDRs, addresses, or identities as in
+     * allowedProducers); from anyone else a send to a delay topic is answered 19. Absent: everyone,
+     * as in DDMQ.
+     */
+    trustedSenders: z.array(z.string().refine(isSenderEntry, 'must be a CIDR, an IP address, or an identity (CN:, DNS:, URI:, email:, IP:)')).optional(),
   });
 
   /** Java's 0 in a ZooKeeper node, pproxy's one producer in carrera.yaml; checked while the type is in use. */
@@ -339,6 +361,8 @@ function carreraYamlSchema(strict: ConfigSchemas) {
   port: z.number().int().min(0).max(65535),
   /** Address the Thrift server listens on. DDMQ listens on every interface. */
   bindAddress: z.string().min(1).default('0.0.0.0'),
+  /** The Thrift listener's TLS and client allow-list (listenerSchema); absent: plain TCP from anywhere, as DDMQ. */
+  thriftServer: listenerSchema.prefault({}),
   /** The admin HTTP listener (/metrics, /health, /ready, /status); 0 = off, and no metrics are counted. */
   adminPort: z.number().int().min(0).max(65535).default(0),
   /** Address the admin listener listens on. */
@@ -359,6 +383,34 @@ function carreraYamlSchema(strict: ConfigSchemas) {
   storagePlugins: storagePluginsSchema,
   });
 }
+
+/**
+ * carrera.yaml's own `thriftServer` section: the security of this node's Thrift listener. Never
+ * read from ZooKeeper: whoever may write there must not be able to turn it off or point it at
+ * other files.
+ */
+const listenerTls = z
+  .strictObject({
+    /** PEM files, relative to carrera.yaml: the server's certificate (with its chain) and key. */
+    cert: z.string().min(1),
+    key: z.string().min(1),
+    /** PEM file of the CAs client certificates must chain to: mutual TLS. Absent: no client certificate asked for. */
+    clientCa: z.string().min(1).optional(),
+    /** With clientCa: the certificate identities accepted; another client's connection is closed after its handshake. */
+    allowedSubjects: z.array(identity()).min(1).optional(),
+    /** A handshake not finished within this long closes its connection. */
+    handshakeTimeoutMs: positiveInt().default(10_000),
+  })
+  .refine((tls) => tls.allowedSubjects === undefined || tls.clientCa !== undefined, {
+    message: 'needs clientCa: without mutual TLS a client presents no certificate',
+    path: ['allowedSubjects'],
+  });
+
+export const listenerSchema = z.strictObject({
+  tls: listenerTls.optional(),
+  /** Client networks (CIDRs or addresses, IPv4 and IPv6) that may connect; others are closed at accept. Absent: all. */
+  allowedClients: z.array(subnet()).optional(),
+});
 
 /** Module paths (relative to carrera.yaml) or package names. */
 export const storagePluginsSchema = z.array(z.string().min(1, 'must not be empty')).default([]);

@@ -26,6 +26,7 @@ import type { ProducerMessage } from './message';
 import { EXPIRY_RETRY_MS, MessageDelivery, type DeliveryContext, type RoutedMessage, type SendWait } from './message-delivery';
 import { resultForStorageError } from './result-mapping';
 import type { RoutingTable, ServedTopic } from './routing-table';
+import { hasIdentity, PROXY_ITSELF, type Caller } from '../security/caller';
 import { sendWithinBudget, type StorageBudgets } from './storage-budget';
 import { DEFAULT_MAX_MESSAGE_SIZE, FROM_CHRONOS_PROPERTY, HEARTBEAT_TOPIC, illegalMessageReason, resolveBody } from './validate';
 
@@ -100,15 +101,18 @@ export class ProducerPipeline {
     return this.policy.limiter;
   }
 
-  /** Answers by the caller's timeout at the latest. */
-  sendSync(message: ProducerMessage | undefined, timeoutMs: number): ResultCode | Promise<ResultCode> {
+  /**
+   * Answers by the caller's timeout at the latest. `caller`: the client (for topics' allowed
+   * producers and the trusted Chronos senders); the proxy itself (local Chronos) by default.
+   */
+  sendSync(message: ProducerMessage | undefined, timeoutMs: number, caller: Caller = PROXY_ITSELF): ResultCode | Promise<ResultCode> {
     if (message?.topic === HEARTBEAT_TOPIC) return ResultCode.OK;
-    return this.sendOne(message, timeoutMs > 0 ? timeoutMs : ASYNC_REQUEST_TIMEOUT_MS, true);
+    return this.sendOne(message, timeoutMs > 0 ? timeoutMs : ASYNC_REQUEST_TIMEOUT_MS, true, caller);
   }
 
   /** Answers after the storage acknowledges, like the original: "async" is not fire-and-forget. */
-  sendAsync(message: ProducerMessage | undefined): ResultCode | Promise<ResultCode> {
-    return this.sendOne(message, ASYNC_REQUEST_TIMEOUT_MS, false);
+  sendAsync(message: ProducerMessage | undefined, caller: Caller = PROXY_ITSELF): ResultCode | Promise<ResultCode> {
+    return this.sendOne(message, ASYNC_REQUEST_TIMEOUT_MS, false, caller);
   }
 
   /**
@@ -117,12 +121,12 @@ export class ProducerPipeline {
    * limiter token per message. Failed messages are resent (only they) while retriable and in time;
    * the answer is OK, or the code of the first failed message in batch order.
    */
-  sendBatch(messages: readonly ProducerMessage[] | undefined): ResultCode | Promise<ResultCode> {
+  sendBatch(messages: readonly ProducerMessage[] | undefined, caller: Caller = PROXY_ITSELF): ResultCode | Promise<ResultCode> {
     if (!messages || messages.length === 0) return ResultCode.OK;
     const prepared: RoutedMessage[] = [];
     const perTopic = new Map<string, number>();
     for (const message of messages) {
-      const p = this.prepare(message);
+      const p = this.prepare(message, caller);
       if (typeof p === 'number') return p;
       prepared.push(p);
       perTopic.set(p.topic.name, (perTopic.get(p.topic.name) ?? 0) + 1);
@@ -151,8 +155,8 @@ export class ProducerPipeline {
     return this.admit(limitedAs.name, limitedAs.limiterFailureRetryInterval, timeoutMs, () => this.deliver(route, deadline, false, false));
   }
 
-  private sendOne(message: ProducerMessage | undefined, timeoutMs: number, expiryRetry: boolean): ResultCode | Promise<ResultCode> {
-    const prepared = this.prepare(message);
+  private sendOne(message: ProducerMessage | undefined, timeoutMs: number, expiryRetry: boolean, caller: Caller): ResultCode | Promise<ResultCode> {
+    const prepared = this.prepare(message, caller);
     if (typeof prepared === 'number') return prepared;
     const deadline = this.deps.timers.now() + timeoutMs;
     const { topic } = prepared;
@@ -163,8 +167,12 @@ export class ProducerPipeline {
     );
   }
 
-  /** Checks in DDMQ's order: validity (11), then the topic (13), then the delay guard (19). */
-  private prepare(message: ProducerMessage | undefined): RoutedMessage | ResultCode {
+  /**
+   * Checks in DDMQ's order: validity (11), then the topic (13; also when the caller is not one of
+   * its allowed producers), then the delay guard (19; `from_chronos` lifts it only from a trusted
+   * sender).
+   */
+  private prepare(message: ProducerMessage | undefined, caller: Caller): RoutedMessage | ResultCode {
     if (!message) return this.illegal(undefined, 'message is missing');
     const routing = this.routing;
     const reason = illegalMessageReason(message, routing.innerTopicPrefix);
@@ -179,7 +187,8 @@ export class ProducerPipeline {
       this.deps.logger.debug({ topic: topicName }, 'topic not served by this proxy');
       return ResultCode.FAIL_TOPIC_NOT_ALLOWED;
     }
-    if (topic.delayTopic && !message.properties?.has(FROM_CHRONOS_PROPERTY)) return ResultCode.FAIL_TOPIC_IS_DELAY;
+    if (!mayProduce(topic, caller)) return this.unauthorised(topicName, caller);
+    if (topic.delayTopic && !this.fromChronos(message, caller)) return ResultCode.FAIL_TOPIC_IS_DELAY;
     const cluster = chooseCluster(topic.clusters, message, this.deps.random);
     if (!cluster.storage) {
       this.failures.warn(`no-producer:${cluster.name}`, { cluster: cluster.name }, 'no producer for cluster');
@@ -272,11 +281,33 @@ export class ProducerPipeline {
     return ResultCode.FAIL_ILLEGAL_MSG;
   }
 
+  /** A topic served, but not to this caller: answered as one not served (13), counted and logged. */
+  unauthorised(topic: string, caller: Caller): ResultCode {
+    (this.deps.metrics ?? METRICS_OFF).securityRefusals.producerNotAllowed.inc();
+    this.failures.warn(`unauthorised:${topic}`, { topic, client: caller.address, identities: caller.identities }, 'producer not allowed on topic: answered 13');
+    return ResultCode.FAIL_TOPIC_NOT_ALLOWED;
+  }
+
+  /** Whether the message is a Chronos re-delivery: marked so, from a trusted sender. */
+  private fromChronos(message: ProducerMessage, caller: Caller): boolean {
+    if (!message.properties?.has(FROM_CHRONOS_PROPERTY)) return false;
+    const trusted = this.routing.chronosSenders;
+    if (trusted === undefined || trusted.includes(caller)) return true;
+    (this.deps.metrics ?? METRICS_OFF).securityRefusals.untrustedFromChronos.inc();
+    this.failures.warn('untrusted-chronos', { client: caller.address, identities: caller.identities }, 'from_chronos from a sender not in delay.trustedSenders: treated as a plain send');
+    return false;
+  }
+
   private failed(outcome: Extract<SendOutcome, { ok: false }>): ResultCode {
     const { code, message } = outcome.error;
     this.failures.warn(`storage:${code}`, { code, err: message }, 'storage send failed');
     return resultForStorageError(code);
   }
+}
+
+/** Whether the caller may produce to the topic (its allowedProducers). */
+export function mayProduce(topic: ServedTopic, caller: Caller): boolean {
+  return topic.allowedProducers === undefined || hasIdentity(caller, topic.allowedProducers);
 }
 
 /** What a request costs in limiter tokens: one of its topic's, or a count per topic (a batch). */

@@ -6,6 +6,7 @@
  */
 import type { PProxyConfig, TopicConfig, TopicUnit } from '../config/schema';
 import type { ClusterStorage } from '../storage/storage';
+import { SenderList } from '../security/caller';
 import { DEFAULT_MAX_MESSAGE_SIZE } from './validate';
 import { forEachInChunks } from '../util/concurrency';
 import { addToGroup } from '../util/group-by';
@@ -28,6 +29,8 @@ export interface ServedTopic {
   readonly limiterFailureRetryInterval: number;
   /** The smallest body limit among the topic's clusters, or DDMQ's 2 MiB default. */
   readonly maxMessageSize: number;
+  /** The client identities (mutual TLS) that may produce to it; undefined: every client. */
+  readonly allowedProducers: ReadonlySet<string> | undefined;
 }
 
 export interface RoutingTable {
@@ -36,6 +39,8 @@ export interface RoutingTable {
   readonly innerTopicPrefix: string | undefined;
   /** How many inner topics (prefix + 0 .. innerTopicNum - 1) delay messages are spread over. */
   readonly innerTopicNum: number;
+  /** Who may send `from_chronos` (delay.trustedSenders); undefined: everyone, as in DDMQ. */
+  readonly chronosSenders: SenderList | undefined;
 }
 
 export interface Identity {
@@ -70,10 +75,16 @@ export async function buildRoutingTable(
       strongOrder: config.strongOrder,
       limiterFailureRetryInterval: config.limiterFailureRetryInterval,
       maxMessageSize: limits.length > 0 ? Math.min(...limits) : DEFAULT_MAX_MESSAGE_SIZE,
+      allowedProducers: config.allowedProducers ? new Set(config.allowedProducers) : undefined,
     });
   });
   const delay = pproxy.carreraConfiguration.delay;
-  return { topics, innerTopicPrefix: delay?.chronosInnerTopicPrefix, innerTopicNum: delay?.innerTopicNum ?? 0 };
+  return {
+    topics,
+    innerTopicPrefix: delay?.chronosInnerTopicPrefix,
+    innerTopicNum: delay?.innerTopicNum ?? 0,
+    chronosSenders: delay?.trustedSenders ? new SenderList(delay.trustedSenders) : undefined,
+  };
 }
 
 /** The topics this proxy serves on each broker cluster (what a new cluster storage is warmed up for). */

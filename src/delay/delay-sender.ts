@@ -19,6 +19,7 @@ import { ASYNC_REQUEST_TIMEOUT_MS, type PreparedMessage } from '../core/pipeline
 import type { RoutingTable, ServedTopic } from '../core/routing-table';
 import { DEFAULT_MAX_MESSAGE_SIZE, illegalMessageReason } from '../core/validate';
 import { ResultCode } from '../protocol/result-codes';
+import { hasIdentity, PROXY_ITSELF, type Caller } from '../security/caller';
 import { javaStringHashCode } from '../core/java-string';
 import { encodeBodyExt } from './body-ext';
 import { DELAY_EXPIRE_SECONDS, DelayAction, DelayType, delayRefusal } from './delay-check';
@@ -34,6 +35,8 @@ export interface DelayReply {
 /** What the delay protocol needs of the pipeline: the routing served now, and a send of a prepared message. */
 export interface PreparedSender {
   readonly routingTable: RoutingTable;
+  /** Counts and logs a caller refused as not one of a topic's allowed producers; returns 13. */
+  unauthorised(topic: string, caller: Caller): ResultCode;
   sendPrepared(topic: ServedTopic, message: PreparedMessage, limitedAs: ServedTopic, timeoutMs: number): ResultCode | Promise<ResultCode>;
 }
 
@@ -50,7 +53,8 @@ export class DelaySender {
     private readonly chronos: DelayAcceptor | undefined,
   ) {}
 
-  send(message: DelayMessage | undefined, timeoutMs: number): DelayReply | Promise<DelayReply> {
+  /** `caller`: the client; it must be one of the topic's allowed producers (13 otherwise). */
+  send(message: DelayMessage | undefined, timeoutMs: number, caller: Caller = PROXY_ITSELF): DelayReply | Promise<DelayReply> {
     const refuse = (code: ResultCode): DelayReply => ({ code, uniqDelayMsgId: '' });
     if (!message) return refuse(this.illegal(undefined, 'delay message is missing'));
     const routing = this.pipeline.routingTable;
@@ -63,6 +67,7 @@ export class DelaySender {
     const topic = routing.topics.get(topicName);
     if (body.length > (topic ? topic.maxMessageSize : DEFAULT_MAX_MESSAGE_SIZE)) return refuse(this.illegal(topicName, 'body too large'));
     if (!topic) return refuse(ResultCode.FAIL_TOPIC_NOT_ALLOWED);
+    if (topic.allowedProducers && !hasIdentity(caller, topic.allowedProducers)) return refuse(this.pipeline.unauthorised(topicName, caller));
     const prefix = routing.innerTopicPrefix;
     // without a delay configuration there is no inner topic to write to
     if (prefix === undefined) return refuse(ResultCode.FAIL_TOPIC_NOT_ALLOWED);

@@ -123,6 +123,8 @@ export class ProxyMetrics {
   readonly storageInFlightLimit: SampledGauge;
   readonly limiterRetriesWaiting: SampledGauge;
   readonly limiterRetryQueueSize: SampledGauge;
+  /** Sends refused for who sent them: not an allowed producer of the topic (13), an untrusted from_chronos (19). */
+  readonly securityRefusals: { readonly producerNotAllowed: CounterChild; readonly untrustedFromChronos: CounterChild };
 
   // --- storages' own metrics: pproxy_storage_<kind>_*, declared by each storage through its context ---
   /** What storages count into; their clusters' series follow configure(). */
@@ -189,6 +191,16 @@ export class ProxyMetrics {
     this.storageInFlightLimit = metrics.sampled('pproxy_storage_in_flight_bytes_limit', 'Each storage\'s budget of in-flight body bytes (maxInFlightBytesPerStorage).');
     this.limiterRetriesWaiting = metrics.sampled('pproxy_rate_limit_deferred_waiting', 'Requests waiting for their deferred limiter retry now.');
     this.limiterRetryQueueSize = metrics.sampled('pproxy_rate_limit_deferred_queue_size', 'Requests that may wait for their deferred limiter retry at once (limiterFailureRetryQueueSize).');
+
+    const refusals = counter(
+      'pproxy_security_refusals_total',
+      "Sends refused for their sender, by reason: producer_not_allowed (not one of the topic's allowedProducers, answered 13), untrusted_from_chronos (from_chronos from a sender not in delay.trustedSenders, answered 19).",
+      ['reason'],
+    );
+    this.securityRefusals = {
+      producerNotAllowed: refusals.child({ reason: 'producer_not_allowed' }),
+      untrustedFromChronos: refusals.child({ reason: 'untrusted_from_chronos' }),
+    };
 
     this.lifecycle = lifecycleMetrics(metrics);
     this.chronos = chronosMetrics(metrics);

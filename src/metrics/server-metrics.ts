@@ -25,11 +25,17 @@ export const CLOSE_REASONS = [
   'handler_failed',
   /** Closed by the server's drain (stop). */
   'server_drain',
+  /** TLS port: the handshake failed or did not finish (a plain client, no or an untrusted client certificate). */
+  'tls_handshake_failed',
+  /** Mutual TLS: the client's certificate is not one of thriftServer.tls.allowedSubjects. */
+  'client_certificate_not_allowed',
+  /** Plain port: the client began a TLS handshake. */
+  'tls_on_plain_port',
 ] as const;
 export type CloseReason = (typeof CLOSE_REASONS)[number];
 
 /** Why a connection was closed at accept. */
-export const REFUSAL_REASONS = ['max_connections', 'max_connections_per_client', 'draining'] as const;
+export const REFUSAL_REASONS = ['max_connections', 'max_connections_per_client', 'draining', 'client_not_allowed'] as const;
 export type RefusalReason = (typeof REFUSAL_REASONS)[number];
 
 /** The TApplicationExceptions the producer service answers, as the type label spells them. */

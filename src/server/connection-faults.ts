@@ -9,6 +9,10 @@ import type { Timers } from '../time/timers';
 const MESSAGES = {
   maxConnections: 'connection refused at accept: maxConnections open',
   maxConnectionsPerClient: 'connection refused at accept: maxConnectionsPerClient open from its address',
+  clientNotAllowed: 'connection refused at accept: its address is not in thriftServer.allowedClients',
+  tlsHandshakeFailed: 'TLS handshake failed (a plain client on the TLS port, an untrusted or missing client certificate?); closing connection',
+  clientCertificateNotAllowed: 'client certificate not in thriftServer.tls.allowedSubjects; closing connection',
+  tlsOnPlainPort: 'a TLS handshake on the plain Thrift port; closing connection',
   acceptFailed: 'accepting a connection failed (file descriptors exhausted?)',
   emptyFrame: 'empty frame; closing connection',
   frameTooLarge: 'frame larger than maxReadBufferBytes; closing connection',

@@ -13,6 +13,7 @@
  */
 import type net from 'node:net';
 import type { Logger } from '../log';
+import type { Caller } from '../security/caller';
 import type { CloseReason } from '../metrics/server-metrics';
 import type { Timers } from '../time/timers';
 import { writeCoalesced } from './coalesce';
@@ -29,9 +30,9 @@ export const MAX_UNREAD_REPLY_BYTES = 1024 * 1024;
  * oneway call whose work is still under way, so it counts in flight until it ends). Throwing closes
  * the connection: the frame could not be understood well enough to reply. `receivedAt` is when the
  * read that completed the frame came in (ConnectionHost.clock): the time it then waited for
- * admission is part of its answer's.
+ * admission is part of its answer's. `caller`: the connection's client.
  */
-export type FrameHandler = (frame: Buffer, receivedAt: number) => Buffer | Promise<Buffer | null> | null;
+export type FrameHandler = (frame: Buffer, receivedAt: number, caller: Caller) => Buffer | Promise<Buffer | null> | null;
 
 /** The limits a connection follows, which may change while it is open. */
 export interface ConnectionLimits {
@@ -88,6 +89,7 @@ export class FrameConnection {
     private readonly host: ConnectionHost,
     private readonly handler: FrameHandler,
     private readonly logger: Logger,
+    private readonly caller: Caller,
     private readonly onClose: () => void,
   ) {
     this.peer = `${socket.remoteAddress}:${socket.remotePort}`;
@@ -148,7 +150,7 @@ export class FrameConnection {
       if (this.frameLength < 0) {
         if (this.buffered < 4) break;
         const length = this.peekLengthPrefix();
-        if (length === 0 || length > this.host.limits.maxFrameBytes) {
+        if (length === 0 || length > this.host.limits.maxFrameBytes || looksLikeTlsHandshake(length)) {
           this.refuse(length);
           return;
         }
@@ -238,6 +240,13 @@ export class FrameConnection {
   }
 
   private refuse(length: number): void {
+    if (looksLikeTlsHandshake(length)) {
+      this.host.fault('tlsOnPlainPort', { peer: this.peer });
+      this.reading = false;
+      this.release();
+      this.closeFor('tls_on_plain_port');
+      return;
+    }
     // A length this large is usually not a frame at all: an unframed client, HTTP, or garbage.
     this.host.fault(length === 0 ? 'emptyFrame' : 'frameTooLarge', {
       peer: this.peer,
@@ -254,7 +263,7 @@ export class FrameConnection {
     const size = frame.length;
     let reply: ReturnType<FrameHandler>;
     try {
-      reply = this.handler(frame, this.receivedAt);
+      reply = this.handler(frame, this.receivedAt, this.caller);
     } catch (err) {
       this.host.charge(-size);
       this.host.fault('unreadableRequest', { peer: this.peer, err: (err as Error).message });
@@ -377,4 +386,12 @@ export class FrameConnection {
       this.chunks.shift();
     }
   }
+}
+
+/**
+ * A TLS record header read as a length prefix: content type 22 (handshake), then version 3.x.
+ * As a frame it would be 369 MB or more, which no client sends.
+ */
+function looksLikeTlsHandshake(length: number): boolean {
+  return length >>> 16 === 0x1603 && ((length >>> 8) & 0xff) <= 4;
 }

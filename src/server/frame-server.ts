@@ -13,14 +13,26 @@
  * frame-connection.ts). Clients feel TCP backpressure rather than errors. Connections are capped
  * in total and per client address, refused at accept; a client that shuts down its sending side
  * still gets every answer (the server is half-open), then the connection ends.
+ *
+ * Security, off by default: an allow-list of client networks, checked first at accept; TLS (and
+ * mutual TLS, optionally limited to some certificate identities) between accept and the framing
+ * (tls-handshakes.ts). A connection whose handshake fails is closed and counted like any other
+ * close, and nothing else is affected. A TLS client on a plain port is told apart from garbage by
+ * its first bytes and counted as such.
  */
 import net from 'node:net';
+import type tls from 'node:tls';
+import type { ListenerSettings } from '../config/load';
+import { callerOf, type Caller } from '../security/caller';
+import { certificateIdentities } from '../security/identities';
+import { NetworkList } from '../security/networks';
 import { ThrottledWarning, type Logger } from '../log';
 import type { CloseReason, RefusalReason, ServerMetrics, ServerSample } from '../metrics/server-metrics';
 import { realTimers, type Timers } from '../time/timers';
 import { ClientConnections } from './client-connections';
 import { ConnectionFaults, type ConnectionFault, type ConnectionFaultCounts } from './connection-faults';
 import { FrameConnection, type ConnectionHost, type ConnectionLimits, type FrameHandler } from './frame-connection';
+import { TlsHandshakes } from './tls-handshakes';
 
 export type { FrameHandler } from './frame-connection';
 
@@ -34,10 +46,15 @@ export interface FrameServerOptions extends ConnectionLimits {
   readonly maxConnections: number;
   /** Open connections from one client address at most; one more is closed at accept. */
   readonly maxConnectionsPerClient: number;
+  /** TLS and the client allow-list; plain TCP from anywhere when absent. */
+  readonly listener?: ListenerSettings;
 }
 
 /** The options a configuration change can update on a running server. */
-export type FrameLimits = Omit<FrameServerOptions, 'bindAddress' | 'port' | 'backlog'>;
+export type FrameLimits = Omit<FrameServerOptions, 'bindAddress' | 'port' | 'backlog' | 'listener'>;
+
+/** An accepted connection: its handshake (TLS) under way, done, or refused for its certificate. */
+type AcceptedState = 'handshaking' | 'served' | 'certificateRefused';
 
 export interface FrameServerStats {
   readonly connections: number;
@@ -61,6 +78,10 @@ export class FrameServer implements ConnectionHost {
   private readonly server: net.Server;
   private readonly connections = new Set<FrameConnection>();
   private readonly byClient = new ClientConnections();
+  /** Every accepted connection open, by client address and port, framed or still in its handshake. */
+  private readonly accepted = new Map<string, { socket: net.Socket; state: AcceptedState }>();
+  private readonly tls: TlsHandshakes | undefined;
+  private allowedClients: NetworkList | undefined;
   private draining = false;
   private options: FrameServerOptions;
   private inFlightBytes = 0;
@@ -80,6 +101,11 @@ export class FrameServer implements ConnectionHost {
     this.options = options;
     this.budgetWarning = new ThrottledWarning(logger, 1000, timers.now);
     this.faults = new ConnectionFaults(logger, timers);
+    const listener = options.listener;
+    this.allowedClients = listener?.allowedClients ? new NetworkList(listener.allowedClients) : undefined;
+    this.tls = listener?.tls
+      ? new TlsHandshakes(listener.tls, { secure: (socket) => this.secured(socket), failed: (err, socket) => this.handshakeFailed(err, socket) })
+      : undefined;
     this.server = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => this.accept(socket));
     metrics.sample(() => this.sample());
   }
@@ -93,6 +119,25 @@ export class FrameServer implements ConnectionHost {
     this.options = { ...this.options, ...limits };
     this.charge(0);
     for (const c of this.connections) c.applyLimits();
+  }
+
+  /** Whether the listener speaks TLS (fixed at start). */
+  get secure(): boolean {
+    return this.tls !== undefined;
+  }
+
+  /**
+   * Re-reads the certificate files and takes the new allow-lists, for the connections to come (open
+   * ones stay). Throws when the new files cannot be used: then nothing changes, the allow-lists
+   * neither. TLS switched on or off applies after a restart.
+   */
+  setListener(listener: ListenerSettings): void {
+    if ((listener.tls === undefined) !== (this.tls === undefined)) {
+      throw new Error('thriftServer.tls added or removed: TLS is switched at start only');
+    }
+    const allowedClients = listener.allowedClients ? new NetworkList(listener.allowedClients) : undefined;
+    if (listener.tls) this.tls!.reload(listener.tls);
+    this.allowedClients = allowedClients;
   }
 
   charge(delta: number): void {
@@ -190,6 +235,8 @@ export class FrameServer implements ConnectionHost {
     }
     const unanswered = this.inFlight();
     for (const c of this.connections) c.drainClose();
+    // handshakes still under way: nothing of theirs was received
+    for (const { socket, state } of this.accepted.values()) if (state !== 'served') socket.destroy();
     await closed;
     return unanswered;
   }
@@ -220,6 +267,12 @@ export class FrameServer implements ConnectionHost {
       return;
     }
     const client = socket.remoteAddress ?? '';
+    if (this.allowedClients && !this.allowedClients.includes(client)) {
+      socket.destroy();
+      this.metrics.refused.client_not_allowed.inc();
+      this.fault('clientNotAllowed', { client });
+      return;
+    }
     const refusal = this.refusal(client);
     if (refusal) {
       socket.destroy();
@@ -229,15 +282,49 @@ export class FrameServer implements ConnectionHost {
     }
     this.metrics.accepted.inc();
     this.byClient.add(client);
-    const connection = new FrameConnection(socket, this, this.handler, this.logger, () => {
-      this.connections.delete(connection);
+    const key = `${client}:${socket.remotePort}`;
+    const entry = { socket, state: (this.tls ? 'handshaking' : 'served') as AcceptedState };
+    this.accepted.set(key, entry);
+    socket.once('close', () => {
+      this.accepted.delete(key);
       this.byClient.remove(client);
+      // a served connection counts its own close (FrameConnection)
+      if (entry.state === 'handshaking') this.closed('tls_handshake_failed');
+      else if (entry.state === 'certificateRefused') this.closed('client_certificate_not_allowed');
     });
+    if (this.tls) this.tls.handshake(socket);
+    else this.serve(socket, callerOf(client, []));
+  }
+
+  private serve(socket: net.Socket, caller: Caller): void {
+    const connection = new FrameConnection(socket, this, this.handler, this.logger, caller, () => this.connections.delete(connection));
     this.connections.add(connection);
   }
 
+  private secured(socket: tls.TLSSocket): void {
+    const entry = this.accepted.get(`${socket.remoteAddress}:${socket.remotePort}`);
+    if (!entry || this.draining) {
+      socket.destroy();
+      return;
+    }
+    const identities = this.tls!.mutual ? certificateIdentities(socket.getPeerCertificate()) : [];
+    const allowed = this.tls!.allowedSubjects;
+    if (allowed && !identities.some((id) => allowed.includes(id))) {
+      entry.state = 'certificateRefused';
+      this.fault('clientCertificateNotAllowed', { client: socket.remoteAddress, identities });
+      socket.destroy();
+      return;
+    }
+    entry.state = 'served';
+    this.serve(socket, callerOf(socket.remoteAddress, identities));
+  }
+
+  private handshakeFailed(err: NodeJS.ErrnoException, socket: tls.TLSSocket): void {
+    this.fault('tlsHandshakeFailed', { client: socket.remoteAddress, code: err.code, reason: err.message });
+  }
+
   private refusal(client: string): 'maxConnections' | 'maxConnectionsPerClient' | undefined {
-    if (this.connections.size >= this.options.maxConnections) return 'maxConnections';
+    if (this.accepted.size >= this.options.maxConnections) return 'maxConnections';
     if (this.byClient.count(client) >= this.options.maxConnectionsPerClient) return 'maxConnectionsPerClient';
     return undefined;
   }

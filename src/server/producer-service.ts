@@ -16,6 +16,7 @@ import { ThrottledWarning, type Logger } from '../log';
 import type { ProducerMessage } from '../core/message';
 import type { ProxyMetrics, TopicMetrics } from '../metrics/proxy-metrics';
 import type { ResultCode } from '../protocol/result-codes';
+import type { Caller } from '../security/caller';
 import { CompactReader, MessageType, ThriftDecodeError } from './compact-protocol';
 import {
   AppExceptionType,
@@ -47,11 +48,11 @@ export function createProducerFrameHandler(
   // a handler that throws does so for every request of its kind: one line a second, with the count
   const failures = new ThrottledWarning(logger, 1000);
   const counts = requestCounts(metrics);
-  return (frame, receivedAt) => {
+  return (frame, receivedAt, caller) => {
     const reader = new CompactReader(frame);
     const header = readCallHeader(reader); // throws: the connection closes
     try {
-      return answer(header, handleCall(header, reader, pipeline, delays, decoding.propertyLimits, counts, receivedAt));
+      return answer(header, handleCall(header, reader, pipeline, delays, decoding.propertyLimits, counts, receivedAt, caller));
     } catch (err) {
       if (err instanceof ThriftDecodeError) {
         counts.exception('protocol_error');
@@ -88,6 +89,7 @@ function handleCall(
   limits: PropertyLimits,
   counts: RequestCounts,
   startedAt: number,
+  caller: Caller,
 ): Buffer | Promise<Buffer> {
   const { name, seqid } = header;
   switch (name) {
@@ -95,25 +97,25 @@ function handleCall(
       counts.received(SEND_SYNC);
       const args = readSendArgs(reader, limits);
       const topic = counts.message(SEND_SYNC, args.message);
-      return reply(name, seqid, pipeline.sendSync(args.message, timeoutMs(args.timeout)), counts, SEND_SYNC, topic, startedAt);
+      return reply(name, seqid, pipeline.sendSync(args.message, timeoutMs(args.timeout), caller), counts, SEND_SYNC, topic, startedAt);
     }
     case 'sendAsync': {
       counts.received(SEND_ASYNC);
       const args = readSendArgs(reader, limits);
       const topic = counts.message(SEND_ASYNC, args.message);
-      return reply(name, seqid, pipeline.sendAsync(args.message), counts, SEND_ASYNC, topic, startedAt);
+      return reply(name, seqid, pipeline.sendAsync(args.message, caller), counts, SEND_ASYNC, topic, startedAt);
     }
     case 'sendBatchSync': {
       counts.received(SEND_BATCH_SYNC);
       const { messages } = readBatchArgs(reader, limits);
       const first = counts.batch(messages);
-      return reply(name, seqid, pipeline.sendBatch(messages), counts, SEND_BATCH_SYNC, first, startedAt, messages);
+      return reply(name, seqid, pipeline.sendBatch(messages, caller), counts, SEND_BATCH_SYNC, first, startedAt, messages);
     }
     case 'sendDelaySync': {
       counts.received(SEND_DELAY_SYNC);
       const args = readDelayArgs(reader, limits);
       const topic = counts.delayMessage(args.message);
-      const result = delays.send(args.message, timeoutMs(args.timeout));
+      const result = delays.send(args.message, timeoutMs(args.timeout), caller);
       if (!(result instanceof Promise)) {
         counts.answered(SEND_DELAY_SYNC, topic, result.code, startedAt);
         return encodeDelayResultReply(name, seqid, result.code, result.uniqDelayMsgId);

@@ -56,7 +56,7 @@ function deliver(script: Answer[] = []) {
   };
   const cluster = { name: 'C', storage: double.storage, maxTps: 1000 };
   const route: RoutedMessage = {
-    topic: { name: 't', clusters: [cluster], delayTopic: false, autoBatch: false, strongOrder: false, limiterFailureRetryInterval: -1, maxMessageSize: 1 << 21 },
+    topic: { name: 't', clusters: [cluster], delayTopic: false, autoBatch: false, strongOrder: false, limiterFailureRetryInterval: -1, maxMessageSize: 1 << 21, allowedProducers: undefined },
     cluster,
     storage: double.storage,
     outgoing,

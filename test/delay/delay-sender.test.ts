@@ -34,6 +34,7 @@ async function setup(keep: (delay: AcceptedDelay) => void | Promise<void> = () =
       sent.push({ topic: topic.name, message, limitedAs: limitedAs.name });
       return ResultCode.OK;
     },
+    unauthorised: () => ResultCode.FAIL_TOPIC_NOT_ALLOWED,
   };
   const sender = new DelaySender(pipeline, silentLogger(), () => Number(NOW_S) * 1000, { accept: (d) => (accepted.push(d), keep(d)) });
   return { sender, sent, accepted };

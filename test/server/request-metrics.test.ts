@@ -12,6 +12,7 @@ import { silentLogger } from '../../src/log';
 import { ProxyMetrics, UNSERVED_TOPIC } from '../../src/metrics/proxy-metrics';
 import { DEFAULT_PROPERTY_LIMITS } from '../../src/core/property-limits';
 import { ResultCode } from '../../src/protocol/result-codes';
+import { PROXY_ITSELF } from '../../src/security/caller';
 import { createProducerFrameHandler } from '../../src/server/producer-service';
 import { sample } from '../helpers/metrics-exposition';
 import { encodeWithStockClient } from '../helpers/stock-thrift';
@@ -27,8 +28,8 @@ async function serve(metrics: ProxyMetrics) {
   const topic = metrics.topic.bind(metrics);
   metrics.topic = (name) => (lookups++, topic(name));
   const batch = Array.from({ length: 50 }, (_, i) => message(i < 40 ? 't' : 'other'));
-  await handler(encodeWithStockClient((c) => c.sendSync(message('t'), int64(1000n))), 0);
-  await handler(encodeWithStockClient((c) => c.sendBatchSync(batch)), 0);
+  await handler(encodeWithStockClient((c) => c.sendSync(message('t'), int64(1000n))), 0, PROXY_ITSELF);
+  await handler(encodeWithStockClient((c) => c.sendBatchSync(batch)), 0, PROXY_ITSELF);
   return lookups;
 }
 
