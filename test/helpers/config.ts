@@ -35,7 +35,7 @@ function killProxyOf(dir: string): void {
 }
 
 export interface LocalConfigOptions {
-  topics?: { topic: string; delayTopic?: boolean; strongOrder?: boolean; autoBatch?: boolean; clusters?: string[] }[];
+  topics?: { topic: string; delayTopic?: boolean; strongOrder?: boolean; autoBatch?: boolean; clusters?: string[]; allowedProducers?: string[] }[];
   clusters?: Record<string, Record<string, unknown>>;
   /** Kafka clusters, added to brokerClusters (useKafka stays false unless set in carreraConfiguration). */
   kafkaClusters?: Record<string, Record<string, unknown>>;
@@ -89,6 +89,7 @@ export function localConfig(options: LocalConfigOptions = {}): Record<string, un
         strongOrder: t.strongOrder ?? false,
         autoBatch: t.autoBatch ?? false,
         topicUnits: (t.clusters ?? allClusters).map((c) => ({ brokerCluster: c })),
+        ...(t.allowedProducers ? { allowedProducers: t.allowedProducers } : {}),
       })),
     },
     ...options.extra,

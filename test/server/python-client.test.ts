@@ -3,18 +3,13 @@
  * generated from idl/producer.thrift by the Thrift compiler, gets the same answers as the Node client.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import fs from 'node:fs';
-import path from 'node:path';
 import { test } from 'node:test';
 import type { DelaySpec, MessageSpec, ProducerClient } from '../../src/client/producer-client';
-import { tempDir } from '../helpers/config';
-import { REPO_ROOT, startProxy } from '../helpers/proxy';
+import { generatePythonStubs, PYTHON, PYTHON_CLIENT } from '../helpers/python-thrift';
+import { startProxy } from '../helpers/proxy';
 import { run } from '../helpers/run';
 import { storedMessages } from '../helpers/storage';
 
-/** Debian's interpreter: the first python3 on PATH may be another one without the thrift module. */
-const PYTHON = '/usr/bin/python3';
 const ALL_BYTES = Buffer.from(Array.from({ length: 256 }, (_, i) => 255 - i));
 
 type Case =
@@ -45,7 +40,7 @@ test('the Python Thrift client and the Node client get identical answers', async
   const node = await proxy.client();
   const nodeResults = [];
   for (const c of CASES) nodeResults.push(await callNode(node, c));
-  const python = await run(PYTHON, [path.join(REPO_ROOT, 'test/fixtures/python_client.py'), stubs, '127.0.0.1', String(proxy.port)], {
+  const python = await run(PYTHON, [PYTHON_CLIENT, stubs, '127.0.0.1', String(proxy.port)], {
     input: JSON.stringify(CASES.map(toJson)),
   });
   assert.equal(python.status, 0, `python client failed:\n${python.stderr}`);
@@ -66,13 +61,6 @@ test('the Python Thrift client and the Node client get identical answers', async
   }
 });
 
-function generatePythonStubs(t: import('node:test').TestContext): string {
-  const out = tempDir(t, 'pproxy-py-');
-  const gen = spawnSync('thrift', ['--gen', 'py', '-out', out, path.join(REPO_ROOT, 'idl/producer.thrift')], { encoding: 'utf8' });
-  assert.equal(gen.status, 0, `thrift --gen py failed (is thrift-compiler installed?): ${gen.stderr ?? gen.error}`);
-  assert.ok(fs.existsSync(path.join(out, 'carrera_producer', 'ProducerService.py')));
-  return out;
-}
 
 async function callNode(client: ProducerClient, c: Case): Promise<unknown> {
   switch (c.method) {
