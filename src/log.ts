@@ -43,7 +43,8 @@ export function createLogger(options: LogOptions): LogHandle {
   return {
     logger,
     reopen: () => {
-      if (broken) return;
+      // stdout (--foreground) is not a file to reopen: SonicBoom throws, which stopped the proxy
+      if (broken || !options.dir) return;
       destination.reopen();
     },
     flush: () => {
