@@ -121,11 +121,6 @@ export class FrameServer implements ConnectionHost {
     for (const c of this.connections) c.applyLimits();
   }
 
-  /** Whether the listener speaks TLS (fixed at start). */
-  get secure(): boolean {
-    return this.tls !== undefined;
-  }
-
   /**
    * Re-reads the certificate files and takes the new allow-lists, for the connections to come (open
    * ones stay). Throws when the new files cannot be used: then nothing changes, the allow-lists
