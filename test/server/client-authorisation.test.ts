@@ -8,9 +8,12 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import type { TestContext } from 'node:test';
 import { test } from 'node:test';
+import pino from 'pino';
+import { ProxyApp } from '../../src/app';
 import { ProducerClient, type ClientOptions } from '../../src/client/producer-client';
+import { loadNodeConfiguration } from '../../src/node-configuration';
 import { makeCa, issueServer, type KeyPair } from '../helpers/certificates';
-import { tempDir, type LocalConfigOptions } from '../helpers/config';
+import { localConfig, tempDir, writeConfig, type LocalConfigOptions } from '../helpers/config';
 import { parseExposition, valueOf } from '../helpers/metrics-exposition';
 import { freePort } from '../helpers/ports';
 import { startProxy, type InProcessProxy } from '../helpers/proxy';
@@ -133,7 +136,7 @@ test('delay.trustedSenders by address: from_chronos is honoured from ::1 only; f
   assert.equal(await counter(proxy, 'pproxy_security_refusals_total', { reason: 'untrusted_from_chronos' }), 1);
 });
 
-test('delay.trustedSenders by identity over mutual TLS; absent, every client is trusted as in DDMQ', async (t) => {
+test('delay.trustedSenders: on a topic that is no delay topic from_chronos changes nothing, trusted or not; absent, every client is trusted as in DDMQ', async (t) => {
   const delay = { chronosInnerTopicPrefix: 'R_test_chronos_inner_', innerTopicNum: 1, trustedSenders: ['DNS:billing.example'] };
   const { orders, billing } = await mutualTlsClients(t, { delay });
   const toDelayTopic = async (client: ProducerClient) => (await client.sendSync({ topic: 'other', body: 'x', properties: FROM_CHRONOS })).code;
@@ -160,4 +163,25 @@ test('delay.trustedSenders by identity: 19 for the identity not listed, 0 for th
   }
   assert.deepEqual(codes, [19, 0]);
   await eventually(async () => ((await counter(proxy, 'pproxy_security_refusals_total', { reason: 'untrusted_from_chronos' })) === 1 ? true : undefined));
+});
+
+test('the warning that every client may send from_chronos: once, only when a delay topic is served without trustedSenders', async (t) => {
+  const warnings = async (options: LocalConfigOptions) => {
+    const lines: { msg: string }[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => lines.push(JSON.parse(line) as { msg: string }) });
+    const file = writeConfig(tempDir(t), localConfig(options));
+    const app = await ProxyApp.start(loadNodeConfiguration(file), logger);
+    t.after(() => app.stop());
+    assert.equal(await app.reload(), true);
+    return lines.filter((l) => /delay\.trustedSenders is not set/.test(l.msg)).length;
+  };
+  const trusted = { delay: { chronosInnerTopicPrefix: 'R_test_chronos_inner_', innerTopicNum: 1, trustedSenders: ['10.0.0.0/8'] } };
+  assert.deepEqual(
+    [
+      await warnings({ topics: [{ topic: 'd', delayTopic: true }] }),
+      await warnings({ topics: [{ topic: 'd', delayTopic: true }], carreraConfiguration: trusted }),
+      await warnings({ topics: [{ topic: 'test' }] }),
+    ],
+    [1, 0, 0],
+  );
 });
