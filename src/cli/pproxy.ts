@@ -62,7 +62,14 @@ program
   .option('--connections <n>', 'connections used in parallel', integer('connections', 1), 1)
   .option('-H, --host <host>', 'proxy host', '127.0.0.1')
   .option('-p, --port <port>', 'proxy port', integer('port', 1), 9613)
+  .option('--tls-ca <file>', 'TLS: trust the proxy certificate by this CA file (PEM)')
+  .option('--tls-cert <file>', 'mutual TLS: client certificate (PEM)')
+  .option('--tls-key <file>', 'mutual TLS: its key (PEM)')
+  .option('--tls-servername <name>', 'TLS: the name the proxy certificate must carry (default: the host)')
   .action(async (options) => {
+    if ((options.tlsCert === undefined) !== (options.tlsKey === undefined) || (options.tlsCert !== undefined && options.tlsCa === undefined)) {
+      program.error('error: --tls-cert and --tls-key go together, with --tls-ca');
+    }
     if (options.body === undefined && options.bodyFile === undefined) {
       program.error('error: one of --body or --body-file is required');
     }

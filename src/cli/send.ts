@@ -3,6 +3,7 @@
  * codes. Exit status 0 when every message was answered OK.
  */
 import fs from 'node:fs';
+import type tls from 'node:tls';
 import { ProducerClient, type CallResult, type MessageSpec } from '../client/producer-client';
 import { resultCodeName } from '../protocol/result-codes';
 
@@ -22,6 +23,21 @@ export interface SendOptions {
   mode: 'sync' | 'async';
   timeout: number;
   connections: number;
+  /** TLS: the CA file to trust the proxy by; with tlsCert and tlsKey, mutual TLS. */
+  tlsCa?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  /** The name the proxy's certificate must carry (default: the host). */
+  tlsServername?: string;
+}
+
+function tlsOptions(options: SendOptions): tls.ConnectionOptions | undefined {
+  if (options.tlsCa === undefined) return undefined;
+  return {
+    ca: fs.readFileSync(options.tlsCa),
+    servername: options.tlsServername ?? options.host,
+    ...(options.tlsCert !== undefined && options.tlsKey !== undefined && { cert: fs.readFileSync(options.tlsCert), key: fs.readFileSync(options.tlsKey) }),
+  };
 }
 
 export async function runSend(options: SendOptions, out: NodeJS.WritableStream): Promise<number> {
@@ -35,10 +51,11 @@ export async function runSend(options: SendOptions, out: NodeJS.WritableStream):
     ...(options.key !== undefined && { key: options.key }),
     ...(options.tags !== undefined && { tags: options.tags }),
   };
+  const secure = tlsOptions(options);
   const clients = await Promise.all(
     Array.from({ length: Math.max(1, options.connections) }, () =>
       // the proxy answers within the timeout argument; past it plus a margin, it is not answering
-      ProducerClient.connect(options.host, options.port, { callTimeoutMs: options.timeout + 2000, connectTimeoutMs: 3000 }),
+      ProducerClient.connect(options.host, options.port, { callTimeoutMs: options.timeout + 2000, connectTimeoutMs: 3000, ...(secure && { tls: secure }) }),
     ),
   );
   const counts = new Map<string, number>();

@@ -15,7 +15,7 @@ import { makeCa, issueServer, type CertificateAuthority, type KeyPair } from '..
 import { tempDir } from '../helpers/config';
 import { parseExposition, valueOf } from '../helpers/metrics-exposition';
 import { freePort } from '../helpers/ports';
-import { startProxy, type InProcessProxy } from '../helpers/proxy';
+import { CLI_JS, startProxy, type InProcessProxy } from '../helpers/proxy';
 import { generatePythonStubs, PYTHON, PYTHON_CLIENT } from '../helpers/python-thrift';
 import { run } from '../helpers/run';
 import { eventually } from '../helpers/wait';
@@ -150,4 +150,19 @@ test('a TLS section whose key is not the certificate\'s fails the start with a c
     startProxy(t, { extra: { thriftServer: { tls: { cert: certs.server.cert, key: other.key } } } }),
     (err: Error) => err.name === 'ConfigError' && /thriftServer\.tls: certificate .* unusable/.test(err.message),
   );
+});
+
+test('pproxy send speaks TLS and mutual TLS with --tls-ca, --tls-cert and --tls-key', async (t) => {
+  const certs = certificates(t);
+  const client = certs.ca.issue('cli', 'cli');
+  const proxy = await tlsProxy(t, certs, { clientCa: certs.ca.cert });
+  const send = (...tlsArgs: string[]) =>
+    run(process.execPath, [CLI_JS, 'send', '-t', 'test', '-b', 'x', '-p', String(proxy.port), '--tls-servername', 'localhost', ...tlsArgs]);
+  const mutual = await send('--tls-ca', certs.ca.cert, '--tls-cert', client.cert, '--tls-key', client.key);
+  assert.equal(mutual.status, 0, mutual.stderr);
+  assert.match(mutual.stdout, /^0 OK /);
+  const noCertificate = await send('--tls-ca', certs.ca.cert);
+  assert.notEqual(noCertificate.status, 0, 'the proxy asks for a client certificate');
+  const halfPair = await send('--tls-ca', certs.ca.cert, '--tls-cert', client.cert);
+  assert.match(halfPair.stderr, /--tls-cert and --tls-key go together/);
 });
