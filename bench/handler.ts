@@ -7,7 +7,6 @@
  * interleaved, so a busy machine slows them alike; the table gives each variant's median CPU per
  * message and what metrics add to it. Run: npm run bench:handler [-- --rounds N --calls N]
  */
-import { callerOf } from '../src/security/caller';
 import { AutoBatcher } from '../src/batch/auto-batcher';
 import { configSchemas } from '../src/config/schema';
 import { ProducerPipeline } from '../src/core/pipeline';
@@ -19,6 +18,7 @@ import type { DelaySender } from '../src/delay/delay-sender';
 import { silentLogger } from '../src/log';
 import { ProxyMetrics } from '../src/metrics/proxy-metrics';
 import { loadStorageRegistry } from '../src/node-configuration';
+import { callerOf } from '../src/security/caller';
 import { createProducerFrameHandler } from '../src/server/producer-service';
 import type { ClusterStorage, OutgoingMessage, SendOutcome } from '../src/storage/storage';
 import { realTimers } from '../src/time/timers';

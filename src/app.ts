@@ -22,6 +22,7 @@ import type { ProducerMessage } from './core/message';
 import { ResultCode } from './protocol/result-codes';
 import { FrameServer, type FrameLimits } from './server/frame-server';
 import { createProducerFrameHandler, type DecodeSettings } from './server/producer-service';
+import { PROXY_ITSELF } from './security/caller';
 import { ClusterSet } from './storage/cluster-set';
 import type { NodeConfiguration } from './node-configuration';
 import { resolveStoragePlugins } from './storage/plugin-loader';
@@ -150,7 +151,7 @@ export class ProxyApp {
     const chronos = settings.local ? new LocalChronos(path.join(settings.dataDir, 'chronos'), (m) => deliverDelay(m), logger, { metrics: metrics.chronos }) : undefined;
     const pipeline = new ProducerPipeline(nothing, policy.policy, { logger, timers: realTimers, random: Math.random, batcher, budgets, metrics });
     const delays = new DelaySender(pipeline, logger, realTimers.now, chronos);
-    deliverDelay = (m) => pipeline.sendSync(m, CHRONOS_DELIVERY_TIMEOUT_MS);
+    deliverDelay = (m) => pipeline.sendSync(m, CHRONOS_DELIVERY_TIMEOUT_MS, PROXY_ITSELF);
     const decoding = decodeSettings(conf);
     const server = new FrameServer(
       { bindAddress: settings.bindAddress, port: settings.port, backlog: conf.thriftServer.backlog, listener: settings.listener, ...serverLimits(conf) },

@@ -26,7 +26,7 @@ import type { ProducerMessage } from './message';
 import { EXPIRY_RETRY_MS, MessageDelivery, type DeliveryContext, type RoutedMessage, type SendWait } from './message-delivery';
 import { resultForStorageError } from './result-mapping';
 import type { RoutingTable, ServedTopic } from './routing-table';
-import { hasIdentity, PROXY_ITSELF, type Caller } from '../security/caller';
+import { hasIdentity, type Caller } from '../security/caller';
 import { sendWithinBudget, type StorageBudgets } from './storage-budget';
 import { DEFAULT_MAX_MESSAGE_SIZE, FROM_CHRONOS_PROPERTY, HEARTBEAT_TOPIC, illegalMessageReason, resolveBody } from './validate';
 
@@ -103,15 +103,15 @@ export class ProducerPipeline {
 
   /**
    * Answers by the caller's timeout at the latest. `caller`: the client (for topics' allowed
-   * producers and the trusted Chronos senders); the proxy itself (local Chronos) by default.
+   * producers and the trusted Chronos senders), or PROXY_ITSELF (local Chronos).
    */
-  sendSync(message: ProducerMessage | undefined, timeoutMs: number, caller: Caller = PROXY_ITSELF): ResultCode | Promise<ResultCode> {
+  sendSync(message: ProducerMessage | undefined, timeoutMs: number, caller: Caller): ResultCode | Promise<ResultCode> {
     if (message?.topic === HEARTBEAT_TOPIC) return ResultCode.OK;
     return this.sendOne(message, timeoutMs > 0 ? timeoutMs : ASYNC_REQUEST_TIMEOUT_MS, true, caller);
   }
 
   /** Answers after the storage acknowledges, like the original: "async" is not fire-and-forget. */
-  sendAsync(message: ProducerMessage | undefined, caller: Caller = PROXY_ITSELF): ResultCode | Promise<ResultCode> {
+  sendAsync(message: ProducerMessage | undefined, caller: Caller): ResultCode | Promise<ResultCode> {
     return this.sendOne(message, ASYNC_REQUEST_TIMEOUT_MS, false, caller);
   }
 
@@ -121,7 +121,7 @@ export class ProducerPipeline {
    * limiter token per message. Failed messages are resent (only they) while retriable and in time;
    * the answer is OK, or the code of the first failed message in batch order.
    */
-  sendBatch(messages: readonly ProducerMessage[] | undefined, caller: Caller = PROXY_ITSELF): ResultCode | Promise<ResultCode> {
+  sendBatch(messages: readonly ProducerMessage[] | undefined, caller: Caller): ResultCode | Promise<ResultCode> {
     if (!messages || messages.length === 0) return ResultCode.OK;
     const prepared: RoutedMessage[] = [];
     const perTopic = new Map<string, number>();

@@ -19,7 +19,7 @@ import { ASYNC_REQUEST_TIMEOUT_MS, type PreparedMessage } from '../core/pipeline
 import type { RoutingTable, ServedTopic } from '../core/routing-table';
 import { DEFAULT_MAX_MESSAGE_SIZE, illegalMessageReason } from '../core/validate';
 import { ResultCode } from '../protocol/result-codes';
-import { hasIdentity, PROXY_ITSELF, type Caller } from '../security/caller';
+import { hasIdentity, type Caller } from '../security/caller';
 import { javaStringHashCode } from '../core/java-string';
 import { encodeBodyExt } from './body-ext';
 import { DELAY_EXPIRE_SECONDS, DelayAction, DelayType, delayRefusal } from './delay-check';
@@ -54,7 +54,7 @@ export class DelaySender {
   ) {}
 
   /** `caller`: the client; it must be one of the topic's allowed producers (13 otherwise). */
-  send(message: DelayMessage | undefined, timeoutMs: number, caller: Caller = PROXY_ITSELF): DelayReply | Promise<DelayReply> {
+  send(message: DelayMessage | undefined, timeoutMs: number, caller: Caller): DelayReply | Promise<DelayReply> {
     const refuse = (code: ResultCode): DelayReply => ({ code, uniqDelayMsgId: '' });
     if (!message) return refuse(this.illegal(undefined, 'delay message is missing'));
     const routing = this.pipeline.routingTable;

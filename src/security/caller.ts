@@ -14,9 +14,6 @@ export interface Caller {
   readonly internal?: true;
 }
 
-/** A caller of no known address or identity: matched by no list. */
-export const UNKNOWN_CALLER: Caller = { address: '', identities: [] };
-
 export function callerOf(address: string | undefined, identities: readonly string[]): Caller {
   return { address: canonicalAddress(address ?? ''), identities };
 }

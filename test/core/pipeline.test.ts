@@ -15,6 +15,10 @@ import { stillAlive } from '../helpers/gc';
 import { sample } from '../helpers/metrics-exposition';
 import { StorageDouble, storageSending } from '../helpers/storage-double';
 import type { ClusterStorage, OutgoingMessage } from '../../src/storage/storage';
+import { callerOf } from '../../src/security/caller';
+
+/** A plain-TCP client from loopback, as the server hands its connections to the pipeline. */
+const ANY_CLIENT = callerOf('127.0.0.1', []);
 
 interface Setup {
   topic?: Record<string, unknown>;
@@ -67,7 +71,7 @@ function track(result: ResultCode | Promise<ResultCode>, timers: FakeTimers) {
 test('a storage that does not answer gets one extra attempt 30 ms before the deadline, then 12 exactly at it', async () => {
   const { timers, double, pipeline } = await setup();
   const start = timers.now();
-  const r = track(pipeline.sendSync(msg(), 100), timers);
+  const r = track(pipeline.sendSync(msg(), 100, ANY_CLIENT), timers);
   await timers.advance(69);
   assert.equal(double.sends.length, 1);
   await timers.advance(1);
@@ -80,7 +84,7 @@ test('a storage that does not answer gets one extra attempt 30 ms before the dea
 
 test('the extra attempt answers OK when it succeeds first; none for short timeouts or strongOrder topics', async () => {
   const first = await setup();
-  const r = track(first.pipeline.sendSync(msg(), 100), first.timers);
+  const r = track(first.pipeline.sendSync(msg(), 100, ANY_CLIENT), first.timers);
   await first.timers.advance(70);
   first.double.answer('ok', 1); // the extra attempt; the first one is still waiting
   await settle();
@@ -88,7 +92,7 @@ test('the extra attempt answers OK when it succeeds first; none for short timeou
 
   for (const s of [{ timeout: 59, topic: {} }, { timeout: 100, topic: { strongOrder: true } }]) {
     const { timers, double, pipeline } = await setup({ topic: s.topic });
-    const res = track(pipeline.sendSync(msg(), s.timeout), timers);
+    const res = track(pipeline.sendSync(msg(), s.timeout, ANY_CLIENT), timers);
     await timers.advance(s.timeout);
     assert.equal(double.sends.length, 1, `no extra attempt (${JSON.stringify(s)})`);
     assert.equal(res.code, ResultCode.FAIL_TIMEOUT);
@@ -98,19 +102,19 @@ test('the extra attempt answers OK when it succeeds first; none for short timeou
 test('retriable failures are retried with backoff inside the deadline; non-retriable ones answer at once', async () => {
   const a = await setup();
   a.double.script.push({ code: 'UNAVAILABLE', retriable: true }, { code: 'UNAVAILABLE', retriable: true }, 'ok');
-  const ok = track(a.pipeline.sendSync(msg(), 1000), a.timers);
+  const ok = track(a.pipeline.sendSync(msg(), 1000, ANY_CLIENT), a.timers);
   await a.timers.advance(20);
   assert.deepEqual([ok.code, a.double.sends.length], [ResultCode.OK, 3]);
 
   const b = await setup();
   b.double.script.push({ code: 'MESSAGE_TOO_LARGE', retriable: false });
-  const illegal = track(b.pipeline.sendSync(msg(), 1000), b.timers);
+  const illegal = track(b.pipeline.sendSync(msg(), 1000, ANY_CLIENT), b.timers);
   await settle();
   assert.deepEqual([illegal.code, b.double.sends.length], [ResultCode.FAIL_ILLEGAL_MSG, 1]);
 
   const c = await setup();
   for (let i = 0; i < 200; i++) c.double.script.push({ code: 'UNAVAILABLE', retriable: true });
-  const gaveUp = track(c.pipeline.sendAsync(msg()), c.timers);
+  const gaveUp = track(c.pipeline.sendAsync(msg(), ANY_CLIENT), c.timers);
   await c.timers.advance(10_000);
   assert.equal(gaveUp.code, ResultCode.FAIL_UNKNOWN, 'the last failure once no time is left');
   assert.ok(c.double.sends.length > 5 && c.double.sends.length < 120, `${c.double.sends.length} attempts in 10 s`);
@@ -121,7 +125,7 @@ test('once a request is answered, its pending retries are not sent', async () =>
   // attempts at 0, 5, 15 and 35 ms fail; the next would go at 75, the extra attempt goes at 70
   for (let i = 0; i < 4; i++) double.script.push({ code: 'UNAVAILABLE', retriable: true });
   const start = timers.now();
-  const r = track(pipeline.sendSync(msg(), 100), timers);
+  const r = track(pipeline.sendSync(msg(), 100, ANY_CLIENT), timers);
   await timers.advance(70);
   assert.equal(double.sends.length, 5, 'four failed attempts and the extra one');
   await timers.advance(2);
@@ -135,8 +139,8 @@ test('once a request is answered, its pending retries are not sent', async () =>
 test('a refused request waits once, as limiterFailureRetryInterval says, then gets 15', async () => {
   const { timers, double, pipeline } = await setup({ limiterTps: 1 });
   double.script.push('ok', 'ok');
-  assert.equal(await pipeline.sendSync(msg(), 100), ResultCode.OK, 'the bucket starts with one token');
-  const refused = track(pipeline.sendSync(msg(), 100), timers);
+  assert.equal(await pipeline.sendSync(msg(), 100, ANY_CLIENT), ResultCode.OK, 'the bucket starts with one token');
+  const refused = track(pipeline.sendSync(msg(), 100, ANY_CLIENT), timers);
   await timers.advance(89);
   assert.equal(refused.code, undefined, 'waiting min(timeout - 10, 100) = 90 ms');
   await timers.advance(1);
@@ -144,31 +148,31 @@ test('a refused request waits once, as limiterFailureRetryInterval says, then ge
 
   const later = await setup({ limiterTps: 20, topic: { limiterFailureRetryInterval: 60 } });
   later.double.script.push('ok', 'ok');
-  assert.equal(await later.pipeline.sendSync(msg(), 1000), ResultCode.OK);
-  const retried = track(later.pipeline.sendSync(msg(), 1000), later.timers);
+  assert.equal(await later.pipeline.sendSync(msg(), 1000, ANY_CLIENT), ResultCode.OK);
+  const retried = track(later.pipeline.sendSync(msg(), 1000, ANY_CLIENT), later.timers);
   await later.timers.advance(60); // 20/s refills one token in 50 ms
   assert.equal(retried.code, ResultCode.OK, 'admitted on its deferred retry');
 
   // as in DDMQ, the deadline runs during the wait: when it comes first, 12 then, and no retry
   const long = await setup({ limiterTps: 1, topic: { limiterFailureRetryInterval: 200 } });
   long.double.script.push('ok');
-  await long.pipeline.sendSync(msg(), 100);
+  await long.pipeline.sendSync(msg(), 100, ANY_CLIENT);
   const start = long.timers.now();
-  const expired = track(long.pipeline.sendSync(msg(), 100), long.timers);
+  const expired = track(long.pipeline.sendSync(msg(), 100, ANY_CLIENT), long.timers);
   await long.timers.advance(300);
   assert.deepEqual([expired.code, expired.at! - start], [ResultCode.FAIL_TIMEOUT, 100]);
   assert.equal(long.double.sends.length, 1, 'the refused message was never sent');
 
   const none = await setup({ limiterTps: 1, topic: { limiterFailureRetryInterval: 0 } });
   none.double.script.push('ok');
-  await none.pipeline.sendSync(msg(), 100);
-  assert.equal(none.pipeline.sendSync(msg(), 100), ResultCode.FAIL_REFUSED_BY_RATE_LIMITER, 'interval 0: refused at once');
+  await none.pipeline.sendSync(msg(), 100, ANY_CLIENT);
+  assert.equal(none.pipeline.sendSync(msg(), 100, ANY_CLIENT), ResultCode.FAIL_REFUSED_BY_RATE_LIMITER, 'interval 0: refused at once');
 });
 
 test('small messages of autoBatch topics share storage sends; others go alone', async () => {
   const { timers, double, pipeline } = await setup({ topic: { autoBatch: true }, policy: { autoBatchThresholdBytes: 10 }, lingerMs: 5 });
-  const results = ['a', 'b', 'c'].map((b) => track(pipeline.sendSync(msg(b), 1000), timers));
-  const big = track(pipeline.sendSync(msg('0123456789'), 1000), timers);
+  const results = ['a', 'b', 'c'].map((b) => track(pipeline.sendSync(msg(b), 1000, ANY_CLIENT), timers));
+  const big = track(pipeline.sendSync(msg('0123456789'), 1000, ANY_CLIENT), timers);
   await settle();
   assert.deepEqual(double.sizes, [1], 'the message at the threshold goes alone, at once');
   await timers.advance(5);
@@ -186,7 +190,7 @@ test('a request caught by a configuration swap completes on the new storage, not
   replacement.script.push('ok');
   const pproxy = schemas.strict.pproxyConfig.parse({ proxyCluster: 'P', brokerClusters: ['C'], carreraConfiguration: { localConfigurationMap: { C: {} } } });
   const topic = schemas.strict.topicConfig.parse({ topic: 't', topicUnits: [{ brokerCluster: 'C' }] });
-  const result = track(pipeline.sendSync(msg(), 1000), timers);
+  const result = track(pipeline.sendSync(msg(), 1000, ANY_CLIENT), timers);
   await settle();
   pipeline.configure(await buildRoutingTable(pproxy, [topic], new Map([['C', replacement.storage]]), { instance: 'i', requireBinding: false }), {
     limiter: undefined,
@@ -200,14 +204,14 @@ test('a request caught by a configuration swap completes on the new storage, not
 
 test('a batched message whose caller got 12 is let go at once, while the batch ahead of it is still out', async () => {
   const { timers, double, pipeline } = await setup({ topic: { autoBatch: true }, policy: { autoBatchThresholdBytes: 1000 } });
-  const inFlight = track(pipeline.sendSync(msg('in flight'), 10_000), timers);
+  const inFlight = track(pipeline.sendSync(msg('in flight'), 10_000, ANY_CLIENT), timers);
   const bodies: WeakRef<Buffer>[] = [];
   // in a function of its own, so that no variable of the test's suspended frame holds a message
   const sendLate = (i: number) => {
     const m = msg(`late-${i}`);
     bodies.push(new WeakRef(m.body!));
     // 50 ms: no extra attempt, which would go alone
-    return track(pipeline.sendSync(m, 50), timers);
+    return track(pipeline.sendSync(m, 50, ANY_CLIENT), timers);
   };
   const late = Array.from({ length: 50 }, (_, i) => sendLate(i));
   await timers.advance(50);
@@ -221,8 +225,8 @@ test('a batched message whose caller got 12 is let go at once, while the batch a
 
 test("past its storage's budget a message waits unsent, and one whose caller got 12 (its extra attempt too) is never sent", async () => {
   const { timers, double, pipeline } = await setup({ budgetBytes: 10 });
-  const first = track(pipeline.sendSync(msg('0123456789'), 100), timers);
-  const waiting = [1, 2, 3].map(() => track(pipeline.sendSync(msg('0123456789'), 100), timers));
+  const first = track(pipeline.sendSync(msg('0123456789'), 100, ANY_CLIENT), timers);
+  const waiting = [1, 2, 3].map(() => track(pipeline.sendSync(msg('0123456789'), 100, ANY_CLIENT), timers));
   await timers.advance(100);
   assert.deepEqual([first, ...waiting].map((r) => r.code), [12, 12, 12, 12]);
   assert.equal(double.sends.length, 1, 'only the first message was handed to the storage');
@@ -230,20 +234,20 @@ test("past its storage's budget a message waits unsent, and one whose caller got
   await settle();
   assert.equal(double.sends.length, 1, 'the bytes returned, and nothing withdrawn went after them');
   double.script.push('ok');
-  assert.equal(await pipeline.sendSync(msg('0123456789'), 100), ResultCode.OK, 'the budget is free again');
+  assert.equal(await pipeline.sendSync(msg('0123456789'), 100, ANY_CLIENT), ResultCode.OK, 'the budget is free again');
 });
 
 test("a sendBatchSync waits for its storage's budget too, and is never sent once answered 12", async () => {
   const { timers, double, pipeline } = await setup({ budgetBytes: 10 });
-  const single = track(pipeline.sendAsync(msg('0123456789')), timers);
-  const batch = track(pipeline.sendBatch([msg('01234'), msg('56789')]), timers);
+  const single = track(pipeline.sendAsync(msg('0123456789'), ANY_CLIENT), timers);
+  const batch = track(pipeline.sendBatch([msg('01234'), msg('56789')], ANY_CLIENT), timers);
   await timers.advance(10_000);
   assert.deepEqual([single.code, batch.code], [ResultCode.FAIL_TIMEOUT, ResultCode.FAIL_TIMEOUT]);
   double.answer('ok');
   await settle();
   assert.deepEqual(double.sizes, [1], 'the batch was never handed to the storage');
   double.script.push('ok');
-  assert.equal(await pipeline.sendBatch([msg('01234'), msg('56789')]), ResultCode.OK);
+  assert.equal(await pipeline.sendBatch([msg('01234'), msg('56789')], ANY_CLIENT), ResultCode.OK);
   assert.deepEqual(double.sizes, [1, 2]);
 });
 
@@ -252,11 +256,11 @@ test("a cluster's own message rule answers 11 before anything is sent, so a send
   (double.storage as { illegalMessageReason?: (m: OutgoingMessage) => string | undefined }).illegalMessageReason = (m) =>
     m.properties?.has('bad name') ? 'property name "bad name" cannot be a header' : undefined;
   const bad: ProducerMessage = { ...msg('b'), properties: new Map([['bad name', 'v']]) };
-  assert.equal(await pipeline.sendSync(bad, 1000), ResultCode.FAIL_ILLEGAL_MSG);
-  assert.equal(await pipeline.sendBatch([msg('a'), bad, msg('c')]), ResultCode.FAIL_ILLEGAL_MSG);
+  assert.equal(await pipeline.sendSync(bad, 1000, ANY_CLIENT), ResultCode.FAIL_ILLEGAL_MSG);
+  assert.equal(await pipeline.sendBatch([msg('a'), bad, msg('c')], ANY_CLIENT), ResultCode.FAIL_ILLEGAL_MSG);
   assert.equal(double.sends.length, 0);
   double.script.push('ok');
-  assert.equal(await pipeline.sendSync(msg('good'), 1000), ResultCode.OK);
+  assert.equal(await pipeline.sendSync(msg('good'), 1000, ANY_CLIENT), ResultCode.OK);
   assert.deepEqual(double.sizes, [1]);
 });
 
@@ -306,7 +310,7 @@ test('a storage that resolves with no outcome array, or with unusable outcomes, 
     const { pipeline } = await setup({ storage });
     let codes: (ResultCode | string)[] = [];
     const escaped = await escapes(async () => {
-      codes = await answersOf([pipeline.sendSync(msg(), 1000), pipeline.sendAsync(msg()), pipeline.sendBatch([msg()])]);
+      codes = await answersOf([pipeline.sendSync(msg(), 1000, ANY_CLIENT), pipeline.sendAsync(msg(), ANY_CLIENT), pipeline.sendBatch([msg()], ANY_CLIENT)]);
     });
     assert.deepEqual(codes, [ResultCode.FAIL_UNKNOWN, ResultCode.FAIL_UNKNOWN, ResultCode.FAIL_UNKNOWN], name);
     assert.deepEqual(escaped.map(String), [], name);
@@ -325,12 +329,12 @@ test('a storage whose send throws gets its callers answered 10, gives its budget
   const { pipeline } = await setup({ storage, budgetBytes: 1 });
   const codes: (ResultCode | string)[] = [];
   const escaped = await escapes(async () => {
-    for (const send of [() => pipeline.sendSync(msg(), 1000), () => pipeline.sendAsync(msg()), () => pipeline.sendBatch([msg()])]) {
+    for (const send of [() => pipeline.sendSync(msg(), 1000, ANY_CLIENT), () => pipeline.sendAsync(msg(), ANY_CLIENT), () => pipeline.sendBatch([msg()], ANY_CLIENT)]) {
       // one at a time: each must have given its byte back for the next to be sent
       codes.push(...(await answersOf([send()])));
     }
     throwing = false;
-    codes.push(...(await answersOf([pipeline.sendSync(msg(), 1000)])));
+    codes.push(...(await answersOf([pipeline.sendSync(msg(), 1000, ANY_CLIENT)])));
   });
   assert.deepEqual(codes, [ResultCode.FAIL_UNKNOWN, ResultCode.FAIL_UNKNOWN, ResultCode.FAIL_UNKNOWN, ResultCode.OK]);
   assert.deepEqual(sends, [1, 1, 1, 1], 'each answered at once, without a retry');
@@ -350,10 +354,10 @@ test("an auto-batch queue whose storage's send threw sends the next batch; its m
   const codes: (ResultCode | string)[] = [];
   const escaped = await escapes(async () => {
     // 50 ms: no extra attempt, which would go alone, past the queue
-    codes.push(...(await answersOf([pipeline.sendSync(msg(), 50)])));
+    codes.push(...(await answersOf([pipeline.sendSync(msg(), 50, ANY_CLIENT)])));
     await timers.advance(50);
     throwing = false;
-    codes.push(...(await answersOf([pipeline.sendSync(msg(), 50)])));
+    codes.push(...(await answersOf([pipeline.sendSync(msg(), 50, ANY_CLIENT)])));
   });
   assert.deepEqual(codes, [ResultCode.FAIL_UNKNOWN, ResultCode.OK]);
   assert.deepEqual(sends, [1, 1]);
@@ -371,10 +375,10 @@ test('the limiter counts per topic what it admitted, from its warning part, refu
   double.script.push('ok', 'ok', 'ok');
   await timers.advance(1000); // every part full
   const t = { topic: 't' };
-  assert.equal(await pipeline.sendSync(msg(), 3000), ResultCode.OK);
-  assert.equal(await pipeline.sendSync(msg(), 3000), ResultCode.OK, 'from the warning part');
-  const deferred = track(pipeline.sendSync(msg(), 3000), timers);
-  assert.equal(pipeline.sendSync(msg(), 3000), ResultCode.FAIL_REFUSED_BY_RATE_LIMITER, 'the retry queue is full');
+  assert.equal(await pipeline.sendSync(msg(), 3000, ANY_CLIENT), ResultCode.OK);
+  assert.equal(await pipeline.sendSync(msg(), 3000, ANY_CLIENT), ResultCode.OK, 'from the warning part');
+  const deferred = track(pipeline.sendSync(msg(), 3000, ANY_CLIENT), timers);
+  assert.equal(pipeline.sendSync(msg(), 3000, ANY_CLIENT), ResultCode.FAIL_REFUSED_BY_RATE_LIMITER, 'the retry queue is full');
   await settle();
   assert.deepEqual(
     [
@@ -400,13 +404,13 @@ test('the limiter counts per topic what it admitted, from its warning part, refu
 test('a deferred request refused again on its retry counts as refused once; a refused sendBatchSync counts each of its messages', async () => {
   const { timers, double, pipeline, metric } = await setup({ limiterTps: 1, topic: { limiterFailureRetryInterval: 50 } });
   double.script.push('ok');
-  assert.equal(await pipeline.sendSync(msg(), 1000), ResultCode.OK, 'the bucket starts with one token');
-  const refused = track(pipeline.sendSync(msg(), 1000), timers);
+  assert.equal(await pipeline.sendSync(msg(), 1000, ANY_CLIENT), ResultCode.OK, 'the bucket starts with one token');
+  const refused = track(pipeline.sendSync(msg(), 1000, ANY_CLIENT), timers);
   await timers.advance(50);
   assert.equal(refused.code, ResultCode.FAIL_REFUSED_BY_RATE_LIMITER);
   const t = { topic: 't' };
   assert.deepEqual([await metric('pproxy_rate_limit_deferred_total', t), await metric('pproxy_rate_limit_refused_total', t)], [1, 1]);
-  const batch = track(pipeline.sendBatch([msg('a'), msg('b'), msg('c')]), timers);
+  const batch = track(pipeline.sendBatch([msg('a'), msg('b'), msg('c')], ANY_CLIENT), timers);
   await timers.advance(50);
   assert.equal(batch.code, ResultCode.FAIL_REFUSED_BY_RATE_LIMITER);
   assert.deepEqual([await metric('pproxy_rate_limit_deferred_total', t), await metric('pproxy_rate_limit_refused_total', t)], [2, 4]);
@@ -417,13 +421,13 @@ test('retries count under their cluster by reason: a retriable failure resent (s
   const { timers, double, pipeline, metric } = await setup();
   const unavailable = { code: 'UNAVAILABLE', retriable: true } as const;
   double.script.push(unavailable, 'ok');
-  const retried = track(pipeline.sendSync(msg(), 1000), timers);
+  const retried = track(pipeline.sendSync(msg(), 1000, ANY_CLIENT), timers);
   await timers.advance(20);
   assert.equal(retried.code, ResultCode.OK);
   const reason = (r: string) => metric('pproxy_retries_total', { cluster: 'C', reason: r });
   assert.deepEqual([await reason('retriable_failure'), await reason('deadline_attempt')], [1, 0]);
 
-  const late = track(pipeline.sendSync(msg(), 100), timers);
+  const late = track(pipeline.sendSync(msg(), 100, ANY_CLIENT), timers);
   await timers.advance(70);
   assert.equal(double.sends.length, 4, 'the extra attempt is out beside the first');
   assert.deepEqual([await reason('retriable_failure'), await reason('deadline_attempt')], [1, 1]);
@@ -432,7 +436,7 @@ test('retries count under their cluster by reason: a retriable failure resent (s
   await settle();
   assert.equal(late.code, ResultCode.OK);
 
-  const batch = track(pipeline.sendBatch([msg('a'), msg('b'), msg('c')]), timers);
+  const batch = track(pipeline.sendBatch([msg('a'), msg('b'), msg('c')], ANY_CLIENT), timers);
   await settle();
   double.answer((m) => (m.body.toString() === 'b' ? 'ok' : unavailable));
   await timers.advance(5);
@@ -448,8 +452,8 @@ test("a resend or extra attempt waiting for its storage's budget is not counted 
   const { timers, double, pipeline, metric } = await setup({ budgetBytes: 10 });
   const unavailable = { code: 'UNAVAILABLE', retriable: true } as const;
   const reason = (r: string) => metric('pproxy_retries_total', { cluster: 'C', reason: r });
-  const failing = track(pipeline.sendSync(msg('0123456789'), 100), timers);
-  const holder = track(pipeline.sendAsync(msg('abcdefghij')), timers);
+  const failing = track(pipeline.sendSync(msg('0123456789'), 100, ANY_CLIENT), timers);
+  const holder = track(pipeline.sendAsync(msg('abcdefghij'), ANY_CLIENT), timers);
   await settle();
   assert.equal(double.sends.length, 1, 'the second message waits for the budget');
   double.answer(unavailable);
@@ -460,11 +464,11 @@ test("a resend or extra attempt waiting for its storage's budget is not counted 
   assert.equal(failing.code, ResultCode.FAIL_TIMEOUT);
 
   // a sendBatchSync's resend waits for the budget too, and is withdrawn at its deadline
-  const batch = track(pipeline.sendBatch([msg('x'), msg('y')]), timers);
+  const batch = track(pipeline.sendBatch([msg('x'), msg('y')], ANY_CLIENT), timers);
   double.answer('ok'); // the holder's bytes return: the batch goes
   await settle();
   assert.equal(holder.code, ResultCode.OK);
-  void pipeline.sendAsync(msg('abcdefghij')); // waits behind the batch's bytes
+  void pipeline.sendAsync(msg('abcdefghij'), ANY_CLIENT); // waits behind the batch's bytes
   double.answer(unavailable); // the batch's bytes return: that message goes, the batch's resend waits
   await timers.advance(10_000);
   assert.equal(batch.code, ResultCode.FAIL_TIMEOUT);
@@ -495,7 +499,7 @@ test('a pipeline and its budgets built without a metrics catalog are not kept al
 
 test('an auto-batch of N messages is one storage send of N messages and their bytes, and its linger is observed', async () => {
   const { timers, double, pipeline, metric } = await setup({ topic: { autoBatch: true }, policy: { autoBatchThresholdBytes: 10 }, lingerMs: 5 });
-  const results = ['a', 'bb', 'ccc'].map((b) => track(pipeline.sendSync(msg(b), 1000), timers));
+  const results = ['a', 'bb', 'ccc'].map((b) => track(pipeline.sendSync(msg(b), 1000, ANY_CLIENT), timers));
   await timers.advance(5);
   assert.deepEqual(double.sizes, [3]);
   double.answer('ok');

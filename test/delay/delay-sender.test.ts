@@ -13,6 +13,10 @@ import type { AcceptedDelay } from '../../src/delay/local-chronos';
 import { silentLogger } from '../../src/log';
 import { ResultCode } from '../../src/protocol/result-codes';
 import { StorageDouble } from '../helpers/storage-double';
+import { callerOf } from '../../src/security/caller';
+
+/** A plain-TCP client from loopback, as the server hands its connections to the pipeline. */
+const ANY_CLIENT = callerOf('127.0.0.1', []);
 
 const INNER = 'R_test_chronos_inner_0';
 const NOW_S = 1_763_800_000n;
@@ -55,18 +59,18 @@ const add = (over: Partial<DelayMessage>): DelayMessage => ({
 /** A uuid that makes the add's id exactly `length` characters. */
 async function uuidFor(length: number, m: DelayMessage): Promise<string> {
   const { sender } = await setup();
-  const probe = sender.send({ ...m, uuid: 'u' }, 1000) as { uniqDelayMsgId: string };
+  const probe = sender.send({ ...m, uuid: 'u' }, 1000, ANY_CLIENT) as { uniqDelayMsgId: string };
   return 'u'.repeat(length - probe.uniqDelayMsgId.length + 1);
 }
 
 test('an add whose id would be over 255 characters is refused with 11, and nothing is sent or kept', async () => {
   const { sender, sent, accepted } = await setup();
-  const reply = sender.send(add({ uuid: 'x'.repeat(300) }), 1000);
+  const reply = sender.send(add({ uuid: 'x'.repeat(300) }), 1000, ANY_CLIENT);
   assert.deepEqual(reply, { code: ResultCode.FAIL_ILLEGAL_MSG, uniqDelayMsgId: '' });
   assert.deepEqual([sent.length, accepted.length], [0, 0]);
 
   const longest = add({ uuid: await uuidFor(255, add({})) });
-  const ok = sender.send(longest, 1000) as { code: ResultCode; uniqDelayMsgId: string };
+  const ok = sender.send(longest, 1000, ANY_CLIENT) as { code: ResultCode; uniqDelayMsgId: string };
   assert.deepEqual([ok.code, ok.uniqDelayMsgId.length], [ResultCode.OK, 255], 'an id of 255 characters is fine');
   assert.deepEqual([sent.length, accepted.length], [1, 1]);
   assert.deepEqual([sent[0]!.topic, sent[0]!.message.key, sent[0]!.limitedAs], [INNER, ok.uniqDelayMsgId, 'orders']);
@@ -77,18 +81,18 @@ test("a loop whose later firings' ids would be over 255 characters is refused wi
   // firings 0..9 have ids as long as the add's; firing 10 has a two-digit `timed`
   const loop = (times: bigint) => add({ dmsgtype: 3, times, interval: 3n, expire: NOW_S + 60n + 3600n });
   const uuid = await uuidFor(255, loop(11n));
-  assert.equal((sender.send({ ...loop(10n), uuid }, 1000) as { code: ResultCode }).code, ResultCode.OK);
-  const refused = sender.send({ ...loop(11n), uuid }, 1000);
+  assert.equal((sender.send({ ...loop(10n), uuid }, 1000, ANY_CLIENT) as { code: ResultCode }).code, ResultCode.OK);
+  const refused = sender.send({ ...loop(11n), uuid }, 1000, ANY_CLIENT);
   assert.deepEqual(refused, { code: ResultCode.FAIL_ILLEGAL_MSG, uniqDelayMsgId: '' });
   // past expire there is no firing 10: the same loop expiring 29 s after its start is fine
-  assert.equal((sender.send({ ...loop(11n), uuid, expire: NOW_S + 60n + 29n }, 1000) as { code: ResultCode }).code, ResultCode.OK);
+  assert.equal((sender.send({ ...loop(11n), uuid, expire: NOW_S + 60n + 29n }, 1000, ANY_CLIENT) as { code: ResultCode }).code, ResultCode.OK);
   assert.equal(sent.length, 2);
 });
 
 test('a well-formed cancel id over 255 characters is refused with 11, as DDMQ validates the inner message', async () => {
   const { sender, sent, accepted } = await setup();
   const id = `${NOW_S}-2-${NOW_S + 172_800n}-${'0'.repeat(200)}-0-0-0-${UUID}`;
-  const reply = sender.send({ ...emptyDelayMessage(), topic: 'orders', action: 2, body: Buffer.from('c'), uniqDelayMsgId: id }, 1000);
+  const reply = sender.send({ ...emptyDelayMessage(), topic: 'orders', action: 2, body: Buffer.from('c'), uniqDelayMsgId: id }, 1000, ANY_CLIENT);
   assert.deepEqual(reply, { code: ResultCode.FAIL_ILLEGAL_MSG, uniqDelayMsgId: '' });
   assert.deepEqual([sent.length, accepted.length], [0, 0]);
 });
@@ -96,9 +100,9 @@ test('a well-formed cancel id over 255 characters is refused with 11, as DDMQ va
 test('an add the local Chronos could not journal is answered 10 with no id, not OK and not a dropped connection', async () => {
   const full = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
   const { sender } = await setup(() => Promise.reject(full));
-  assert.deepEqual(await sender.send(add({}), 1000), { code: ResultCode.FAIL_UNKNOWN, uniqDelayMsgId: '' });
+  assert.deepEqual(await sender.send(add({}), 1000, ANY_CLIENT), { code: ResultCode.FAIL_UNKNOWN, uniqDelayMsgId: '' });
   const { sender: kept } = await setup(() => Promise.resolve());
-  const ok = await kept.send(add({}), 1000);
+  const ok = await kept.send(add({}), 1000, ANY_CLIENT);
   assert.equal(ok.code, ResultCode.OK);
   assert.notEqual(ok.uniqDelayMsgId, '');
 });
