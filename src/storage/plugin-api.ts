@@ -33,6 +33,24 @@ export interface SchemaTools {
    * may name any path, a ZooKeeper node only one inside dataDir (relative, not climbing out).
    */
   pathInDataDir<T extends z.ZodType<string | undefined>>(field: T): T;
+  /**
+   * A secret setting (a password, a key): a string given literally or as `${env:NAME}` or
+   * `${file:/path}`, resolved when the configuration is read (a reference that cannot be resolved
+   * refuses it, naming the field). Its value is a Secret, which never prints; the resolved string
+   * must pass `field` (default: not empty).
+   */
+  secret(field?: z.ZodType<string>): z.ZodType<Secret, string>;
+}
+
+/**
+ * A secret setting's value. It prints as `[secret]` (toString, JSON, util.inspect), so it never
+ * reaches a log line, /status or an error message; JSON keeps a reference (`${env:NAME}`) as it was
+ * given. Hand `reveal()` to the client library only.
+ */
+export interface Secret {
+  reveal(): string;
+  /** The `${env:..}` or `${file:..}` it was given as; undefined for a literal. */
+  readonly reference: string | undefined;
 }
 
 /** DDMQ's way of turning a broker type on: a boolean switch and a producer count beside the cluster map. */

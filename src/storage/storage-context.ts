@@ -4,13 +4,14 @@
  */
 import path from 'node:path';
 import { z } from 'zod';
+import { secret } from '../config/secret';
 import { pathInDataDir, requiredByDdmq } from '../config/strictness';
 import { choosePartition } from '../routing/partition';
 import { backgroundTimers } from '../time/timers';
 import type { SchemaTools, StorageContext, StorageLogger, StorageMetrics, StorageTimers } from './plugin-api';
 import { StorageMetricSet } from './storage-metrics';
 
-export const schemaTools: SchemaTools = { z, requiredByDdmq, pathInDataDir };
+export const schemaTools: SchemaTools = { z, requiredByDdmq, pathInDataDir, secret };
 
 export interface ContextOptions {
   readonly kind: string;
