@@ -31,6 +31,21 @@ export function kafkaClusterId(random: (size: number) => Buffer = randomBytes): 
   }
 }
 
+/** SASL mechanisms as Kafka names them. */
+export type KafkaSaslMechanism = 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512';
+
+/**
+ * Authenticated listeners beside the PLAINTEXT one (which stays, for the broker's readiness check
+ * and the tests' own admin and kcat calls): SASL_PLAINTEXT, and SASL_SSL when `tls` is given.
+ * Every user may log in with every mechanism: PLAIN users inline in the listener's JAAS
+ * configuration, SCRAM credentials written into the metadata log when the storage is formatted.
+ */
+export interface KafkaSecurityOptions {
+  readonly users: readonly { readonly name: string; readonly password: string }[];
+  /** The broker's certificate chain and its unencrypted PKCS#8 key, as PEM files. */
+  readonly tls?: { readonly certFile: string; readonly keyFile: string };
+}
+
 export class KafkaBroker {
   private proc: ChildProcess | undefined;
   private output = '';
@@ -42,7 +57,21 @@ export class KafkaBroker {
     private readonly properties: string,
     /** The broker's log.dirs: a folder `<topic>-<partition>` of segments per partition. */
     readonly logDir: string,
+    /** The SASL_PLAINTEXT and SASL_SSL listeners' ports, with `security`. */
+    readonly securePorts: { readonly saslPlaintext?: number; readonly saslSsl?: number } = {},
   ) {}
+
+  /** The bootstrap list of the SASL_PLAINTEXT listener. */
+  get saslPlaintextBootstraps(): string[] {
+    if (this.securePorts.saslPlaintext === undefined) throw new Error('this broker was started without security listeners');
+    return [`127.0.0.1:${this.securePorts.saslPlaintext}`];
+  }
+
+  /** The bootstrap list of the SASL_SSL listener. */
+  get saslSslBootstraps(): string[] {
+    if (this.securePorts.saslSsl === undefined) throw new Error('this broker was started without a TLS certificate');
+    return [`127.0.0.1:${this.securePorts.saslSsl}`];
+  }
 
   get bootstraps(): string[] {
     return [`127.0.0.1:${this.port}`];
@@ -53,7 +82,7 @@ export class KafkaBroker {
    * `advertisedPort`: the loopback port the broker tells clients to reach it on, instead of its own
    * (a TcpForwarder listening there puts itself in every connection after the bootstrap one).
    */
-  static async start(scope: Scope, options: { version: KafkaVersion; advertisedPort?: number }): Promise<KafkaBroker> {
+  static async start(scope: Scope, options: { version: KafkaVersion; advertisedPort?: number; security?: KafkaSecurityOptions }): Promise<KafkaBroker> {
     const lib = peerJars(`kafka-${options.version}`, `Kafka ${options.version}`);
     const java = await run('java', ['-version']).catch(() => undefined);
     if (java?.status !== 0) throw new Error('java not found: the real Kafka brokers need it (scripts/install-test-deps.sh installs it, then scripts/fetch-test-peers.sh fetches them)');
@@ -61,16 +90,26 @@ export class KafkaBroker {
     const [port, controllerPort] = [await freePort(), await freePort()];
     const properties = path.join(dir, 'server.properties');
     const logDir = path.join(dir, 'data');
+    const security = options.security;
+    const securePorts = {
+      saslPlaintext: security ? await freePort() : undefined,
+      saslSsl: security?.tls ? await freePort() : undefined,
+    };
+    const secureListeners = [
+      ...(securePorts.saslPlaintext === undefined ? [] : [`SASL_PLAINTEXT://127.0.0.1:${securePorts.saslPlaintext}`]),
+      ...(securePorts.saslSsl === undefined ? [] : [`SASL_SSL://127.0.0.1:${securePorts.saslSsl}`]),
+    ];
     fs.writeFileSync(
       properties,
       [
         'process.roles=broker,controller',
         'node.id=1',
         `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
-        `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
-        `advertised.listeners=PLAINTEXT://127.0.0.1:${options.advertisedPort ?? port}`,
+        `listeners=${[`PLAINTEXT://127.0.0.1:${port}`, `CONTROLLER://127.0.0.1:${controllerPort}`, ...secureListeners].join(',')}`,
+        `advertised.listeners=${[`PLAINTEXT://127.0.0.1:${options.advertisedPort ?? port}`, ...secureListeners].join(',')}`,
         'controller.listener.names=CONTROLLER',
-        'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+        `listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT${security ? ',SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL' : ''}`,
+        ...(security ? securityProperties(security) : []),
         'inter.broker.listener.name=PLAINTEXT',
         `log.dirs=${logDir}`,
         'auto.create.topics.enable=false',
@@ -89,9 +128,12 @@ export class KafkaBroker {
         '',
       ].join('\n'),
     );
-    const broker = new KafkaBroker(options.version, port, lib, properties, logDir);
+    const broker = new KafkaBroker(options.version, port, lib, properties, logDir, securePorts);
     scope.after(() => broker.kill());
-    const format = await run('java', [...JVM_OPTIONS, '-cp', `${lib}/*`, 'kafka.tools.StorageTool', 'format', '-t', kafkaClusterId(), '-c', properties], { timeoutMs: 60_000 });
+    const scramUsers = (security?.users ?? []).flatMap(({ name, password }) =>
+      SCRAM_MECHANISMS.flatMap((mechanism) => ['--add-scram', `${mechanism}=[name=${name},password=${password}]`]),
+    );
+    const format = await run('java', [...JVM_OPTIONS, '-cp', `${lib}/*`, 'kafka.tools.StorageTool', 'format', '-t', kafkaClusterId(), '-c', properties, ...scramUsers], { timeoutMs: 60_000 });
     if (format.status !== 0) throw new Error(`kafka-storage format failed (${format.status}):\n${format.stdout}${format.stderr}`);
     await broker.restart();
     return broker;
@@ -165,6 +207,31 @@ export class KafkaBroker {
       await admin.disconnect();
     }
   }
+}
+
+const SCRAM_MECHANISMS = ['SCRAM-SHA-256', 'SCRAM-SHA-512'] as const;
+
+/** server.properties lines of the SASL_PLAINTEXT and SASL_SSL listeners. */
+function securityProperties(security: KafkaSecurityOptions): string[] {
+  const plainUsers = security.users.map(({ name, password }) => `user_${name}="${password}"`).join(' ');
+  const listeners = security.tls ? ['sasl_plaintext', 'sasl_ssl'] : ['sasl_plaintext'];
+  const lines = ['sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512'];
+  for (const listener of listeners) {
+    lines.push(`listener.name.${listener}.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required ${plainUsers};`);
+    for (const mechanism of SCRAM_MECHANISMS) {
+      lines.push(`listener.name.${listener}.${mechanism.toLowerCase()}.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;`);
+    }
+  }
+  if (security.tls) {
+    // a PEM keystore takes the key and its chain inline, one property each, newlines escaped
+    const inline = (file: string) => fs.readFileSync(file, 'utf8').trim().replace(/\r?\n/g, '\\n');
+    lines.push(
+      'listener.name.sasl_ssl.ssl.keystore.type=PEM',
+      `listener.name.sasl_ssl.ssl.keystore.certificate.chain=${inline(security.tls.certFile)}`,
+      `listener.name.sasl_ssl.ssl.keystore.key=${inline(security.tls.keyFile)}`,
+    );
+  }
+  return lines;
 }
 
 export interface StoredBatch {

@@ -5,11 +5,15 @@
  * (ZooKeeper). DDMQ keys without a kafkajs equivalent are checked as DDMQ checks them and listed in
  * the README.
  */
+import fs from 'node:fs';
 import os from 'node:os';
+import type tls from 'node:tls';
+import type { SASLOptions } from './kafkajs';
 import type { z } from 'zod';
 import type { SchemaTools } from '../plugin-api';
 
-export function kafkaClusterSchema({ z, requiredByDdmq }: SchemaTools) {
+export function kafkaClusterSchema({ z, requiredByDdmq, secret }: SchemaTools) {
+  const pemFile = z.string().min(1);
   return z.object({
   /** host:port list; required. */
   bootstrapServers: z.array(z.string().min(1)).min(1, 'must list at least one broker'),
@@ -39,6 +43,31 @@ export function kafkaClusterSchema({ z, requiredByDdmq }: SchemaTools) {
   // Kafka producer's defaults, so that a node written from carrera.yaml passes DDMQ's validate.
   batchSize: requiredByDdmq(z.number().int().positive().default(16_384)),
   bufferMemory: requiredByDdmq(z.number().int().positive().default(33_554_432)),
+  /**
+   * pproxy: TLS to the brokers (Kafka's SSL and SASL_SSL listeners). PEM files, read when the
+   * cluster's clients are made; the broker's certificate is checked against `ca` (Node's own CAs
+   * when absent) and its name against `servername` (the host of each broker address when absent).
+   */
+  ssl: z
+    .object({
+      ca: pemFile.optional(),
+      cert: pemFile.optional(),
+      key: pemFile.optional(),
+      /** Passphrase of an encrypted `key`. */
+      passphrase: secret().optional(),
+      servername: z.string().min(1).optional(),
+      rejectUnauthorized: z.boolean().default(true),
+    })
+    .refine((ssl) => (ssl.cert === undefined) === (ssl.key === undefined), { message: 'cert and key go together (a client certificate needs its key)' })
+    .optional(),
+  /** pproxy: SASL authentication (Kafka's SASL_PLAINTEXT and SASL_SSL listeners). */
+  sasl: z
+    .object({
+      mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']),
+      username: z.string().min(1),
+      password: secret(),
+    })
+    .optional(),
 }).superRefine(refuseIdempotenceConflicts);
 }
 
@@ -58,6 +87,24 @@ function refuseIdempotenceConflicts(config: { enableIdempotence: boolean; acks?:
 }
 
 export type KafkaClusterConfig = z.output<ReturnType<typeof kafkaClusterSchema>>;
+
+/** The cluster's TLS options as Node's tls.connect takes them, its PEM files read now. */
+export function kafkaTlsOptions(ssl: NonNullable<KafkaClusterConfig['ssl']>, read: (file: string) => Buffer = fs.readFileSync): tls.ConnectionOptions {
+  return {
+    ca: ssl.ca === undefined ? undefined : read(ssl.ca),
+    cert: ssl.cert === undefined ? undefined : read(ssl.cert),
+    key: ssl.key === undefined ? undefined : read(ssl.key),
+    passphrase: ssl.passphrase?.reveal(),
+    servername: ssl.servername,
+    rejectUnauthorized: ssl.rejectUnauthorized,
+  };
+}
+
+/** The cluster's SASL settings as kafkajs takes them: the one place the password is revealed. */
+export function kafkaSasl(sasl: KafkaClusterConfig['sasl']): SASLOptions | undefined {
+  if (sasl === undefined) return undefined;
+  return { mechanism: sasl.mechanism, username: sasl.username, password: sasl.password.reveal() } as SASLOptions;
+}
 
 /** acks as kafkajs takes it. */
 export function kafkaAcks(acks: KafkaClusterConfig['acks']): -1 | 0 | 1 {

@@ -3,7 +3,7 @@
  * every error says whether it may be retried). kafkajs wraps the last failure of its retries, so the
  * cause chain is followed to the broker's own error.
  */
-import { KafkaJSError, KafkaJSProtocolError, KafkaJSRequestTimeoutError } from './kafkajs';
+import { KafkaJSConnectionError, KafkaJSError, KafkaJSProtocolError, KafkaJSRequestTimeoutError, KafkaJSSASLAuthenticationError } from './kafkajs';
 import { StorageError, type StorageErrorCode } from '../storage';
 
 const PROTOCOL_ERRORS: Readonly<Record<string, StorageErrorCode>> = {
@@ -16,6 +16,31 @@ const PROTOCOL_ERRORS: Readonly<Record<string, StorageErrorCode>> = {
   THROTTLING_QUOTA_EXCEEDED: 'THROTTLED',
 };
 
+/**
+ * Node's codes for a broker certificate that does not verify (unknown CA, wrong name, expired):
+ * kafkajs calls every connection error retriable, but these fail the same way until the
+ * configuration changes, and retrying them only turns a prompt answer into a late timeout.
+ */
+const CERTIFICATE_ERRORS = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_NOT_YET_VALID',
+  'CERT_HAS_EXPIRED',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/** A failure no retry can cure: the broker refused our credentials, or we refused its certificate. */
+export function isSecurityFailure(error: unknown): boolean {
+  const root = rootCause(error);
+  return root instanceof KafkaJSSASLAuthenticationError || (root instanceof KafkaJSConnectionError && CERTIFICATE_ERRORS.has((root as { code?: string }).code ?? ''));
+}
+
 export function toStorageError(error: unknown, cluster: string): StorageError {
   if (error instanceof StorageError) return error;
   const root = rootCause(error);
@@ -26,6 +51,7 @@ export function toStorageError(error: unknown, cluster: string): StorageError {
     // and retrying until the deadline would turn that 14 into a late 12
     return new StorageError(code, message, code !== 'TOPIC_NOT_FOUND' && root.retriable, { cause: error });
   }
+  if (isSecurityFailure(root)) return new StorageError('UNAVAILABLE', message, false, { cause: error });
   if (root instanceof KafkaJSRequestTimeoutError) return new StorageError('TIMEOUT', message, true, { cause: error });
   if (root instanceof KafkaJSError) return new StorageError('UNAVAILABLE', message, root.retriable, { cause: error });
   return new StorageError('UNKNOWN', message, false, { cause: error });

@@ -16,9 +16,9 @@ import { choosePartition } from '../../routing/partition';
 import { StorageError, type ClusterStorage, type OutgoingMessage, type SendOutcome } from '../storage';
 import { TopicSends } from '../topic-sends';
 import type { LibraryLoader } from './codec-libraries';
-import { kafkaAcks, kafkaClientId, type KafkaClusterConfig } from './kafka-config';
+import { kafkaAcks, kafkaClientId, kafkaSasl, kafkaTlsOptions, type KafkaClusterConfig } from './kafka-config';
 import { Compression, type CompressionCode } from './record-codecs';
-import { toStorageError } from './kafka-errors';
+import { isSecurityFailure, toStorageError } from './kafka-errors';
 import { PartitionCounts } from './partition-counts';
 import { brokerSocketFactory } from './socket-factory';
 
@@ -85,6 +85,8 @@ export class KafkaStorage implements ClusterStorage {
     this.clientProblems = new ThrottledWarning(this.logger, 1000);
     this.sends = new TopicSends(`kafka cluster ${cluster}`, (topic, indices, messages, outcomes) => this.sendTopic(topic, indices, messages, outcomes));
     const startedAt = Date.now();
+    const ssl = config.ssl === undefined ? undefined : kafkaTlsOptions(config.ssl);
+    const sasl = kafkaSasl(config.sasl);
     const client = (index: number) =>
       new Kafka({
         clientId: kafkaClientId(config, startedAt, index),
@@ -94,6 +96,8 @@ export class KafkaStorage implements ClusterStorage {
         logLevel: logLevel.WARN,
         logCreator: () => (entry) => this.logKafkaJs(entry),
         socketFactory: brokerSocketFactory(config.requestTimeout),
+        ssl,
+        sasl,
       });
     this.newProducer = (index) =>
       client(index).producer({
@@ -126,9 +130,10 @@ export class KafkaStorage implements ClusterStorage {
     } catch (error) {
       return Promise.reject(error as Error);
     }
-    this.connect().catch((error: unknown) =>
-      this.logger.warn({ err: toStorageError(error, this.cluster).message }, 'kafka cluster not reachable yet'),
-    );
+    this.connect().catch((error: unknown) => {
+      const failure = toStorageError(error, this.cluster);
+      if (!this.warnIfSecurityFailure(error, failure)) this.logger.warn({ err: failure.message }, 'kafka cluster not reachable yet');
+    });
     return Promise.resolve();
   }
 
@@ -157,7 +162,8 @@ export class KafkaStorage implements ClusterStorage {
           .catch(() => Promise.allSettled(known.map((topic) => producer.send({ topic, messages: [], acks: this.acks }))));
       await Promise.allSettled(this.producers.map(loadMetadata));
     } catch (error) {
-      this.logger.warn({ err: toStorageError(error, this.cluster).message }, 'kafka cluster not ready after a configuration change');
+      const failure = toStorageError(error, this.cluster);
+      if (!this.warnIfSecurityFailure(error, failure)) this.logger.warn({ err: failure.message }, 'kafka cluster not ready after a configuration change');
     }
   }
 
@@ -178,6 +184,7 @@ export class KafkaStorage implements ClusterStorage {
   private async sendTopic(topic: string, indices: number[], messages: readonly OutgoingMessage[], outcomes: SendOutcome[]): Promise<void> {
     const fail = (at: readonly number[], error: unknown) => {
       const failure = toStorageError(error, this.cluster);
+      this.warnIfSecurityFailure(error, failure);
       for (const i of at) outcomes[i] = { ok: false, error: failure };
       return failure;
     };
@@ -302,6 +309,16 @@ export class KafkaStorage implements ClusterStorage {
     this.failedLast.delete(index);
     this.tallies.replacements.inc();
     void replaced.disconnect().catch(() => undefined);
+  }
+
+  /**
+   * Refused credentials or a certificate that does not verify: one line a second for the cluster,
+   * since every send fails the same way until the configuration changes.
+   */
+  private warnIfSecurityFailure(error: unknown, failure: StorageError): boolean {
+    if (!isSecurityFailure(error)) return false;
+    this.clientProblems.warn('security', { err: failure.message }, 'kafka cluster refused the connection: authentication or TLS failed');
+    return true;
   }
 
   /** Connects every client once; after a failure the next caller tries again. */

@@ -5,7 +5,8 @@
  *   on, so a request written while an earlier one on the same connection is unacknowledged (several
  *   topics' batches to one broker) can wait for that acknowledgement: up to the peer's delayed ACK,
  *   tens of milliseconds, on a real network (loopback acknowledges at once, so the bench cannot show
- *   it). Keep-alive as in kafkajs. pproxy configures no TLS.
+ *   it). Keep-alive as in kafkajs. With the cluster's `ssl`, a TLS connection as kafkajs' own factory
+  makes it (the broker's host as the server name unless the settings name one).
  * - A connection whose writes have not moved for `stallTimeoutMs` (the cluster's requestTimeout) is
  *   destroyed, as Kafka's Java client closes a connection on a request timeout. kafkajs keeps it and
  *   writes every retry into it: with a broker that accepts connections and never reads, those
@@ -13,6 +14,7 @@
  *   the connection fails its requests (retried by kafkajs on a new one) and frees its buffers.
  */
 import net from 'node:net';
+import tls from 'node:tls';
 import type { ISocketFactory } from './kafkajs';
 
 const KEEP_ALIVE_MS = 60_000;
@@ -20,8 +22,10 @@ const KEEP_ALIVE_MS = 60_000;
 const STALL_CHECKS = 4;
 
 export function brokerSocketFactory(stallTimeoutMs: number): ISocketFactory {
-  return ({ host, port, onConnect }) => {
-    const socket = net.connect({ host, port }, onConnect);
+  return ({ host, port, ssl, onConnect }) => {
+    const socket = ssl
+      ? tls.connect({ host, port, ...(net.isIP(host) ? {} : { servername: host }), ...(ssl as tls.ConnectionOptions) }, onConnect)
+      : net.connect({ host, port }, onConnect);
     socket.setNoDelay(true);
     socket.setKeepAlive(true, KEEP_ALIVE_MS);
     destroyOnWriteStall(socket, stallTimeoutMs);

@@ -1,0 +1,133 @@
+/**
+ * Kafka over SASL_PLAINTEXT (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512) and SASL_SSL against a real
+ * Kafka 4 broker with those listeners, its certificate made here with openssl: the stock Thrift
+ * client -> the proxy process -> the broker, every message read back from it. Refused credentials
+ * and a certificate that does not verify answer at once, with one log line naming the cluster and
+ * the cause, and do not hold up the proxy's start. The password, given as ${env:..} and ${file:..},
+ * is in no log line, not on /status and in no answer.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { scratchDir } from '../../bench/peers/scope';
+import { run } from '../../bench/peers/run-command';
+import { ProducerClient } from '../../src/client/producer-client';
+import { ResultCode } from '../../src/protocol/result-codes';
+import { consumeAll } from '../helpers/kafka';
+import { KafkaBroker } from '../helpers/kafka-broker';
+import { freePort } from '../helpers/ports';
+import { fileScope } from '../helpers/processes';
+import { startProxyProcess } from '../helpers/proxy';
+import { localConfig, writeConfig } from '../helpers/config';
+import { makeCa, makeServerCertificate } from '../helpers/test-certificates';
+
+const shared = fileScope();
+const dir = scratchDir(shared, 'pproxy-kafka-sec-');
+const USER = 'alice';
+const PASSWORD = `pw${randomBytes(12).toString('hex')}`;
+const WRONG_PASSWORD = `wrong${randomBytes(12).toString('hex')}`;
+const PASSWORD_ENV = 'PPROXY_TEST_KAFKA_PASSWORD';
+const passwordFile = path.join(dir, 'kafka-password');
+fs.writeFileSync(passwordFile, `${PASSWORD}\n`);
+
+const setup = (async () => {
+  const ca = await makeCa(dir, 'test-ca');
+  const otherCa = await makeCa(dir, 'other-ca');
+  const server = await makeServerCertificate(dir, ca, 'kafka-broker');
+  const broker = await KafkaBroker.start(shared, { version: 4, security: { users: [{ name: USER, password: PASSWORD }], tls: server } });
+  return { broker, ca, otherCa };
+})();
+shared.hold(setup.catch(() => undefined));
+
+/** Topic -> how its cluster reaches the broker. */
+function clusters(broker: KafkaBroker, caFile: string, otherCaFile: string): Record<string, Record<string, unknown>> {
+  const fromEnv = `\${env:${PASSWORD_ENV}}`;
+  const fromFile = `\${file:${passwordFile}}`;
+  const common = { retries: 2, retryBackoff: 50, requestTimeout: 5000 };
+  const plaintext = { ...common, bootstrapServers: broker.saslPlaintextBootstraps };
+  const overTls = (ca: string) => ({ ...common, bootstrapServers: broker.saslSslBootstraps, ssl: { ca } });
+  return {
+    K_PLAIN: { ...plaintext, sasl: { mechanism: 'plain', username: USER, password: fromEnv } },
+    K_SCRAM256: { ...plaintext, sasl: { mechanism: 'scram-sha-256', username: USER, password: fromFile } },
+    K_SCRAM512: { ...plaintext, sasl: { mechanism: 'scram-sha-512', username: USER, password: fromEnv } },
+    K_SSL: { ...overTls(caFile), sasl: { mechanism: 'scram-sha-512', username: USER, password: fromFile } },
+    K_BADPW: { ...plaintext, sasl: { mechanism: 'scram-sha-256', username: USER, password: WRONG_PASSWORD } },
+    K_BADCA: { ...overTls(otherCaFile), sasl: { mechanism: 'plain', username: USER, password: fromEnv } },
+  };
+}
+
+const topicOf = (cluster: string) => `sec_${cluster.toLowerCase()}`;
+
+test('Kafka over SASL and TLS: sends stored, refusals answered at once and logged once, the password shown nowhere', { timeout: 240_000 }, async (t) => {
+  const { broker, ca, otherCa } = await setup;
+  const kafkaClusters = clusters(broker, ca.caFile, otherCa.caFile);
+  const names = Object.keys(kafkaClusters);
+  for (const cluster of names) await broker.createTopic(topicOf(cluster), 1);
+  const adminPort = await freePort();
+  const config = localConfig({
+    clusters: {},
+    kafkaClusters,
+    carreraConfiguration: { useKafka: true, kafkaProducers: 1 },
+    topics: names.map((cluster) => ({ topic: topicOf(cluster), clusters: [cluster] })),
+    extra: { adminPort, logLevel: 'info' },
+  });
+  process.env[PASSWORD_ENV] = PASSWORD;
+  const started = Date.now();
+  // the refused clusters' warm-up must not hold the start up
+  const proxy = await startProxyProcess(t, writeConfig(dir, config));
+  t.diagnostic(`proxy listening after ${Date.now() - started} ms`);
+  const client = await ProducerClient.connect('127.0.0.1', proxy.port);
+  t.after(() => client.close());
+  const answers: string[] = [];
+
+  for (const cluster of ['K_PLAIN', 'K_SCRAM256', 'K_SCRAM512', 'K_SSL']) {
+    for (let i = 0; i < 3; i++) {
+      const r = await client.sendSync({ topic: topicOf(cluster), body: `${cluster}-${i}` }, 10_000);
+      answers.push(JSON.stringify(r));
+      assert.equal(r.code, ResultCode.OK, `${cluster} message ${i}: ${JSON.stringify(r)}`);
+    }
+    const stored = (await consumeAll(broker.bootstraps, topicOf(cluster))).map((record) => record.value.toString());
+    assert.deepEqual(stored, [0, 1, 2].map((i) => `${cluster}-${i}`), `${cluster}: every message in the broker`);
+  }
+  // and read with the same credentials over the SASL listener, as any Kafka client would
+  const kcat = await run('kcat', [
+    '-b', broker.saslPlaintextBootstraps[0]!, '-X', 'security.protocol=SASL_PLAINTEXT', '-X', 'sasl.mechanisms=PLAIN',
+    '-X', `sasl.username=${USER}`, '-X', `sasl.password=${PASSWORD}`, '-C', '-t', topicOf('K_PLAIN'), '-o', 'beginning', '-e', '-q',
+  ], { timeoutMs: 30_000 });
+  assert.equal(kcat.status, 0, kcat.stderr.slice(-6000));
+  assert.deepEqual(kcat.stdout.trim().split('\n'), ['K_PLAIN-0', 'K_PLAIN-1', 'K_PLAIN-2']);
+
+  // refused: not retriable, so answered at once with FAIL_UNKNOWN (DDMQ has no code of its own for
+  // a broker that refuses the proxy), not held until the client's timeout
+  for (const cluster of ['K_BADPW', 'K_BADCA']) {
+    for (let i = 0; i < 5; i++) {
+      const sentAt = Date.now();
+      const r = await client.sendSync({ topic: topicOf(cluster), body: `${cluster}-${i}` }, 10_000);
+      const tookMs = Date.now() - sentAt;
+      answers.push(JSON.stringify(r));
+      assert.equal(r.code, ResultCode.FAIL_UNKNOWN, `${cluster}: ${JSON.stringify(r)}`);
+      assert.ok(tookMs < 3000, `${cluster}: answered in ${tookMs} ms`);
+    }
+  }
+  const burstEnded = Date.now();
+  const status = await (await fetch(`http://127.0.0.1:${adminPort}/status`)).text();
+  const lines = proxy.output().split('\n');
+  const refusals = (cluster: string) =>
+    lines.filter((line) => line.includes('authentication or TLS failed') && line.includes(`"cluster":"${cluster}"`));
+  // one line a second per cluster: the first at once, the rest counted into the next
+  const seconds = Math.ceil((burstEnded - started) / 1000);
+  for (const [cluster, cause] of [['K_BADPW', /SASL SCRAM.*authentication failed|Invalid username or password/i], ['K_BADCA', /unable to verify|certificate/i]] as const) {
+    const logged = refusals(cluster);
+    assert.ok(logged.length >= 1 && logged.length <= seconds + 1, `${cluster}: ${logged.length} lines in ${seconds} s:\n${logged.join('\n')}`);
+    assert.match(logged[0]!, cause);
+    t.diagnostic(`${cluster}: ${logged.length} line(s), the first: ${logged[0]}`);
+  }
+  for (const secret of [PASSWORD, WRONG_PASSWORD]) {
+    assert.ok(!proxy.output().includes(secret), 'no log line holds a password');
+    assert.ok(!status.includes(secret), '/status holds no password');
+    assert.ok(!answers.some((answer) => answer.includes(secret)), 'no answer holds a password');
+  }
+  assert.ok(proxy.output().length > 0 && status.includes('K_PLAIN'), 'the log and /status were there to search');
+});
