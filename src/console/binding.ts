@@ -16,6 +16,7 @@ import { CARRERA_ROOT, type ZkClient } from '../config/zookeeper/zk-client';
 import { pproxyConfigProblems } from '../config/problems';
 import { configSchemas, topicSchemas, type CarreraConfiguration, type ClusterType, type PProxyConfig, type TopicConfig } from '../config/schema';
 import { describeIssues } from '../config/load';
+import { isSecret } from '../config/secret';
 
 export interface ClusterDefinition {
   carreraConfiguration: CarreraConfiguration;
@@ -55,6 +56,12 @@ export class ConsoleBinding {
     const parsed = this.schemas.strict.carreraConfiguration.safeParse(carreraConfiguration);
     if (!parsed.success) {
       throw new BindingError(`carreraConfiguration of ${cluster}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    }
+    const literal = literalSecrets(parsed.data);
+    if (literal.length > 0) {
+      throw new BindingError(
+        `carreraConfiguration of ${cluster}: ${literal.join(', ')}: a secret goes into ZooKeeper only as a \${env:NAME} or \${file:/path} reference, resolved by each proxy (anyone may read the nodes)`,
+      );
     }
     const existing = await this.readCluster(cluster);
     const definition: ClusterDefinition = { carreraConfiguration: parsed.data, proxies: existing?.proxies ?? [] };
@@ -249,6 +256,13 @@ export function normalizeHost(host: string): string {
 
 
 /** JSON with object keys in alphabetical order and undefined values left out, as fastjson writes it. */
+/** The paths of the secrets given as values, not references: their JSON is `[secret]`, not something to store. */
+function literalSecrets(value: unknown, at: string[] = []): string[] {
+  if (isSecret(value)) return value.reference === undefined ? [at.join('.')] : [];
+  if (value === null || typeof value !== 'object') return [];
+  return Object.entries(value as Record<string, unknown>).flatMap(([key, v]) => literalSecrets(v, [...at, key]));
+}
+
 export function fastjson(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) =>
     v && typeof v === 'object' && !Array.isArray(v)
