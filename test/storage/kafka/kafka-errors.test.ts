@@ -1,7 +1,7 @@
 import { schemaTools } from '../../../src/storage/storage-context';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { KafkaJSConnectionError, KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError, KafkaJSRequestTimeoutError } from '../../../src/storage/kafka/kafkajs';
+import { KafkaJSConnectionError, KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError, KafkaJSRequestTimeoutError, KafkaJSSASLAuthenticationError } from '../../../src/storage/kafka/kafkajs';
 import { kafkaAcks, kafkaClusterSchema } from '../../../src/storage/kafka/kafka-config';
 import { toStorageError } from '../../../src/storage/kafka/kafka-errors';
 import { resultForStorageError } from '../../../src/core/result-mapping';
@@ -46,4 +46,18 @@ test("DDMQ's Kafka keys: defaults, acks mapping, and required brokers", () => {
   assert.equal(config.compression, 'none');
   assert.deepEqual([kafkaAcks('all'), kafkaAcks('-1'), kafkaAcks('1'), kafkaAcks('0')], [-1, -1, 1, 0]);
   assert.equal(kafkaClusterSchema(schemaTools).safeParse({ acks: '1' }).success, false);
+});
+
+test('refused credentials and a broker certificate that does not verify are answered at once: not retriable', () => {
+  const refused = new KafkaJSNumberOfRetriesExceeded(new (KafkaJSSASLAuthenticationError as unknown as new (message: string) => Error)('SASL PLAIN authentication failed: Authentication failed'), { retryCount: 0, retryTime: 0 });
+  const untrusted = new KafkaJSConnectionError('Connection error: unable to verify the first certificate', { broker: 'h:9093', code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' } as never);
+  const wrongName = new KafkaJSConnectionError('Connection error: Hostname/IP does not match', { broker: 'h:9093', code: 'ERR_TLS_CERT_ALTNAME_INVALID' } as never);
+  for (const error of [refused, untrusted, wrongName]) {
+    const e = toStorageError(error, 'K1');
+    assert.equal(e.code, 'UNAVAILABLE', String(error));
+    assert.equal(e.retriable, false, String(error));
+    assert.equal(resultForStorageError(e.code), 10);
+  }
+  const refusedConnection = new KafkaJSConnectionError('Connection error: connect ECONNREFUSED', { broker: 'h:9093', code: 'ECONNREFUSED' } as never);
+  assert.equal(toStorageError(refusedConnection, 'K1').retriable, true, 'a broker down may come back');
 });

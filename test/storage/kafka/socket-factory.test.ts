@@ -3,6 +3,9 @@ import net from 'node:net';
 import { test } from 'node:test';
 import { brokerSocketFactory } from '../../../src/storage/kafka/socket-factory';
 
+/** What kafkajs hands the factory for a cluster without ssl. */
+const NO_TLS = null as never;
+
 async function listen(t: import('node:test').TestContext, onConnection: (s: net.Socket) => void): Promise<number> {
   const sockets: net.Socket[] = [];
   const server = net.createServer((s) => {
@@ -22,7 +25,7 @@ test('broker connections are opened with Nagle off and keep-alive on', async (t)
   const noDelay = t.mock.method(net.Socket.prototype, 'setNoDelay');
   const keepAlive = t.mock.method(net.Socket.prototype, 'setKeepAlive');
   await new Promise<void>((resolve) => {
-    const socket = brokerSocketFactory(30_000)({ host: '127.0.0.1', port, ssl: {}, onConnect: resolve });
+    const socket = brokerSocketFactory(30_000)({ host: '127.0.0.1', port, ssl: NO_TLS, onConnect: resolve });
     t.after(() => socket.destroy());
   });
   assert.deepEqual(noDelay.mock.calls.map((c) => c.arguments), [[true]]);
@@ -32,7 +35,7 @@ test('broker connections are opened with Nagle off and keep-alive on', async (t)
 test('a connection to a peer that takes no bytes is destroyed after the stall timeout, its buffers freed', { timeout: 10_000 }, async (t) => {
   // the peer accepts and never reads: the kernel buffers fill, then the socket's own queue grows
   const port = await listen(t, (s) => s.pause());
-  const socket = brokerSocketFactory(300)({ host: '127.0.0.1', port, ssl: {}, onConnect: () => undefined });
+  const socket = brokerSocketFactory(300)({ host: '127.0.0.1', port, ssl: NO_TLS, onConnect: () => undefined });
   t.after(() => socket.destroy());
   const closed = new Promise<Error | undefined>((resolve) => socket.on('error', resolve).on('close', () => resolve(undefined)));
   const started = Date.now();
@@ -50,7 +53,7 @@ test('a connection to a peer that takes no bytes is destroyed after the stall ti
 test('a connection to a peer that reads everything is kept, however much is written', async (t) => {
   let received = 0;
   const port = await listen(t, (s) => s.on('data', (d: Buffer) => (received += d.length)));
-  const socket = brokerSocketFactory(200)({ host: '127.0.0.1', port, ssl: {}, onConnect: () => undefined });
+  const socket = brokerSocketFactory(200)({ host: '127.0.0.1', port, ssl: NO_TLS, onConnect: () => undefined });
   t.after(() => socket.destroy());
   let failed: Error | undefined;
   socket.on('error', (e) => (failed = e));
