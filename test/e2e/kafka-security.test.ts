@@ -21,7 +21,7 @@ import { freePort } from '../helpers/ports';
 import { fileScope } from '../helpers/processes';
 import { startProxyProcess } from '../helpers/proxy';
 import { localConfig, writeConfig } from '../helpers/config';
-import { makeCa, makeServerCertificate } from '../helpers/test-certificates';
+import { issueServer, makeCa } from '../helpers/certificates';
 
 const shared = fileScope();
 const dir = scratchDir(shared, 'pproxy-kafka-sec-');
@@ -33,10 +33,11 @@ const passwordFile = path.join(dir, 'kafka-password');
 fs.writeFileSync(passwordFile, `${PASSWORD}\n`);
 
 const setup = (async () => {
-  const ca = await makeCa(dir, 'test-ca');
-  const otherCa = await makeCa(dir, 'other-ca');
-  const server = await makeServerCertificate(dir, ca, 'kafka-broker');
-  const broker = await KafkaBroker.start(shared, { version: 4, security: { users: [{ name: USER, password: PASSWORD }], tls: server } });
+  const ca = makeCa(dir, 'test-ca');
+  const otherCa = makeCa(dir, 'other-ca');
+  const server = issueServer(ca, 'kafka-broker');
+  const tls = { certFile: server.cert, keyFile: server.key };
+  const broker = await KafkaBroker.start(shared, { version: 4, security: { users: [{ name: USER, password: PASSWORD }], tls } });
   return { broker, ca, otherCa };
 })();
 shared.hold(setup.catch(() => undefined));
@@ -62,7 +63,7 @@ const topicOf = (cluster: string) => `sec_${cluster.toLowerCase()}`;
 
 test('Kafka over SASL and TLS: sends stored, refusals answered at once and logged once, the password shown nowhere', { timeout: 240_000 }, async (t) => {
   const { broker, ca, otherCa } = await setup;
-  const kafkaClusters = clusters(broker, ca.caFile, otherCa.caFile);
+  const kafkaClusters = clusters(broker, ca.cert, otherCa.cert);
   const names = Object.keys(kafkaClusters);
   for (const cluster of names) await broker.createTopic(topicOf(cluster), 1);
   const adminPort = await freePort();

@@ -6,7 +6,7 @@
  *   topics' batches to one broker) can wait for that acknowledgement: up to the peer's delayed ACK,
  *   tens of milliseconds, on a real network (loopback acknowledges at once, so the bench cannot show
  *   it). Keep-alive as in kafkajs. With the cluster's `ssl`, a TLS connection as kafkajs' own factory
-  makes it (the broker's host as the server name unless the settings name one).
+ *   makes it (the broker's host as the server name unless the settings name one).
  * - A connection whose writes have not moved for `stallTimeoutMs` (the cluster's requestTimeout) is
  *   destroyed, as Kafka's Java client closes a connection on a request timeout. kafkajs keeps it and
  *   writes every retry into it: with a broker that accepts connections and never reads, those
