@@ -58,19 +58,15 @@ export function ratios(rows: Row[]): Ratio[] {
     const b = find(to);
     return a && b ? [ratio(label, a, b, of.join('/'), to.join('/'))] : [];
   });
-  // this build against the baseline's, for every pproxy run both made
-  const againstBaseline = rows.flatMap((row) => {
-    if (isFailed(row) || !row.plan.baseline) return [];
-    const own = measured([row.plan.scenario, row.plan.system]).find((r) => !!r.plan.metrics === !!row.plan.metrics);
-    const id = `${row.plan.scenario}/${row.plan.system}${row.plan.metrics ? '[m]' : ''}`;
-    return own ? [ratio(`this build / baseline (${row.plan.baseline})`, own, row, id, `${id}[b]`)] : [];
-  });
-  return [...between, ...againstBaseline];
+  return between;
 }
 
-/** pproxy with metrics on over the same run with them off (--metrics on,off), pair by pair in the order run. */
-export interface MetricsCost {
-  /** scenario/system */
+/**
+ * One variant of a pproxy run over another, pair by pair in the order run: metrics on over off
+ * (--metrics on,off), or this build over the baseline's in the same metrics setting (--baseline).
+ */
+export interface PairedRatios {
+  /** scenario/system, `[m]` appended for a baseline comparison with metrics on */
   id: string;
   pairs: { msgsPerSec: number; p99: number; cpuPerMessage: number }[];
   medianMsgsPerSec: number;
@@ -78,24 +74,34 @@ export interface MetricsCost {
   medianCpuPerMessage: number;
 }
 
-export function metricsCost(rows: Row[]): MetricsCost[] {
-  const byRun = new Map<string, { on: RunResult[]; off: RunResult[] }>();
+export function metricsCost(rows: Row[]): PairedRatios[] {
+  const own = rows.filter((r): r is RunResult => !isFailed(r) && !r.plan.baseline);
+  return paired(own, (r) => `${r.plan.scenario}/${r.plan.system}`, (r) => !!r.plan.metrics);
+}
+
+/** This build over the baseline's (--baseline), each metrics setting apart. */
+export function baselineCost(rows: Row[]): PairedRatios[] {
+  const measured = rows.filter((r): r is RunResult => !isFailed(r));
+  return paired(measured, (r) => `${r.plan.scenario}/${r.plan.system}${r.plan.metrics ? '[m]' : ''}`, (r) => !r.plan.baseline);
+}
+
+/** The runs grouped by `id`, the i-th run where `isA` holds over the i-th where it does not. */
+function paired(rows: readonly RunResult[], id: (r: RunResult) => string, isA: (r: RunResult) => boolean): PairedRatios[] {
+  const byRun = new Map<string, { a: RunResult[]; b: RunResult[] }>();
   for (const row of rows) {
-    if (isFailed(row) || row.plan.baseline) continue;
-    const id = `${row.plan.scenario}/${row.plan.system}`;
-    const runs = byRun.get(id) ?? { on: [], off: [] };
-    runs[row.plan.metrics ? 'on' : 'off'].push(row);
-    byRun.set(id, runs);
+    const runs = byRun.get(id(row)) ?? { a: [], b: [] };
+    runs[isA(row) ? 'a' : 'b'].push(row);
+    byRun.set(id(row), runs);
   }
-  return [...byRun].flatMap(([id, { on, off }]) => {
-    const pairs = on.slice(0, off.length).map((r, i) => ({
-      msgsPerSec: r.msgsPerSec / off[i]!.msgsPerSec,
-      p99: r.latencyMs.p99 / off[i]!.latencyMs.p99,
-      cpuPerMessage: r.cpuUsPerMessage / off[i]!.cpuUsPerMessage,
+  return [...byRun].flatMap(([key, { a, b }]) => {
+    const pairs = a.slice(0, b.length).map((r, i) => ({
+      msgsPerSec: r.msgsPerSec / b[i]!.msgsPerSec,
+      p99: r.latencyMs.p99 / b[i]!.latencyMs.p99,
+      cpuPerMessage: r.cpuUsPerMessage / b[i]!.cpuUsPerMessage,
     }));
     if (pairs.length === 0) return [];
-    const of = (key: keyof (typeof pairs)[number]) => median(pairs.map((p) => p[key]));
-    return [{ id, pairs, medianMsgsPerSec: of('msgsPerSec'), medianP99: of('p99'), medianCpuPerMessage: of('cpuPerMessage') }];
+    const of = (k: keyof (typeof pairs)[number]) => median(pairs.map((p) => p[k]));
+    return [{ id: key, pairs, medianMsgsPerSec: of('msgsPerSec'), medianP99: of('p99'), medianCpuPerMessage: of('cpuPerMessage') }];
   });
 }
 
@@ -174,14 +180,16 @@ export function formatReport(scenarios: Scenario[], rows: Row[]): string {
     for (const r of ratioRows) out.push(`  ${`${r.of} / ${r.to}`.padEnd(13)} ${r.label.padEnd(52)} ${r.msgsPerSec.toFixed(2)}x msgs/s, ${r.p99.toFixed(2)}x p99`);
   }
 
-  const cost = metricsCost(rows);
-  if (cost.length > 0) {
-    out.push('', 'Metrics on / off (msgs/s, p99 latency, server CPU per message; each pair, then the median)');
-    for (const c of cost) {
+  const pairedSection = (title: string, list: PairedRatios[]) => {
+    if (list.length === 0) return;
+    out.push('', `${title} (msgs/s, p99 latency, server CPU per message; each pair, then the median)`);
+    for (const c of list) {
       const each = c.pairs.map((p) => `${p.msgsPerSec.toFixed(3)}x/${p.p99.toFixed(2)}x/${p.cpuPerMessage.toFixed(3)}x`).join('  ');
       out.push(`  ${c.id.padEnd(5)} ${each}   median ${c.medianMsgsPerSec.toFixed(3)}x msgs/s, ${c.medianP99.toFixed(2)}x p99, ${c.medianCpuPerMessage.toFixed(3)}x CPU/msg`);
     }
-  }
+  };
+  pairedSection('Metrics on / off', metricsCost(rows));
+  pairedSection('This build / baseline', baselineCost(rows));
 
   for (const row of rows) {
     if (isFailed(row)) continue;
@@ -209,5 +217,5 @@ export function formatReport(scenarios: Scenario[], rows: Row[]): string {
 export function writeJson(file: string, options: Record<string, unknown>, rows: Row[]): void {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const machine = { node: process.version, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryMiB: Math.round(os.totalmem() / 2 ** 20) };
-  fs.writeFileSync(file, `${JSON.stringify({ finishedAt: new Date().toISOString(), machine, options, results: rows, ratios: ratios(rows), metricsCost: metricsCost(rows) }, null, 2)}\n`);
+  fs.writeFileSync(file, `${JSON.stringify({ finishedAt: new Date().toISOString(), machine, options, results: rows, ratios: ratios(rows), metricsCost: metricsCost(rows), baselineCost: baselineCost(rows) }, null, 2)}\n`);
 }

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
 import type { RunResult } from '../../bench/measure';
-import { formatReport, metricsCost, ratios } from '../../bench/report';
+import { baselineCost, formatReport, metricsCost, ratios } from '../../bench/report';
 import { SCENARIOS, type ScenarioId } from '../../bench/scenarios';
 import type { SystemId } from '../../bench/systems';
 
@@ -59,4 +59,21 @@ test('ratios to other systems take the proxy run without metrics', () => {
   const rows = [result('1', 'd', 80, 1, true), result('1', 'd', 100, 1, false), result('1', 'b', 50, 1)];
   const [ratio] = ratios(rows).filter((r) => r.of === '1/d' && r.to === '1/b');
   assert.equal(ratio!.msgsPerSec, 2);
+});
+
+test('this build over the baseline, pair by pair in each metrics setting, with the median', () => {
+  const base = (r: RunResult): RunResult => ({ ...r, plan: { ...r.plan, baseline: '/before' } });
+  const rows = [
+    result('1', 'c', 100, 2, true, 10),
+    result('1', 'c', 110, 2, false, 10),
+    base(result('1', 'c', 50, 4, true, 20)),
+    base(result('1', 'c', 100, 2, false, 11)),
+    result('1', 'c', 90, 2, false, 9),
+    base(result('1', 'c', 100, 1, false, 10)),
+  ];
+  const byId = new Map(baselineCost(rows).map((c) => [c.id, c]));
+  assert.deepEqual([...byId.keys()].sort(), ['1/c', '1/c[m]']);
+  assert.deepEqual(byId.get('1/c[m]')!.pairs.map((p) => [p.msgsPerSec, p.p99, p.cpuPerMessage]), [[2, 0.5, 0.5]]);
+  assert.deepEqual(byId.get('1/c')!.pairs.map((p) => [p.msgsPerSec.toFixed(2), p.cpuPerMessage.toFixed(2)]), [['1.10', '0.91'], ['0.90', '0.90']]);
+  assert.match(formatReport(SCENARIOS, rows), /This build \/ baseline[^\n]*\n {2}1\/c\[m\] .*median 2\.000x msgs\/s/);
 });
