@@ -36,6 +36,10 @@ export interface ConformanceSubject {
    *  parses them with the plugin's schema in the host's strict mode, via withStrictness from src/config/strictness).
    *  Called once for each storage the kit creates. */
   config(): unknown | Promise<unknown>;
+  /** Optional: the same settings as a ZooKeeper node would hold them, where they must differ (a path the storage
+   *  writes under may be absolute in carrera.yaml, not from ZooKeeper); parsed in the host's loose mode. Default:
+   *  config(). */
+  zookeeperConfig?(): unknown | Promise<unknown>;
   /** A fresh topic (stream, subject…) with at least `partitions` partitions the storage can send to. */
   createTopic(partitions: number): Promise<string>;
   /** Optional: the bodies stored in one partition of a topic, in stored order. Without it, order is checked on
@@ -91,7 +95,7 @@ export function runStorageConformance(subject: ConformanceSubject, options: Conf
       assert.ok(plugin.version.length > 0, 'version is empty');
       const raw = await subject.config();
       parseClusterConfig(plugin, raw, 'strict');
-      parseClusterConfig(plugin, raw, 'loose');
+      parseClusterConfig(plugin, subject.zookeeperConfig ? await subject.zookeeperConfig() : raw, 'loose');
       const storage = await openStorage(t, plugin, raw);
       assert.equal(storage.kind, plugin.kind, 'the storage names another kind than its plugin');
       assert.equal(storage.cluster, CONFORMANCE_CLUSTER, "the storage names another cluster than its context's");

@@ -19,12 +19,16 @@ let storages = 0;
 let topics = 0;
 const currentDir = () => path.join(root, String(storages));
 
+const SETTINGS = { partitions: PARTITIONS, segmentBytes: 64 * 1024, maxMessageSize: 64 * 1024 };
+
 runStorageConformance({
   plugin: localStoragePlugin,
   config: () => {
     storages++;
-    return { dir: currentDir(), partitions: PARTITIONS, segmentBytes: 64 * 1024, maxMessageSize: 64 * 1024 };
+    return { dir: currentDir(), ...SETTINGS };
   },
+  // from ZooKeeper the directory must be inside dataDir: an absolute one is refused
+  zookeeperConfig: () => ({ dir: 'conformance', ...SETTINGS }),
   createTopic: async (partitions) => {
     if (partitions > PARTITIONS) throw new Error(`the local cluster has ${PARTITIONS} partitions per topic, ${partitions} asked`);
     return `conformance_${++topics}`;
