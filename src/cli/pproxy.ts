@@ -144,7 +144,8 @@ const zk = program
   .requiredOption('-z, --zk <connect>', 'ZooKeeper connect string; /carrera/v4/config is appended when absent')
   .option('-c, --config <file>', 'carrera.yaml whose storage plugins (besides the built-in ones) clusters may use');
 const zkAction = (toCommand: (options: Record<string, string>) => ZkCommand) => async (options: Record<string, string>) => {
-  const { runZk, zkAuthFromEnv } = await import('./zk.js');
+  const { runZk } = await import('./zk.js');
+  const { zkAuthFromEnv } = await import('../config/zookeeper/zk-auth.js');
   const { zk: connect, config } = zk.opts() as { zk: string; config?: string };
   process.exitCode = await runZk(connect, toCommand(options), process.stdout, config, zkAuthFromEnv());
 };

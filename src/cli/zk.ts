@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import YAML from 'yaml';
 import { ConsoleBinding } from '../console/binding';
-import { parseZkAuth, type ZkAuth } from '../config/zookeeper/zk-auth';
+import type { ZkAuth } from '../config/zookeeper/zk-auth';
 import { ZkClient, ensureChroot, withCarreraRoot } from '../config/zookeeper/zk-client';
 import { loadStorageRegistry } from '../node-configuration';
 
@@ -73,15 +73,4 @@ export async function runZk(connectString: string, command: ZkCommand, out: Node
 /** A YAML or JSON file (JSON is YAML). */
 function readStructured(file: string): unknown {
   return YAML.parse(fs.readFileSync(file, 'utf8'));
-}
-
-/** PPROXY_ZK_AUTH (`user:password`), the credentials `pproxy zk` writes with: kept off the command line, which `ps` shows. */
-export function zkAuthFromEnv(env: NodeJS.ProcessEnv = process.env): ZkAuth | undefined {
-  const text = env['PPROXY_ZK_AUTH'];
-  if (text === undefined || text === '') return undefined;
-  try {
-    return parseZkAuth(text);
-  } catch (err) {
-    throw new Error(`PPROXY_ZK_AUTH: ${(err as Error).message}`);
-  }
 }

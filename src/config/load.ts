@@ -19,7 +19,7 @@ export interface ProxySettings {
   readonly configPath: string;
   readonly zookeeperAddr: string | undefined;
   readonly zookeeperConnectTimeoutMs: number;
-  /** Digest credentials for ZooKeeper (zookeeperAuthFile, else PPROXY_ZK_AUTH), if any. */
+  /** Digest credentials for ZooKeeper (zookeeperAuth), if any. */
   readonly zookeeperAuth: ZkAuth | undefined;
   /** IP half of the identity. */
   readonly host: string;
@@ -127,7 +127,7 @@ export function loadSettings(configPath: string, clusterTypes: readonly ClusterT
     configPath: file,
     zookeeperAddr: yaml.zookeeperAddr,
     zookeeperConnectTimeoutMs: yaml.zookeeperConnectTimeoutMs,
-    zookeeperAuth: zookeeperAuth(file, yaml.zookeeperAuthFile === undefined ? undefined : path.resolve(baseDir, yaml.zookeeperAuthFile)),
+    zookeeperAuth: yaml.zookeeperAuth && parseZkAuth(yaml.zookeeperAuth.reveal()),
     host: yaml.host?.trim() || firstNonLoopbackIPv4(),
     port: yaml.port,
     bindAddress: yaml.bindAddress,
@@ -142,33 +142,6 @@ export function loadSettings(configPath: string, clusterTypes: readonly ClusterT
     local,
     clusterTypes,
   };
-}
-
-/**
- * The credentials of zookeeperAuthFile, else of PPROXY_ZK_AUTH; a fault names the file or the
- * variable, never what it holds.
- */
-export function zookeeperAuth(configFile: string, authFile: string | undefined, env: NodeJS.ProcessEnv = process.env): ZkAuth | undefined {
-  if (authFile === undefined) {
-    const fromEnv = env['PPROXY_ZK_AUTH'];
-    if (fromEnv === undefined || fromEnv === '') return undefined;
-    try {
-      return parseZkAuth(fromEnv);
-    } catch (err) {
-      throw new ConfigError(`PPROXY_ZK_AUTH: ${(err as Error).message}`);
-    }
-  }
-  let text: string;
-  try {
-    text = fs.readFileSync(authFile, 'utf8');
-  } catch (err) {
-    throw new ConfigError(`${configFile}: zookeeperAuthFile: cannot read ${authFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
-  try {
-    return parseZkAuth(text.replace(/\r?\n$/, ''));
-  } catch (err) {
-    throw new ConfigError(`${configFile}: zookeeperAuthFile: ${authFile}: ${(err as Error).message}`);
-  }
 }
 
 /** Later definitions of a topic replace earlier ones, as DDMQ's static-topic loading does. */

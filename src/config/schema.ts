@@ -23,7 +23,9 @@ import { DEFAULT_MAX_PROPERTIES_BYTES, DEFAULT_MAX_PROPERTIES_PER_MESSAGE } from
 import { isSenderEntry } from '../security/caller';
 import { isIdentity } from '../security/identities';
 import { parseSubnet } from '../security/networks';
+import { secret } from './secret';
 import { requiredByDdmq, withStrictness, type Strictness } from './strictness';
+import { zkAuthProblem } from './zookeeper/zk-auth';
 
 const positiveInt = () => z.number().int().positive();
 const nonNegativeInt = () => z.number().int().nonnegative();
@@ -348,11 +350,13 @@ function carreraYamlSchema(strict: ConfigSchemas) {
   /** ZooKeeper connect string; absent = local mode, configured entirely by this file. */
   zookeeperAddr: z.string().min(1).optional(),
   /**
-   * ZooKeeper digest credentials: a file (relative to this file's directory) holding `user:password`,
-   * kept out of this file so that it can be readable by the proxy's user alone. Absent: the
-   * PPROXY_ZK_AUTH environment variable (`user:password`) if set, else no credentials.
+   * ZooKeeper digest credentials, `user:password`: a secret, best given as `${file:/path}` (a file
+   * only the proxy's user reads) or `${env:NAME}`. Absent: none.
    */
-  zookeeperAuthFile: z.string().min(1).optional(),
+  zookeeperAuth: secret(z.string().superRefine((text, ctx) => {
+    const problem = zkAuthProblem(text);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  })).optional(),
   /** ZooKeeper mode: how long the start waits for ZooKeeper before serving its cached config. */
   zookeeperConnectTimeoutMs: positiveInt().default(5000),
   /** IP half of the proxy's identity (host:port); blank = first non-loopback IPv4 of this machine. */

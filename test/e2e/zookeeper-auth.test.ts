@@ -1,7 +1,7 @@
 /**
  * ZooKeeper with digest credentials, against the real ZooKeeper server: `pproxy zk` writes with
  * them (PPROXY_ZK_AUTH) and makes its nodes changeable by them alone; the proxy reads with its own
- * (zookeeperAuthFile) and serves; the credentials reach no log line.
+ * (zookeeperAuth, from a file) and serves; the credentials reach no log line.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -19,6 +19,9 @@ import { CLI_JS } from '../helpers/proxy';
 import { run } from '../helpers/run';
 import { eventually } from '../helpers/wait';
 import { ZooKeeperServer } from '../helpers/zookeeper';
+
+/** A secret setting read from `file`. */
+const fileReference = (file: string) => `\${file:${file}}`;
 
 const WRITER = { user: 'console', password: 'pa55:w0rd-never-logged' };
 
@@ -88,7 +91,7 @@ test('nodes written with credentials are readable by anyone and changeable by th
   const logger = pino({ level: 'debug' }, { write: (line: string) => lines.push(line) });
   const config = writeConfig(tempDir(t), {
     zookeeperAddr: zk.address,
-    zookeeperAuthFile: authFile,
+    zookeeperAuth: fileReference(authFile),
     host: '127.0.0.1',
     port,
     bindAddress: '127.0.0.1',
@@ -103,13 +106,14 @@ test('nodes written with credentials are readable by anyone and changeable by th
   assert.deepEqual(lines.filter((line) => line.includes(WRITER.password)), [], 'no log line holds the password');
 });
 
-test('zookeeperAuthFile that cannot be read, or holds no user:password, refuses the configuration naming the file, not its content', (t) => {
+test('zookeeperAuth from a file that cannot be read, or holds no user:password, refuses the configuration naming the file, not its content', (t) => {
   const dir = tempDir(t);
   const base = { zookeeperAddr: '127.0.0.1:1', port: 0, dataDir: dir };
-  const missing = writeConfig(dir, { ...base, zookeeperAuthFile: 'absent' }, 'missing.yaml');
-  assert.throws(() => loadNodeConfiguration(missing), (err: Error) => err.message.includes('zookeeperAuthFile: cannot read') && err.message.includes('absent'));
+  const absent = path.join(dir, 'absent');
+  const missing = writeConfig(dir, { ...base, zookeeperAuth: fileReference(absent) }, 'missing.yaml');
+  assert.throws(() => loadNodeConfiguration(missing), (err: Error) => err.message.includes('zookeeperAuth') && err.message.includes(`cannot read ${absent}`));
   fs.writeFileSync(path.join(dir, 'bad-auth'), 'only-a-secret-value\n');
-  const bad = writeConfig(dir, { ...base, zookeeperAuthFile: 'bad-auth' }, 'bad.yaml');
+  const bad = writeConfig(dir, { ...base, zookeeperAuth: fileReference(path.join(dir, 'bad-auth')) }, 'bad.yaml');
   assert.throws(
     () => loadNodeConfiguration(bad),
     (err: Error) => err.message.includes('must be user:password') && !err.message.includes('only-a-secret-value'),
