@@ -218,19 +218,19 @@ export class RocketMq4Storage implements ClusterStorage {
 
   /** The messages grouped by queue, each group in send order and cut where a batch would grow past maxMessageSize. */
   private byQueue(chosen: readonly (readonly [number, WriteQueue])[], messages: readonly OutgoingMessage[]): Attempt[] {
-    const groups = new Map<string, { queue: WriteQueue; batches: { indices: number[]; bytes: number }[] }>();
+    // the queues are the route's own objects: one object per queue
+    const groups = new Map<WriteQueue, { indices: number[]; bytes: number }[]>();
     for (const [i, queue] of chosen) {
-      const key = `${queue.brokerName}\u0000${queue.queueId}`;
-      let group = groups.get(key);
-      if (!group) groups.set(key, (group = { queue, batches: [] }));
+      let batches = groups.get(queue);
+      if (!batches) groups.set(queue, (batches = []));
       const bytes = messages[i]!.body.length;
-      const last = group.batches.at(-1);
+      const last = batches.at(-1);
       if (last && last.bytes + bytes <= this.maxMessageSize) {
         last.indices.push(i);
         last.bytes += bytes;
-      } else group.batches.push({ indices: [i], bytes });
+      } else batches.push({ indices: [i], bytes });
     }
-    return [...groups.values()].flatMap(({ queue, batches }) => batches.map(({ indices }) => ({ indices, queue })));
+    return [...groups].flatMap(([queue, batches]) => batches.map(({ indices }) => ({ indices, queue })));
   }
 
   private async sendAttempt(
