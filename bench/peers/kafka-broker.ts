@@ -36,14 +36,18 @@ export type KafkaSaslMechanism = 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512';
 
 /**
  * Authenticated listeners beside the PLAINTEXT one (which stays, for the broker's readiness check
- * and the tests' own admin and kcat calls): SASL_PLAINTEXT, and SASL_SSL when `tls` is given.
+ * and the tests' own admin and kcat calls): SASL_PLAINTEXT, SASL_SSL when `tls` is given, and an SSL
+ * listener that requires a client certificate when `tls.clientCaFile` is given too.
  * Every user may log in with every mechanism: PLAIN users inline in the listener's JAAS
  * configuration, SCRAM credentials written into the metadata log when the storage is formatted.
  */
 export interface KafkaSecurityOptions {
   readonly users: readonly { readonly name: string; readonly password: string }[];
-  /** The broker's certificate chain and its unencrypted PKCS#8 key, as PEM files. */
-  readonly tls?: { readonly certFile: string; readonly keyFile: string };
+  /**
+   * The broker's certificate chain and its unencrypted PKCS#8 key, as PEM files; `clientCaFile`, the
+   * CA whose client certificates the mutual-TLS listener accepts.
+   */
+  readonly tls?: { readonly certFile: string; readonly keyFile: string; readonly clientCaFile?: string };
 }
 
 export class KafkaBroker {
@@ -57,8 +61,8 @@ export class KafkaBroker {
     private readonly properties: string,
     /** The broker's log.dirs: a folder `<topic>-<partition>` of segments per partition. */
     readonly logDir: string,
-    /** The SASL_PLAINTEXT and SASL_SSL listeners' ports, with `security`. */
-    readonly securePorts: { readonly saslPlaintext?: number; readonly saslSsl?: number } = {},
+    /** The SASL_PLAINTEXT, SASL_SSL and mutual-TLS SSL listeners' ports, with `security`. */
+    readonly securePorts: { readonly saslPlaintext?: number; readonly saslSsl?: number; readonly mutualTls?: number } = {},
   ) {}
 
   /** The bootstrap list of the SASL_PLAINTEXT listener. */
@@ -71,6 +75,12 @@ export class KafkaBroker {
   get saslSslBootstraps(): string[] {
     if (this.securePorts.saslSsl === undefined) throw new Error('this broker was started without a TLS certificate');
     return [`127.0.0.1:${this.securePorts.saslSsl}`];
+  }
+
+  /** The bootstrap list of the SSL listener that requires a client certificate. */
+  get mutualTlsBootstraps(): string[] {
+    if (this.securePorts.mutualTls === undefined) throw new Error('this broker was started without a client CA');
+    return [`127.0.0.1:${this.securePorts.mutualTls}`];
   }
 
   get bootstraps(): string[] {
@@ -94,10 +104,12 @@ export class KafkaBroker {
     const securePorts = {
       saslPlaintext: security ? await freePort() : undefined,
       saslSsl: security?.tls ? await freePort() : undefined,
+      mutualTls: security?.tls?.clientCaFile ? await freePort() : undefined,
     };
     const secureListeners = [
       ...(securePorts.saslPlaintext === undefined ? [] : [`SASL_PLAINTEXT://127.0.0.1:${securePorts.saslPlaintext}`]),
       ...(securePorts.saslSsl === undefined ? [] : [`SASL_SSL://127.0.0.1:${securePorts.saslSsl}`]),
+      ...(securePorts.mutualTls === undefined ? [] : [`SSL://127.0.0.1:${securePorts.mutualTls}`]),
     ];
     fs.writeFileSync(
       properties,
@@ -108,7 +120,7 @@ export class KafkaBroker {
         `listeners=${[`PLAINTEXT://127.0.0.1:${port}`, `CONTROLLER://127.0.0.1:${controllerPort}`, ...secureListeners].join(',')}`,
         `advertised.listeners=${[`PLAINTEXT://127.0.0.1:${options.advertisedPort ?? port}`, ...secureListeners].join(',')}`,
         'controller.listener.names=CONTROLLER',
-        `listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT${security ? ',SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL' : ''}`,
+        `listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT${security ? ',SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL,SSL:SSL' : ''}`,
         ...(security ? securityProperties(security) : []),
         'inter.broker.listener.name=PLAINTEXT',
         `log.dirs=${logDir}`,
@@ -211,7 +223,7 @@ export class KafkaBroker {
 
 const SCRAM_MECHANISMS = ['SCRAM-SHA-256', 'SCRAM-SHA-512'] as const;
 
-/** server.properties lines of the SASL_PLAINTEXT and SASL_SSL listeners. */
+/** server.properties lines of the SASL_PLAINTEXT, SASL_SSL and SSL listeners. */
 function securityProperties(security: KafkaSecurityOptions): string[] {
   const plainUsers = security.users.map(({ name, password }) => `user_${name}="${password}"`).join(' ');
   const listeners = security.tls ? ['sasl_plaintext', 'sasl_ssl'] : ['sasl_plaintext'];
@@ -225,11 +237,21 @@ function securityProperties(security: KafkaSecurityOptions): string[] {
   if (security.tls) {
     // a PEM keystore takes the key and its chain inline, one property each, newlines escaped
     const inline = (file: string) => fs.readFileSync(file, 'utf8').trim().replace(/\r?\n/g, '\\n');
-    lines.push(
-      'listener.name.sasl_ssl.ssl.keystore.type=PEM',
-      `listener.name.sasl_ssl.ssl.keystore.certificate.chain=${inline(security.tls.certFile)}`,
-      `listener.name.sasl_ssl.ssl.keystore.key=${inline(security.tls.keyFile)}`,
-    );
+    const tlsListeners = security.tls.clientCaFile ? ['sasl_ssl', 'ssl'] : ['sasl_ssl'];
+    for (const listener of tlsListeners) {
+      lines.push(
+        `listener.name.${listener}.ssl.keystore.type=PEM`,
+        `listener.name.${listener}.ssl.keystore.certificate.chain=${inline(security.tls.certFile)}`,
+        `listener.name.${listener}.ssl.keystore.key=${inline(security.tls.keyFile)}`,
+      );
+    }
+    if (security.tls.clientCaFile) {
+      lines.push(
+        'listener.name.ssl.ssl.client.auth=required',
+        'listener.name.ssl.ssl.truststore.type=PEM',
+        `listener.name.ssl.ssl.truststore.certificates=${inline(security.tls.clientCaFile)}`,
+      );
+    }
   }
   return lines;
 }

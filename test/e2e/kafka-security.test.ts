@@ -1,12 +1,13 @@
 /**
- * Kafka over SASL_PLAINTEXT (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512) and SASL_SSL against a real
- * Kafka 4 broker with those listeners, its certificate made here with openssl: the stock Thrift
+ * Kafka over SASL_PLAINTEXT (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512), SASL_SSL and mutual TLS against a
+ * real Kafka 4 broker with those listeners, its certificates made here with openssl: the stock Thrift
  * client -> the proxy process -> the broker, every message read back from it. Refused credentials
  * and a certificate that does not verify answer at once, with one log line naming the cluster and
- * the cause, and do not hold up the proxy's start. The password, given as ${env:..} and ${file:..},
- * is in no log line, not on /status and in no answer.
+ * the cause, and do not hold up the proxy's start. The password and the client key's passphrase,
+ * given as ${env:..} and ${file:..}, are in no log line, not on /status and in no answer.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -32,13 +33,17 @@ const PASSWORD_ENV = 'PPROXY_TEST_KAFKA_PASSWORD';
 const passwordFile = path.join(dir, 'kafka-password');
 fs.writeFileSync(passwordFile, `${PASSWORD}\n`);
 
+const PASSPHRASE = `key${randomBytes(12).toString('hex')}`;
+const PASSPHRASE_ENV = 'PPROXY_TEST_KAFKA_KEY_PASSPHRASE';
+
 const setup = (async () => {
   const ca = makeCa(dir, 'test-ca');
   const otherCa = makeCa(dir, 'other-ca');
+  const clientCa = makeCa(dir, 'client-ca');
   const server = issueServer(ca, 'kafka-broker');
-  const tls = { certFile: server.cert, keyFile: server.key };
+  const tls = { certFile: server.cert, keyFile: server.key, clientCaFile: clientCa.cert };
   const broker = await KafkaBroker.start(shared, { version: 4, security: { users: [{ name: USER, password: PASSWORD }], tls } });
-  return { broker, ca, otherCa };
+  return { broker, ca, otherCa, clientCa };
 })();
 shared.hold(setup.catch(() => undefined));
 
@@ -131,4 +136,75 @@ test('Kafka over SASL and TLS: sends stored, refusals answered at once and logge
     assert.ok(!answers.some((answer) => answer.includes(secret)), 'no answer holds a password');
   }
   assert.ok(proxy.output().length > 0 && status.includes('K_PLAIN'), 'the log and /status were there to search');
+});
+
+/** `pair`'s key encrypted with `passphrase` (PKCS#8, AES-256), as an operator's key file often is. */
+function encryptedKey(pair: { key: string }, passphrase: string): string {
+  const file = pair.key.replace(/\.pem$/, '-encrypted.pem');
+  const r = spawnSync('openssl', ['pkcs8', '-topk8', '-v2', 'aes-256-cbc', '-in', pair.key, '-out', file, '-passout', `pass:${passphrase}`], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  return file;
+}
+
+test('Kafka over mutual TLS: the proxy certificate accepted, a missing or foreign one refused at once, the key passphrase shown nowhere', { timeout: 240_000 }, async (t) => {
+  const { broker, ca, otherCa, clientCa } = await setup;
+  const ours = clientCa.issue('pproxy-client', 'pproxy');
+  const foreign = otherCa.issue('stranger-client', 'stranger');
+  const common = { retries: 2, retryBackoff: 50, requestTimeout: 5000, bootstrapServers: broker.mutualTlsBootstraps };
+  const kafkaClusters: Record<string, Record<string, unknown>> = {
+    K_MTLS: { ...common, ssl: { ca: ca.cert, cert: ours.cert, key: encryptedKey(ours, PASSPHRASE), passphrase: `\${env:${PASSPHRASE_ENV}}` } },
+    K_MTLS_NOCERT: { ...common, ssl: { ca: ca.cert } },
+    K_MTLS_FOREIGN: { ...common, ssl: { ca: ca.cert, cert: foreign.cert, key: foreign.key } },
+  };
+  const names = Object.keys(kafkaClusters);
+  for (const cluster of names) await broker.createTopic(topicOf(cluster), 1);
+  const adminPort = await freePort();
+  const config = localConfig({
+    clusters: {},
+    kafkaClusters,
+    carreraConfiguration: { useKafka: true, kafkaProducers: 1 },
+    topics: names.map((cluster) => ({ topic: topicOf(cluster), clusters: [cluster] })),
+    extra: { adminPort, logLevel: 'info' },
+  });
+  process.env[PASSPHRASE_ENV] = PASSPHRASE;
+  const started = Date.now();
+  const proxy = await startProxyProcess(t, writeConfig(dir, config, 'carrera-mtls.yaml'));
+  const client = await ProducerClient.connect('127.0.0.1', proxy.port);
+  t.after(() => client.close());
+  const answers: string[] = [];
+
+  for (let i = 0; i < 3; i++) {
+    const r = await client.sendSync({ topic: topicOf('K_MTLS'), body: `K_MTLS-${i}` }, 10_000);
+    answers.push(JSON.stringify(r));
+    assert.equal(r.code, ResultCode.OK, `K_MTLS message ${i}: ${JSON.stringify(r)}`);
+  }
+  const stored = (await consumeAll(broker.bootstraps, topicOf('K_MTLS'))).map((record) => record.value.toString());
+  assert.deepEqual(stored, ['K_MTLS-0', 'K_MTLS-1', 'K_MTLS-2'], 'every message in the broker');
+
+  // the broker refuses the handshake: answered at once, not retried until the client's timeout
+  for (const cluster of ['K_MTLS_NOCERT', 'K_MTLS_FOREIGN']) {
+    for (let i = 0; i < 5; i++) {
+      const sentAt = Date.now();
+      const r = await client.sendSync({ topic: topicOf(cluster), body: `${cluster}-${i}` }, 10_000);
+      const tookMs = Date.now() - sentAt;
+      answers.push(JSON.stringify(r));
+      assert.equal(r.code, ResultCode.FAIL_UNKNOWN, `${cluster}: ${JSON.stringify(r)}`);
+      assert.ok(tookMs < 3000, `${cluster}: answered in ${tookMs} ms`);
+    }
+    assert.deepEqual(await consumeAll(broker.bootstraps, topicOf(cluster)), [], `${cluster}: nothing stored`);
+  }
+  const burstEnded = Date.now();
+  const status = await (await fetch(`http://127.0.0.1:${adminPort}/status`)).text();
+  const lines = proxy.output().split('\n');
+  const seconds = Math.ceil((burstEnded - started) / 1000);
+  for (const cluster of ['K_MTLS_NOCERT', 'K_MTLS_FOREIGN']) {
+    const logged = lines.filter((line) => line.includes('authentication or TLS failed') && line.includes(`"cluster":"${cluster}"`));
+    assert.ok(logged.length >= 1 && logged.length <= seconds + 1, `${cluster}: ${logged.length} lines in ${seconds} s:\n${logged.join('\n')}`);
+    assert.match(logged[0]!, /certificate|alert/i);
+    t.diagnostic(`${cluster}: ${logged.length} line(s), the first: ${logged[0]}`);
+  }
+  assert.ok(!proxy.output().includes(PASSPHRASE), 'no log line holds the passphrase');
+  assert.ok(!status.includes(PASSPHRASE), '/status holds no passphrase');
+  assert.ok(!answers.some((answer) => answer.includes(PASSPHRASE)), 'no answer holds the passphrase');
+  assert.ok(status.includes('K_MTLS'), '/status was there to search');
 });

@@ -7,7 +7,7 @@
  */
 import fs from 'node:fs';
 import os from 'node:os';
-import type tls from 'node:tls';
+import tls from 'node:tls';
 import type { SASLOptions } from './kafkajs';
 import type { z } from 'zod';
 import type { SchemaTools } from '../plugin-api';
@@ -98,6 +98,19 @@ export function kafkaTlsOptions(ssl: NonNullable<KafkaClusterConfig['ssl']>, rea
     servername: ssl.servername,
     rejectUnauthorized: ssl.rejectUnauthorized,
   };
+}
+
+/**
+ * Builds the TLS context once, so that a key that does not decrypt with its passphrase, or does not
+ * match its certificate, stops the cluster's creation with OpenSSL's reason, instead of failing
+ * every connection later as an error kafkajs retries.
+ */
+export function checkKafkaTlsOptions(options: tls.ConnectionOptions): void {
+  try {
+    tls.createSecureContext(options);
+  } catch (error) {
+    throw new Error(`ssl: the CA, client certificate or key cannot be used: ${(error as Error).message}`);
+  }
 }
 
 /** The cluster's SASL settings as kafkajs takes them: the one place the password is revealed. */

@@ -17,9 +17,11 @@ const PROTOCOL_ERRORS: Readonly<Record<string, StorageErrorCode>> = {
 };
 
 /**
- * Node's codes for a broker certificate that does not verify (unknown CA, wrong name, expired):
- * kafkajs calls every connection error retriable, but these fail the same way until the
- * configuration changes, and retrying them only turns a prompt answer into a late timeout.
+ * Node's codes for a broker certificate that does not verify (unknown CA, wrong name, expired), and
+ * OpenSSL's for the TLS alerts a broker sends when it refuses our client certificate (none, from a
+ * CA it does not trust, expired): kafkajs calls every connection error retriable, but these fail
+ * the same way until the configuration changes, and retrying them only turns a prompt answer into a
+ * late timeout.
  */
 const CERTIFICATE_ERRORS = new Set([
   'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
@@ -33,6 +35,14 @@ const CERTIFICATE_ERRORS = new Set([
   'CERT_UNTRUSTED',
   'CERT_REJECTED',
   'ERR_TLS_CERT_ALTNAME_INVALID',
+  'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE',
+  'ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN',
+  'ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED',
+  'ERR_SSL_SSLV3_ALERT_CERTIFICATE_REVOKED',
+  'ERR_SSL_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE',
+  'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA',
+  'ERR_SSL_TLSV1_ALERT_ACCESS_DENIED',
+  'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED',
 ]);
 
 /** A failure no retry can cure: the broker refused our credentials, or we refused its certificate. */

@@ -16,7 +16,7 @@ import { choosePartition } from '../../routing/partition';
 import { StorageError, type ClusterStorage, type OutgoingMessage, type SendOutcome } from '../storage';
 import { TopicSends } from '../topic-sends';
 import type { LibraryLoader } from './codec-libraries';
-import { kafkaAcks, kafkaClientId, kafkaSasl, kafkaTlsOptions, type KafkaClusterConfig } from './kafka-config';
+import { checkKafkaTlsOptions, kafkaAcks, kafkaClientId, kafkaSasl, kafkaTlsOptions, type KafkaClusterConfig } from './kafka-config';
 import { Compression, type CompressionCode } from './record-codecs';
 import { isSecurityFailure, toStorageError } from './kafka-errors';
 import { PartitionCounts } from './partition-counts';
@@ -86,6 +86,7 @@ export class KafkaStorage implements ClusterStorage {
     this.sends = new TopicSends(`kafka cluster ${cluster}`, (topic, indices, messages, outcomes) => this.sendTopic(topic, indices, messages, outcomes));
     const startedAt = Date.now();
     const ssl = config.ssl === undefined ? undefined : kafkaTlsOptions(config.ssl);
+    if (ssl !== undefined) checkKafkaTlsOptions(ssl);
     const sasl = kafkaSasl(config.sasl);
     const client = (index: number) =>
       new Kafka({

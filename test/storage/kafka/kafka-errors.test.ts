@@ -48,11 +48,13 @@ test("DDMQ's Kafka keys: defaults, acks mapping, and required brokers", () => {
   assert.equal(kafkaClusterSchema(schemaTools).safeParse({ acks: '1' }).success, false);
 });
 
-test('refused credentials and a broker certificate that does not verify are answered at once: not retriable', () => {
+test('refused credentials, a broker certificate that does not verify and a client certificate the broker refuses are answered at once: not retriable', () => {
   const refused = new KafkaJSNumberOfRetriesExceeded(new (KafkaJSSASLAuthenticationError as unknown as new (message: string) => Error)('SASL PLAIN authentication failed: Authentication failed'), { retryCount: 0, retryTime: 0 });
   const untrusted = new KafkaJSConnectionError('Connection error: unable to verify the first certificate', { broker: 'h:9093', code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' } as never);
   const wrongName = new KafkaJSConnectionError('Connection error: Hostname/IP does not match', { broker: 'h:9093', code: 'ERR_TLS_CERT_ALTNAME_INVALID' } as never);
-  for (const error of [refused, untrusted, wrongName]) {
+  const noClientCertificate = new KafkaJSConnectionError('Connection error: sslv3 alert bad certificate', { broker: 'h:9093', code: 'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE' } as never);
+  const foreignClientCertificate = new KafkaJSConnectionError('Connection error: sslv3 alert certificate unknown', { broker: 'h:9093', code: 'ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN' } as never);
+  for (const error of [refused, untrusted, wrongName, noClientCertificate, foreignClientCertificate]) {
     const e = toStorageError(error, 'K1');
     assert.equal(e.code, 'UNAVAILABLE', String(error));
     assert.equal(e.retriable, false, String(error));
