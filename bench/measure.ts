@@ -27,7 +27,7 @@ export async function measure(plan: RunPlan, timing: Omit<Timing, 'durationMs'>,
  */
 export async function measureTogether(plans: readonly RunPlan[], timing: Omit<Timing, 'durationMs'>, teardown: Teardown, brokers: RunBrokers): Promise<RunResult[]> {
   const systems: SystemUnderTest[] = [];
-  for (const plan of plans) systems.push(await startSystem(plan.system, plan.workload, plan.proxy, teardown, brokers, plan.baseline, plan.metrics));
+  for (const plan of plans) systems.push(await startSystem(plan.system, plan.workload, plan.proxy, teardown, brokers, plan.baseline, plan.metrics, plan.tls));
   const measurements = await Promise.all(systems.map((system, i) => system.drive(plans[i]!.load, { ...timing, durationMs: plans[i]!.durationMs })));
   return systems.map((system, i) => {
     const measurement = measurements[i]!;

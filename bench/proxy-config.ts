@@ -23,6 +23,8 @@ export interface ProxyOptions {
   maxInFlightBytes?: number;
   /** The proxy's metrics on (`--metrics`): its admin listener on this port; absent, off (adminPort 0). */
   adminPort?: number;
+  /** TLS on the Thrift port (`--tls`): carrera.yaml's `thriftServer.tls`, these PEM files. */
+  tls?: { cert: string; key: string };
 }
 
 export const PARTITIONS = 8;
@@ -53,6 +55,7 @@ function proxyConfig(topic: string, options: ProxyOptions): Record<string, unkno
     bindAddress: '127.0.0.1',
     logLevel: 'warn',
     ...(options.adminPort ? { adminPort: options.adminPort } : {}),
+    ...(options.tls ? { thriftServer: { tls: options.tls } } : {}),
     pproxy: {
       proxyCluster: 'P_bench',
       brokerClusters: [cluster],

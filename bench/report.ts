@@ -10,7 +10,7 @@ import type { RunPlan, Scenario, ScenarioId } from './scenarios';
 import { SYSTEMS, type SystemId } from './systems';
 
 export interface FailedRun {
-  plan: Pick<RunPlan, 'scenario' | 'system' | 'baseline' | 'metrics'>;
+  plan: Pick<RunPlan, 'scenario' | 'system' | 'baseline' | 'metrics' | 'tls'>;
   error: string;
 }
 
@@ -41,10 +41,10 @@ export interface Ratio {
 export function ratios(rows: Row[]): Ratio[] {
   const measured = ([scenario, system]: [ScenarioId, SystemId], baseline = false) =>
     rows.filter((r): r is RunResult => !isFailed(r) && r.plan.scenario === scenario && r.plan.system === system && !!r.plan.baseline === baseline);
-  // the build's own runs with metrics off, as its baseline runs are, unless it ran only with them on
+  // the build's own runs with metrics and TLS off, unless it ran only with them on
   const find = (id: [ScenarioId, SystemId], baseline = false) => {
     const own = measured(id, baseline);
-    return own.find((r) => !r.plan.metrics) ?? own[0];
+    return own.find((r) => !r.plan.metrics && !r.plan.tls) ?? own.find((r) => !r.plan.metrics) ?? own[0];
   };
   const ratio = (label: string, a: RunResult, b: RunResult, of: string, to: string): Ratio => ({
     label,
@@ -63,10 +63,11 @@ export function ratios(rows: Row[]): Ratio[] {
 
 /**
  * One variant of a pproxy run over another, pair by pair in the order run: metrics on over off
- * (--metrics on,off), or this build over the baseline's in the same metrics setting (--baseline).
+ * (--metrics on,off), TLS on over off (--tls on,off), or this build over the baseline's in the same
+ * settings (--baseline); every other setting the same within a pair.
  */
 export interface PairedRatios {
-  /** scenario/system, `[m]` appended for a baseline comparison with metrics on */
+  /** scenario/system, `[m]` appended when the pair ran with metrics on, `[t]` with TLS on */
   id: string;
   pairs: { msgsPerSec: number; p99: number; cpuPerMessage: number }[];
   medianMsgsPerSec: number;
@@ -74,15 +75,24 @@ export interface PairedRatios {
   medianCpuPerMessage: number;
 }
 
+const runId = (r: RunResult, settings: { metrics?: boolean; tls?: boolean }) =>
+  `${r.plan.scenario}/${r.plan.system}${settings.metrics && r.plan.metrics ? '[m]' : ''}${settings.tls && r.plan.tls ? '[t]' : ''}`;
+
 export function metricsCost(rows: Row[]): PairedRatios[] {
   const own = rows.filter((r): r is RunResult => !isFailed(r) && !r.plan.baseline);
-  return paired(own, (r) => `${r.plan.scenario}/${r.plan.system}`, (r) => !!r.plan.metrics);
+  return paired(own, (r) => runId(r, { tls: true }), (r) => !!r.plan.metrics);
 }
 
-/** This build over the baseline's (--baseline), each metrics setting apart. */
+/** TLS on the Thrift port over plain TCP (--tls on,off), each metrics setting apart. */
+export function tlsCost(rows: Row[]): PairedRatios[] {
+  const own = rows.filter((r): r is RunResult => !isFailed(r) && !r.plan.baseline);
+  return paired(own, (r) => runId(r, { metrics: true }), (r) => !!r.plan.tls);
+}
+
+/** This build over the baseline's (--baseline), each metrics and TLS setting apart. */
 export function baselineCost(rows: Row[]): PairedRatios[] {
   const measured = rows.filter((r): r is RunResult => !isFailed(r));
-  return paired(measured, (r) => `${r.plan.scenario}/${r.plan.system}${r.plan.metrics ? '[m]' : ''}`, (r) => !r.plan.baseline);
+  return paired(measured, (r) => runId(r, { metrics: true, tls: true }), (r) => !r.plan.baseline);
 }
 
 /** The runs grouped by `id`, the i-th run where `isA` holds over the i-th where it does not. */
@@ -143,7 +153,7 @@ export function formatReport(scenarios: Scenario[], rows: Row[]): string {
     if (own.length === 0) continue;
     out.push('', `${scenario.id}. ${scenario.title}`);
     for (const row of own) {
-      const system = `${row.plan.system}${row.plan.baseline ? '[b]' : ''}${row.plan.metrics ? '[m]' : ''} ${SYSTEMS[row.plan.system]}`;
+      const system = `${row.plan.system}${row.plan.baseline ? '[b]' : ''}${row.plan.metrics ? '[m]' : ''}${row.plan.tls ? '[t]' : ''} ${SYSTEMS[row.plan.system]}`;
       if (isFailed(row)) {
         out.push(`${system.padEnd(COLUMNS[0]![1])}  FAILED: ${row.error.replace(/\s*\n\s*/g, '; ')}`);
         continue;
@@ -171,6 +181,7 @@ export function formatReport(scenarios: Scenario[], rows: Row[]): string {
     'CPU: user + system time of the server process in the window, per message answered OK.',
     ...(rows.some((r) => r.plan.baseline) ? ['[b]: the same run of the --baseline build, right after this build\'s.'] : []),
     ...(rows.some((r) => r.plan.metrics) ? ['[m]: with the proxy\'s metrics on (its admin listener on); the same run without them next to it.'] : []),
+    ...(rows.some((r) => r.plan.tls) ? ['[t]: the Thrift port over TLS 1.3 (a P-256 certificate), the load generator\'s connections too; the same run over plain TCP next to it.'] : []),
     `The load generator (one process), the servers, the Kafka mock and the real brokers' JVMs share this machine's ${os.cpus().length} cores.`,
   );
 
@@ -189,6 +200,7 @@ export function formatReport(scenarios: Scenario[], rows: Row[]): string {
     }
   };
   pairedSection('Metrics on / off', metricsCost(rows));
+  pairedSection('TLS on / off', tlsCost(rows));
   pairedSection('This build / baseline', baselineCost(rows));
 
   for (const row of rows) {
@@ -217,5 +229,5 @@ export function formatReport(scenarios: Scenario[], rows: Row[]): string {
 export function writeJson(file: string, options: Record<string, unknown>, rows: Row[]): void {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const machine = { node: process.version, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryMiB: Math.round(os.totalmem() / 2 ** 20) };
-  fs.writeFileSync(file, `${JSON.stringify({ finishedAt: new Date().toISOString(), machine, options, results: rows, ratios: ratios(rows), metricsCost: metricsCost(rows), baselineCost: baselineCost(rows) }, null, 2)}\n`);
+  fs.writeFileSync(file, `${JSON.stringify({ finishedAt: new Date().toISOString(), machine, options, results: rows, ratios: ratios(rows), metricsCost: metricsCost(rows), tlsCost: tlsCost(rows), baselineCost: baselineCost(rows) }, null, 2)}\n`);
 }

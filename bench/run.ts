@@ -10,6 +10,7 @@
  *   node dist/bench/run.js --scenarios 1,3 --only c,d --baseline ../before   this build against another
  *   node dist/bench/run.js --scenarios 1,2 --only c,d --metrics on,off --repeat 3   the cost of metrics
  *   node dist/bench/run.js --scenarios 1,2 --only c,d --metrics on,off --repeat 9 --side-by-side   the same, both at once
+ *   node dist/bench/run.js --scenarios 1 --only c --tls on,off --repeat 9 --side-by-side   the cost of TLS on the Thrift port
  *
  * Options: --scenarios 1,...,5 (default all), --only a,...,k (systems, default all),
  * --duration S (measured seconds per run, 5; scenario 5 runs twice as long), --warmup S (2),
@@ -17,10 +18,13 @@
  * --baseline DIR (another checkout, built, with bin/pproxy-server: each pproxy run (c, d, g, j, k) is followed by
  * the same run of that build, in each metrics setting, for a before/after of a change in one run),
  * --metrics on,off (pproxy with its metrics on, the admin listener on a free port, and/or off,
- * adminPort 0; default off: each pproxy run is made in each, interleaved), --repeat N (each pproxy
- * run N times, its variants interleaved each time, 1), --side-by-side (a pproxy run's variants, metrics
- * on and off and the baseline, driven at the same time, each with the whole load, instead of one after
- * the other: a change in the machine's load falls on all of them alike), --out FILE (JSON results,
+ * adminPort 0; default off: each pproxy run is made in each, interleaved), --tls on,off (pproxy's
+ * Thrift port with TLS, a certificate made for the run, the load generator connecting over TLS, and/or
+ * plain TCP; default off: like --metrics, each pproxy run in each, and in each metrics setting),
+ * --repeat N (each pproxy run N times, its variants interleaved each time, 1), --side-by-side (a pproxy
+ * run's variants, metrics and TLS on and off and the baseline, driven at the same time, each with the
+ * whole load, instead of one after the other: a change in the machine's load falls on all of them
+ * alike), --out FILE (JSON results,
  * default dist/bench-results.json), --help (the systems and scenarios).
  * Progress goes to stderr, the table to stdout. Exit code 1 when a run failed, 2 when the options
  * are wrong or a selected system's broker jars are not fetched.
@@ -50,6 +54,7 @@ function parseOptions() {
       rate: { type: 'string' },
       baseline: { type: 'string' },
       metrics: { type: 'string', default: 'off' },
+      tls: { type: 'string', default: 'off' },
       repeat: { type: 'string', default: '1' },
       'side-by-side': { type: 'boolean', default: false },
       out: { type: 'string' },
@@ -84,15 +89,16 @@ function parseOptions() {
     warmupMs: seconds(values.warmup, 'warmup'),
     rate: values.rate === undefined ? undefined : positive(values.rate, 'rate'),
     baseline: values.baseline === undefined ? undefined : baselineBuild(values.baseline),
-    metrics: [...new Set(list(values.metrics, METRICS_SETTINGS, 'metrics setting'))].map((setting) => setting === 'on'),
+    metrics: [...new Set(list(values.metrics, ON_OFF, 'metrics setting'))].map((setting) => setting === 'on'),
+    tls: [...new Set(list(values.tls, ON_OFF, 'tls setting'))].map((setting) => setting === 'on'),
     repeat: wholeNumber(values.repeat, 'repeat'),
     sideBySide: values['side-by-side'] === true,
     out: values.out ? path.resolve(values.out) : path.join(REPO_ROOT, 'dist/bench-results.json'),
   };
 }
 
-/** --metrics: pproxy with its metrics on (admin listener on) or off (adminPort 0). */
-const METRICS_SETTINGS = ['on', 'off'] as const;
+/** --metrics (pproxy with its admin listener on, or adminPort 0) and --tls (its Thrift port over TLS, or plain). */
+const ON_OFF = ['on', 'off'] as const;
 
 function baselineBuild(dir: string): string {
   const root = path.resolve(dir);
@@ -115,7 +121,7 @@ function peersNeeded(systems: SystemId[]): Partial<Record<BrokerPeer, string[]>>
 /** The --help text: the options, and the systems and scenarios they select from. */
 function usage(): string {
   return [
-    'usage: node dist/bench/run.js [--scenarios 1,2,...] [--only a,b,...] [--duration S] [--warmup S] [--rate N] [--baseline DIR] [--metrics on,off] [--repeat N] [--side-by-side] [--out FILE]',
+    'usage: node dist/bench/run.js [--scenarios 1,2,...] [--only a,b,...] [--duration S] [--warmup S] [--rate N] [--baseline DIR] [--metrics on,off] [--tls on,off] [--repeat N] [--side-by-side] [--out FILE]',
     '',
     `systems (--only, default all; ${Object.keys(PEER_OF).join(',')} need Java and the jars scripts/fetch-test-peers.sh fetches):`,
     ...Object.entries(SYSTEMS).map(([id, name]) => `  ${id}  ${name}`),
@@ -148,9 +154,9 @@ async function main(): Promise<number> {
   process.once('SIGINT', interrupted);
   process.once('SIGTERM', interrupted);
 
-  const label = (plan: RunPlan) => `${plan.scenario}/${plan.system} ${SYSTEMS[plan.system]}${plan.baseline ? ' [baseline]' : ''}${plan.metrics ? ' [metrics on]' : ''}`;
+  const label = (plan: RunPlan) => `${plan.scenario}/${plan.system} ${SYSTEMS[plan.system]}${plan.baseline ? ' [baseline]' : ''}${plan.metrics ? ' [metrics on]' : ''}${plan.tls ? ' [tls]' : ''}`;
   const failed = (plan: RunPlan, err: unknown): Row => ({
-    plan: { scenario: plan.scenario, system: plan.system, baseline: plan.baseline, metrics: plan.metrics },
+    plan: { scenario: plan.scenario, system: plan.system, baseline: plan.baseline, metrics: plan.metrics, tls: plan.tls },
     error: (err as Error).message,
   });
   const timing = { warmupMs: options.warmupMs, graceMs: GRACE_MS };
@@ -192,7 +198,7 @@ async function main(): Promise<number> {
     durationMs: options.durationMs,
     openLoopRate: options.rate,
     peakOfD: async () => {
-      const measured = rows.find((r): r is RunResult => r.plan.scenario === '1' && r.plan.system === 'd' && !r.plan.baseline && !r.plan.metrics && !('error' in r));
+      const measured = rows.find((r): r is RunResult => r.plan.scenario === '1' && r.plan.system === 'd' && !r.plan.baseline && !r.plan.metrics && !r.plan.tls && !('error' in r));
       const row = measured ?? (await run(await scenario1.plan('d', context)));
       if ('error' in row) throw new Error(`no peak of 1/d to take half of: ${row.error}`);
       return row.msgsPerSec;
@@ -215,10 +221,11 @@ async function main(): Promise<number> {
         }
         // interleaved, and in turn first, so that a change in the machine's load over the bench falls on each variant alike
         for (let i = 0; i < options.repeat; i++) {
-          const settings = i % 2 === 0 ? options.metrics : [...options.metrics].reverse();
-          const variants: RunPlan[] = settings.map((metrics) => ({ ...plan, metrics }));
-          // the baseline in each metrics setting too, so that a before/after compares like with like
-          if (options.baseline) variants.push(...settings.map((metrics) => ({ ...plan, metrics, baseline: options.baseline })));
+          const settings = options.metrics.flatMap((metrics) => options.tls.map((tls) => ({ metrics, tls })));
+          if (i % 2 === 1) settings.reverse();
+          const variants: RunPlan[] = settings.map((setting) => ({ ...plan, ...setting }));
+          // the baseline in each setting too, so that a before/after compares like with like
+          if (options.baseline) variants.push(...settings.map((setting) => ({ ...plan, ...setting, baseline: options.baseline })));
           if (options.sideBySide) await runTogether(variants);
           else for (const variant of variants) await run(variant);
         }

@@ -17,6 +17,8 @@ export interface RunPlan {
   baseline?: string;
   /** pproxy with its metrics on (--metrics): its admin listener on, on a free port. */
   metrics?: boolean;
+  /** pproxy's Thrift port over TLS (--tls), the load generator's connections too. */
+  tls?: boolean;
 }
 
 export const SCENARIO_IDS = ['1', '2', '3', '4', '5'] as const;

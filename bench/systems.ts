@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
+import { issueServer, makeCa } from '../test/helpers/certificates';
 import { MockKafka } from '../test/helpers/kafka';
 import { startProxyProcess } from '../test/helpers/proxy';
 import type { BrokerPeer, RunBrokers } from './brokers';
@@ -95,6 +96,7 @@ export async function startSystem(
   brokers: RunBrokers,
   baseline?: string,
   metrics = false,
+  tls = false,
 ): Promise<SystemUnderTest> {
   switch (id) {
     case 'a':
@@ -110,10 +112,13 @@ export async function startSystem(
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pproxy-bench-'));
       teardown.after(() => fs.rmSync(dir, { recursive: true, force: true }));
       const admin = metrics ? { adminPort: await freePort() } : {};
-      const config = writeProxyConfig(dir, TOPIC, { ...proxy, ...admin, ...(await proxyStorage(id, teardown, brokers)) });
+      // a P-256 certificate of a CA made for the run: TLS 1.3 with Node's defaults on both sides
+      const ca = tls ? makeCa(dir, 'bench-ca') : undefined;
+      const certificate = ca ? { tls: issueServer(ca) } : {};
+      const config = writeProxyConfig(dir, TOPIC, { ...proxy, ...admin, ...certificate, ...(await proxyStorage(id, teardown, brokers)) });
       const server = baseline === undefined ? undefined : path.join(baseline, 'bin/pproxy-server');
       const child = await startProxyProcess(teardown.asTestContext(), config.file, server);
-      return thriftSystem(child.proc, child.port, workload, teardown, () => [...config.notes, ...proxyLogSummary(child.output())]);
+      return thriftSystem(child.proc, child.port, workload, teardown, () => [...config.notes, ...proxyLogSummary(child.output())], ca?.cert);
     }
     case 'e':
     case 'f':
@@ -163,8 +168,9 @@ async function thriftSystem(
   workload: Workload,
   teardown: Teardown,
   serverNotes: () => string[],
+  caFile?: string,
 ): Promise<SystemUnderTest> {
-  const target = await ThriftTarget.connect(port, CONNECTIONS, templates(workload));
+  const target = await ThriftTarget.connect(port, CONNECTIONS, templates(workload), caFile);
   teardown.after(() => target.close());
   const pid = proc.pid!;
   const alive = () => proc.exitCode === null && proc.signalCode === null;

@@ -1,10 +1,12 @@
 /**
- * Pipelined Thrift calls over many framed connections from one process. Each call is a fresh
- * 10-byte head and a pre-encoded tail shared by all calls (see frames.ts); writes of one tick are
- * corked into one writev per connection. Servers may answer out of order, so replies are matched
- * by seqid.
+ * Pipelined Thrift calls over many framed connections from one process, plain TCP or TLS. Each call
+ * is a fresh 10-byte head and a pre-encoded tail shared by all calls (see frames.ts); writes of one
+ * tick are corked into one writev per connection. Servers may answer out of order, so replies are
+ * matched by seqid.
  */
+import fs from 'node:fs';
 import net from 'node:net';
+import tls from 'node:tls';
 import { FrameReader, SEQID_MIN, SEQID_SPAN, callHead, parseReply, type CallTemplate, type Outcome } from './frames';
 import type { Target } from './load';
 import { writeCoalesced } from '../src/server/coalesce';
@@ -29,7 +31,8 @@ class Connection {
   /** Connects; the connection is usable once `opened` resolves. */
   readonly opened: Promise<void>;
 
-  constructor(port: number) {
+  /** `caFile`: connect over TLS, the server's certificate checked against this CA. */
+  constructor(port: number, caFile: string | undefined) {
     const reader = new FrameReader((buf, start, end) => {
       const { seqid, outcome } = parseReply(buf, start, end);
       const done = this.pending.get(seqid);
@@ -37,13 +40,13 @@ class Connection {
       this.pending.delete(seqid);
       done(outcome);
     });
-    const socket = net.connect({
+    const options = {
       host: '127.0.0.1',
       port,
       noDelay: true,
       onread: {
         buffer: Buffer.allocUnsafe(READ_BUFFER_BYTES),
-        callback: (bytes, buffer) => {
+        callback: (bytes: number, buffer: Uint8Array) => {
           try {
             reader.feed(Buffer.from(buffer.buffer, buffer.byteOffset, bytes));
           } catch (err) {
@@ -54,10 +57,11 @@ class Connection {
           return true;
         },
       },
-    });
+    };
+    const socket: net.Socket = caFile === undefined ? net.connect(options) : tls.connect({ ...options, ca: fs.readFileSync(caFile) });
     this.socket = socket;
     this.opened = new Promise((resolve, reject) => {
-      socket.once('connect', () => {
+      socket.once(caFile === undefined ? 'connect' : 'secureConnect', () => {
         socket.off('error', reject);
         resolve();
       });
@@ -93,9 +97,12 @@ export class ThriftTarget implements Target {
     private readonly templateOf: (index: number) => CallTemplate,
   ) {}
 
-  /** `templateOf` picks the request of each call, e.g. an occasional large one among small ones. */
-  static async connect(port: number, connections: number, templateOf: (index: number) => CallTemplate): Promise<ThriftTarget> {
-    const all = Array.from({ length: connections }, () => new Connection(port));
+  /**
+   * `templateOf` picks the request of each call, e.g. an occasional large one among small ones;
+   * `caFile`: over TLS, trusting this CA.
+   */
+  static async connect(port: number, connections: number, templateOf: (index: number) => CallTemplate, caFile?: string): Promise<ThriftTarget> {
+    const all = Array.from({ length: connections }, () => new Connection(port, caFile));
     const opened = await Promise.allSettled(all.map((c) => c.opened));
     const failed = opened.find((r) => r.status === 'rejected');
     if (failed) {

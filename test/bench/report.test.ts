@@ -1,11 +1,12 @@
 /**
- * The bench's report of the metrics' cost: runs with metrics on paired with the same runs off, in
- * the order they were made, and the proxy's ratios to other systems taken from its runs without.
+ * The bench's report of the metrics' and TLS's cost: runs with metrics (or TLS) on paired with the
+ * same runs off, in the order they were made, and the proxy's ratios to other systems taken from its
+ * runs without.
  */
 import assert from 'node:assert/strict';
 import test from 'node:test';
 import type { RunResult } from '../../bench/measure';
-import { baselineCost, formatReport, metricsCost, ratios } from '../../bench/report';
+import { baselineCost, formatReport, metricsCost, ratios, tlsCost } from '../../bench/report';
 import { SCENARIOS, type ScenarioId } from '../../bench/scenarios';
 import type { SystemId } from '../../bench/systems';
 
@@ -76,4 +77,29 @@ test('this build over the baseline, pair by pair in each metrics setting, with t
   assert.deepEqual(byId.get('1/c[m]')!.pairs.map((p) => [p.msgsPerSec, p.p99, p.cpuPerMessage]), [[2, 0.5, 0.5]]);
   assert.deepEqual(byId.get('1/c')!.pairs.map((p) => [p.msgsPerSec.toFixed(2), p.cpuPerMessage.toFixed(2)]), [['1.10', '0.91'], ['0.90', '0.90']]);
   assert.match(formatReport(SCENARIOS, rows), /This build \/ baseline[^\n]*\n {2}1\/c\[m\] .*median 2\.000x msgs\/s/);
+});
+
+test('TLS on over off, pair by pair in each metrics setting; the metrics cost is paired within each TLS setting', () => {
+  const tls = (r: RunResult): RunResult => ({ ...r, plan: { ...r.plan, tls: true } });
+  const rows = [
+    result('1', 'c', 100, 2, false, 10),
+    tls(result('1', 'c', 90, 3, false, 11)),
+    result('1', 'c', 80, 2, true, 12),
+    tls(result('1', 'c', 60, 4, true, 15)),
+    tls(result('1', 'c', 95, 2, false, 10.5)),
+    result('1', 'c', 100, 2, false, 10),
+  ];
+  const byId = new Map(tlsCost(rows).map((c) => [c.id, c]));
+  assert.deepEqual([...byId.keys()].sort(), ['1/c', '1/c[m]']);
+  assert.deepEqual(byId.get('1/c')!.pairs.map((p) => [p.msgsPerSec.toFixed(2), p.p99.toFixed(2), p.cpuPerMessage.toFixed(2)]), [['0.90', '1.50', '1.10'], ['0.95', '1.00', '1.05']]);
+  assert.deepEqual(byId.get('1/c[m]')!.pairs.map((p) => [p.msgsPerSec, p.p99, p.cpuPerMessage]), [[0.75, 2, 1.25]]);
+  const metrics = new Map(metricsCost(rows).map((c) => [c.id, c]));
+  assert.deepEqual([...metrics.keys()].sort(), ['1/c', '1/c[t]']);
+  assert.deepEqual(metrics.get('1/c[t]')!.pairs.map((p) => p.msgsPerSec.toFixed(3)), ['0.667']);
+  const report = formatReport(SCENARIOS, rows);
+  assert.match(report, /TLS on \/ off[^\n]*\n {2}1\/c .*median 0\.925x msgs\/s, 1\.25x p99, 1\.075x CPU\/msg/);
+  assert.match(report, /c\[m\]\[t\] pproxy -> local storage/);
+  assert.match(report, /\[t\]: the Thrift port over TLS/);
+  const [ratio] = ratios([tls(result('1', 'd', 60, 1, false)), result('1', 'd', 100, 1, false), result('1', 'b', 50, 1)]).filter((r) => r.of === '1/d' && r.to === '1/b');
+  assert.equal(ratio!.msgsPerSec, 2, 'ratios to other systems take the run over plain TCP');
 });
