@@ -146,7 +146,7 @@ function encryptedKey(pair: { key: string }, passphrase: string): string {
   return file;
 }
 
-test('Kafka over mutual TLS: the proxy certificate accepted, a missing or foreign one refused at once, the key passphrase shown nowhere', { timeout: 240_000 }, async (t) => {
+test('Kafka over mutual TLS: the proxy certificate accepted; a missing or foreign one, and a broker of another name, refused at once; the key passphrase shown nowhere', { timeout: 240_000 }, async (t) => {
   const { broker, ca, otherCa, clientCa } = await setup;
   const ours = clientCa.issue('pproxy-client', 'pproxy');
   const foreign = otherCa.issue('stranger-client', 'stranger');
@@ -155,6 +155,8 @@ test('Kafka over mutual TLS: the proxy certificate accepted, a missing or foreig
     K_MTLS: { ...common, ssl: { ca: ca.cert, cert: ours.cert, key: encryptedKey(ours, PASSPHRASE), passphrase: `\${env:${PASSPHRASE_ENV}}` } },
     K_MTLS_NOCERT: { ...common, ssl: { ca: ca.cert } },
     K_MTLS_FOREIGN: { ...common, ssl: { ca: ca.cert, cert: foreign.cert, key: foreign.key } },
+    // the broker's certificate names localhost and 127.0.0.1, not this
+    K_MTLS_WRONGNAME: { ...common, ssl: { ca: ca.cert, cert: ours.cert, key: ours.key, servername: 'kafka.elsewhere.example' } },
   };
   const names = Object.keys(kafkaClusters);
   for (const cluster of names) await broker.createTopic(topicOf(cluster), 1);
@@ -182,7 +184,7 @@ test('Kafka over mutual TLS: the proxy certificate accepted, a missing or foreig
   assert.deepEqual(stored, ['K_MTLS-0', 'K_MTLS-1', 'K_MTLS-2'], 'every message in the broker');
 
   // the broker refuses the handshake: answered at once, not retried until the client's timeout
-  for (const cluster of ['K_MTLS_NOCERT', 'K_MTLS_FOREIGN']) {
+  for (const cluster of ['K_MTLS_NOCERT', 'K_MTLS_FOREIGN', 'K_MTLS_WRONGNAME']) {
     for (let i = 0; i < 5; i++) {
       const sentAt = Date.now();
       const r = await client.sendSync({ topic: topicOf(cluster), body: `${cluster}-${i}` }, 10_000);
@@ -197,10 +199,10 @@ test('Kafka over mutual TLS: the proxy certificate accepted, a missing or foreig
   const status = await (await fetch(`http://127.0.0.1:${adminPort}/status`)).text();
   const lines = proxy.output().split('\n');
   const seconds = Math.ceil((burstEnded - started) / 1000);
-  for (const cluster of ['K_MTLS_NOCERT', 'K_MTLS_FOREIGN']) {
+  for (const [cluster, cause] of [['K_MTLS_NOCERT', /alert bad certificate/], ['K_MTLS_FOREIGN', /alert certificate unknown/], ['K_MTLS_WRONGNAME', /kafka\.elsewhere\.example/]] as const) {
     const logged = lines.filter((line) => line.includes('authentication or TLS failed') && line.includes(`"cluster":"${cluster}"`));
     assert.ok(logged.length >= 1 && logged.length <= seconds + 1, `${cluster}: ${logged.length} lines in ${seconds} s:\n${logged.join('\n')}`);
-    assert.match(logged[0]!, /certificate|alert/i);
+    assert.match(logged[0]!, cause);
     t.diagnostic(`${cluster}: ${logged.length} line(s), the first: ${logged[0]}`);
   }
   assert.ok(!proxy.output().includes(PASSPHRASE), 'no log line holds the passphrase');
