@@ -14,6 +14,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as pb from 'rocketmq-client-nodejs/proto/apache/rocketmq/v2/definition_pb';
 import { MessagingServiceClient } from 'rocketmq-client-nodejs/proto/apache/rocketmq/v2/service_grpc_pb';
 import type { Timers } from '../../time/timers';
+import type { ChannelSecurity } from './channel-security';
 
 export const ENDPOINT_HOLD_OFF_MS = 30_000;
 
@@ -32,8 +33,9 @@ export class EndpointPool {
   constructor(
     addresses: readonly string[],
     private readonly timers: Timers,
+    private readonly security: ChannelSecurity,
   ) {
-    this.endpoints = addresses.map((address) => ({ address, client: dial(address), heldOffUntil: -Infinity }));
+    this.endpoints = addresses.map((address) => ({ address, client: this.dial(address), heldOffUntil: -Infinity }));
   }
 
   /** The endpoint the next call goes to first. */
@@ -79,7 +81,7 @@ export class EndpointPool {
       // a fresh channel once per hold-off: one per failed call would be a connect storm while all are down
       if (endpoint.heldOffUntil <= now) {
         endpoint.client.close();
-        endpoint.client = dial(endpoint.address);
+        endpoint.client = this.dial(endpoint.address);
       }
       endpoint.heldOffUntil = now + ENDPOINT_HOLD_OFF_MS;
     }
@@ -107,9 +109,9 @@ export class EndpointPool {
     const held = this.endpoints.filter((e) => e.heldOffUntil > now).sort((a, b) => a.heldOffUntil - b.heldOffUntil);
     return [...this.endpoints.filter((e) => e.heldOffUntil <= now), ...held];
   }
-}
 
-/** A channel of its own (no subchannel shared with an earlier one, and so none of its backoff). */
-function dial(address: string): MessagingServiceClient {
-  return new MessagingServiceClient(address, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 });
+  /** A channel of its own (no subchannel shared with an earlier one, and so none of its backoff). */
+  private dial(address: string): MessagingServiceClient {
+    return new MessagingServiceClient(address, this.security.credentials, { ...this.security.options, 'grpc.use_local_subchannel_pool': 1 });
+  }
 }

@@ -46,7 +46,16 @@ function refuseAmbiguousAddresses(config: { protocol?: RocketmqProtocol | undefi
  * The rules are those of DDMQ's RocketmqConfiguration.validate; the keys it requires are marked,
  * and the host decides whether a missing one is defaulted (carrera.yaml) or refused (ZooKeeper).
  */
-export function rocketmqClusterSchema({ z, requiredByDdmq }: SchemaTools) {
+/** Settings only the gRPC side has: set on a remoting cluster, they would be silently ignored. */
+function refuseGrpcOnlyOnRemoting(config: { protocol?: RocketmqProtocol | undefined; namesrvAddrs: string[]; ssl?: unknown; credentials?: unknown }, ctx: z.RefinementCtx): void {
+  if (rocketmqProtocol(config) === 'grpc') return;
+  for (const key of ['ssl', 'credentials'] as const) {
+    if (config[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: `is for RocketMQ 5 proxies (protocol: 'grpc'); these namesrvAddrs are name servers, spoken to over remoting` });
+  }
+}
+
+export function rocketmqClusterSchema({ z, requiredByDdmq, secret }: SchemaTools) {
+  const pemFile = z.string().min(1);
   return z.object({
   /**
    * host:port, in failover order: RocketMQ name servers (remoting) or RocketMQ 5 proxy gRPC
@@ -87,7 +96,35 @@ export function rocketmqClusterSchema({ z, requiredByDdmq }: SchemaTools) {
   /** Remoting: how often the producer groups are registered with the brokers again, ms. */
   heartbeatBrokerInterval: requiredByDdmq(z.number().int().positive().default(10_000)),
   persistConsumerOffsetInterval: requiredByDdmq(z.number().int().positive().default(5000)),
-}).superRefine(refuseAmbiguousAddresses);
+  /**
+   * pproxy, grpc: TLS to the proxies. PEM files, read when the cluster's channels are made; the
+   * proxy's certificate is checked against `ca` (Node's own CAs when absent) and its name against
+   * `servername` (the host of each endpoint address when absent).
+   */
+  ssl: z
+    .object({
+      ca: pemFile.optional(),
+      cert: pemFile.optional(),
+      key: pemFile.optional(),
+      /** Passphrase of an encrypted `key`. */
+      passphrase: secret().optional(),
+      servername: z.string().min(1).optional(),
+      rejectUnauthorized: z.boolean().default(true),
+    })
+    .refine((ssl) => (ssl.cert === undefined) === (ssl.key === undefined), { message: 'cert and key go together (a client certificate needs its key)' })
+    .optional(),
+  /**
+   * pproxy, grpc: the access key every request is signed with (RocketMQ 5's ACL: the proxy checks the
+   * signature with the user's secret key); a security token, when the server issues temporary ones.
+   */
+  credentials: z
+    .object({
+      accessKey: z.string().min(1),
+      secretKey: secret(),
+      securityToken: secret().optional(),
+    })
+    .optional(),
+}).superRefine(refuseAmbiguousAddresses).superRefine(refuseGrpcOnlyOnRemoting);
 }
 
 export type RocketmqClusterConfig = z.output<ReturnType<typeof rocketmqClusterSchema>>;

@@ -14,6 +14,9 @@
  * one entry for the batch.
  *
  * Record mapping: tags -> tag, key -> keys, properties -> user properties, body bytes as they are.
+ *
+ * Security, per cluster: TLS channels (channel-security.ts) and every request, the Telemetry stream
+ * included, signed with the cluster's access key (request-signature.ts).
  */
 import os from 'node:os';
 import { randomUUID } from 'node:crypto';
@@ -27,9 +30,11 @@ import type { StorageLogger as Logger } from '../plugin-api';
 import { StorageError, type ClusterStorage, type OutgoingMessage, type SendOutcome } from '../storage';
 import { TopicSends } from '../topic-sends';
 import { backgroundTimers, type Timers } from '../../time/timers';
+import { channelSecurity } from './channel-security';
 import { EndpointPool } from './endpoint-pool';
 import type { RocketmqClusterConfig } from './rocketmq-config';
-import { RmqCode, grpcError, statusError } from './rocketmq-errors';
+import { RmqCode, grpcError, isRefusal, isTlsFailure, statusError } from './rocketmq-errors';
+import { signRequest } from './request-signature';
 import { TelemetrySession } from './telemetry-session';
 import { addToGroup } from '../../util/group-by';
 
@@ -53,6 +58,8 @@ export class RocketMqStorage implements ClusterStorage {
   private readonly logger: Logger;
   /** Entries the server refused with a status of no more precise code: a line per message would flood the log. */
   private readonly refusals: ThrottledWarning;
+  /** Refused credentials, an unverified certificate: every send fails the same way until the configuration changes. */
+  private readonly securityFailures: ThrottledWarning;
   private readonly routes = new Map<string, Route>();
   private readonly routeFetches = new Map<string, Promise<Route>>();
   /** The body limit the server last published in its Telemetry settings. */
@@ -68,10 +75,11 @@ export class RocketMqStorage implements ClusterStorage {
   ) {
     this.logger = logger;
     this.refusals = new ThrottledWarning(this.logger, 1000, timers.now, timers);
+    this.securityFailures = new ThrottledWarning(this.logger, 1000, timers.now, timers);
     this.sends = new TopicSends(`rocketmq cluster ${cluster}`, (topic, indices, messages, outcomes) => this.sendTopic(topic, indices, messages, outcomes));
     this.maxMessageSize = config.maxMessageSize;
     this.clientId = `${config.groupPrefix}@${os.hostname()}@${process.pid}@${Date.now().toString(36)}`;
-    this.pool = new EndpointPool(config.namesrvAddrs, timers);
+    this.pool = new EndpointPool(config.namesrvAddrs, timers, channelSecurity(config.ssl));
     this.telemetry = new TelemetrySession({
       pool: this.pool,
       timers,
@@ -159,7 +167,7 @@ export class RocketMqStorage implements ClusterStorage {
         client.sendMessage(request, this.metadata(), { deadline }, done),
       );
     } catch (error) {
-      const failure = grpcError(error as grpc.ServiceError, this.cluster);
+      const failure = this.callFailure(error as grpc.ServiceError);
       for (const i of indices) outcomes[i] = { ok: false, error: failure };
       return;
     }
@@ -175,7 +183,7 @@ export class RocketMqStorage implements ClusterStorage {
       if (code === RmqCode.OK && entry) {
         outcomes[i] = { ok: true, partition: -1, offset: BigInt(entry.getOffset()) + BigInt(wholeCall ? j : 0) };
       } else {
-        const failure = statusError(code, entryStatus?.getMessage() ?? 'no entry for the message', this.cluster);
+        const failure = this.statusFailure(code, entryStatus?.getMessage() ?? 'no entry for the message');
         if (failure.code === 'UNKNOWN') this.refusals.warn(`refused:${code}`, { code, message: entryStatus?.getMessage() }, 'rocketmq refused a message');
         outcomes[i] = { ok: false, error: failure };
       }
@@ -206,10 +214,10 @@ export class RocketMqStorage implements ClusterStorage {
         client.queryRoute(request, this.metadata(), { deadline }, done),
       );
     } catch (error) {
-      throw grpcError(error as grpc.ServiceError, this.cluster);
+      throw this.callFailure(error as grpc.ServiceError);
     }
     const code = response.getStatus()?.getCode() ?? 0;
-    if (code !== RmqCode.OK) throw statusError(code, response.getStatus()?.getMessage() ?? '', this.cluster);
+    if (code !== RmqCode.OK) throw this.statusFailure(code, response.getStatus()?.getMessage() ?? '');
     const queues = response.getMessageQueuesList();
     if (queues.length === 0) throw new StorageError('TOPIC_NOT_FOUND', `rocketmq ${this.cluster}: topic ${topic} has no queues`, false);
     const fifo = queues.some((q) => q.getAcceptMessageTypesList().includes(pb.MessageType.FIFO));
@@ -218,7 +226,29 @@ export class RocketMqStorage implements ClusterStorage {
     return route;
   }
 
-  /** The transport headers every RocketMQ 5 server expects (rocketmq-clients docs/transport.md). */
+  /** A failed call as a StorageError; a TLS failure is also logged, throttled. */
+  private callFailure(error: grpc.ServiceError): StorageError {
+    const failure = grpcError(error, this.cluster);
+    if (isTlsFailure(error)) this.warnSecurityFailure(failure);
+    return failure;
+  }
+
+  /** A status the server answered as a StorageError; a refusal of the credentials is also logged, throttled. */
+  private statusFailure(code: number, message: string): StorageError {
+    const failure = statusError(code, message, this.cluster);
+    if (isRefusal(code)) this.warnSecurityFailure(failure);
+    return failure;
+  }
+
+  /** One line a second for the cluster, with the server's or Node's cause (never a credential: neither holds one). */
+  private warnSecurityFailure(failure: StorageError): void {
+    this.securityFailures.warn('security', { err: failure.message }, 'rocketmq cluster refused the request: authentication or TLS failed');
+  }
+
+  /**
+   * The transport headers every RocketMQ 5 server expects (rocketmq-clients docs/transport.md), and
+   * the signature when the cluster has credentials.
+   */
   private metadata(): grpc.Metadata {
     const metadata = new grpc.Metadata();
     metadata.set('x-mq-protocol', 'v2');
@@ -227,6 +257,7 @@ export class RocketMqStorage implements ClusterStorage {
     metadata.set('x-mq-request-id', randomUUID());
     metadata.set('x-mq-language', 'OTHER');
     metadata.set('x-mq-client-version', CLIENT_VERSION);
+    if (this.config.credentials) signRequest(metadata, this.config.credentials);
     return metadata;
   }
 }

@@ -3,7 +3,9 @@
  * them the largest body it accepts). A stream that fails or is ended by the server is opened again,
  * on the endpoint a call would go to first, after a backoff of TELEMETRY_REOPEN_MIN_MS doubling up
  * to TELEMETRY_REOPEN_MAX_MS (back to the minimum once a stream has brought settings), as the
- * official clients renew theirs; a proxy restarted with other limits is so heard again.
+ * official clients renew theirs; a proxy restarted with other limits is so heard again. A server
+ * that refuses the client (its credentials) answers with a status instead of settings and keeps
+ * the stream open: that is logged once per stream.
  */
 import os from 'node:os';
 import * as grpc from '@grpc/grpc-js';
@@ -13,6 +15,7 @@ import * as rpc from 'rocketmq-client-nodejs/proto/apache/rocketmq/v2/service_pb
 import type { StorageLogger as Logger } from '../plugin-api';
 import type { Timers } from '../../time/timers';
 import type { EndpointPool } from './endpoint-pool';
+import { RmqCode } from './rocketmq-errors';
 
 export const TELEMETRY_REOPEN_MIN_MS = 1000;
 export const TELEMETRY_REOPEN_MAX_MS = 30_000;
@@ -45,7 +48,13 @@ export class TelemetrySession {
     this.stream = stream;
     stream.on('data', (command: rpc.TelemetryCommand) => {
       const settings = command.getSettings();
-      if (!settings) return;
+      if (!settings) {
+        const status = command.getStatus();
+        if (status && status.getCode() !== RmqCode.OK) {
+          logger.warn({ endpoint: address, code: status.getCode(), details: status.getMessage() }, 'rocketmq telemetry stream refused by the server');
+        }
+        return;
+      }
       this.reopenDelay = TELEMETRY_REOPEN_MIN_MS;
       this.options.onSettings(settings);
     });

@@ -21,6 +21,7 @@ test('RocketMQ status codes map to result codes with the right retriable flag', 
     [50401, 12, true], // MASTER_PERSISTENCE_TIMEOUT
     [50001, 10, true], // INTERNAL_SERVER_ERROR
     [40300, 10, false], // FORBIDDEN
+    [40100, 10, false], // UNAUTHORIZED: the 5.3 proxy's answer to a wrong signature or an unknown access key
   ];
   for (const [code, result, retriable] of cases) {
     const e = statusError(code, 'why', 'R1');
@@ -38,6 +39,17 @@ test('RocketMQ status codes map to result codes with the right retriable flag', 
   assert.equal(grpcError(grpcFailure(grpc.status.DEADLINE_EXCEEDED), 'R1').code, 'TIMEOUT');
   assert.equal(grpcError(grpcFailure(grpc.status.UNAVAILABLE), 'R1').retriable, true);
   assert.equal(grpcError(grpcFailure(grpc.status.UNIMPLEMENTED), 'R1').code, 'UNKNOWN');
+  // grpc-js' details of a TLS connection that failed on the certificate or the handshake: not retried
+  const tlsFailure = (details: string) => Object.assign(new Error(`14 UNAVAILABLE: ${details}`), { code: grpc.status.UNAVAILABLE, details, metadata: new grpc.Metadata() });
+  for (const details of [
+    'No connection established. Last error: Error: unable to verify the first certificate.',
+    "No connection established. Last error: Error [ERR_TLS_CERT_ALTNAME_INVALID]: Hostname/IP does not match certificate's altnames: Host: example.org.",
+    'No connection established. Last error: Error: C0:error:0A00010B:SSL routines:ssl3_get_record:wrong version number.',
+  ]) {
+    const e = grpcError(tlsFailure(details), 'R1');
+    assert.deepEqual([resultForStorageError(e.code), e.retriable], [10, false], details);
+  }
+  assert.equal(grpcError(tlsFailure('No connection established. Last error: Failed to connect.'), 'R1').retriable, true, 'a refused connection is an outage');
 });
 
 test('FIFO groups come from the partition or the exact hashId, only on strongOrder topics', () => {
@@ -54,4 +66,26 @@ test("DDMQ's RocketMQ keys: namesrvAddrs are required host:port endpoints; the r
   assert.deepEqual([c.sendMsgTimeout, c.maxMessageSize, c.groupPrefix], [3000, 2 * 1024 * 1024, 'pproxy']);
   assert.equal(rocketmqClusterSchema(schemaTools).safeParse({ namesrvAddrs: ['10.0.0.1'] }).success, false);
   assert.equal(rocketmqClusterSchema(schemaTools).safeParse({}).success, false);
+});
+
+test('ssl and credentials: gRPC only, cert with key, the secret key and token secrets', () => {
+  const schema = rocketmqClusterSchema(schemaTools);
+  const c = schema.parse({
+    namesrvAddrs: ['10.0.0.1:8081'],
+    ssl: { ca: '/etc/ca.pem', servername: 'rmq.example' },
+    credentials: { accessKey: 'AK1', secretKey: 'sk-value', securityToken: 'token-value' },
+  });
+  assert.deepEqual([c.ssl?.rejectUnauthorized, c.ssl?.servername], [true, 'rmq.example']);
+  assert.equal(c.credentials?.secretKey.reveal(), 'sk-value');
+  const shown = JSON.stringify(c);
+  assert.ok(!shown.includes('sk-value') && !shown.includes('token-value'), shown);
+  const refused = (input: Record<string, unknown>) => {
+    const r = schema.safeParse({ namesrvAddrs: ['10.0.0.1:8081'], ...input });
+    return r.success ? [] : r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+  };
+  assert.match(refused({ ssl: { cert: '/etc/c.pem' } }).join(), /cert and key go together/);
+  assert.match(refused({ credentials: { accessKey: 'AK1', secretKey: '' } }).join(), /credentials\.secretKey/);
+  assert.match(refused({ namesrvAddrs: ['10.0.0.1:9876'], credentials: { accessKey: 'AK1', secretKey: 'k' } }).join(), /^credentials: is for RocketMQ 5 proxies/);
+  assert.match(refused({ namesrvAddrs: ['10.0.0.1:8082'], protocol: 'remoting', ssl: {} }).join(), /^ssl: is for RocketMQ 5 proxies/);
+  assert.deepEqual(refused({ namesrvAddrs: ['10.0.0.1:8082'], protocol: 'grpc', ssl: {} }), []);
 });
