@@ -3,6 +3,7 @@
  * mode with its broker in the same JVM, from the jars scripts/fetch-test-peers.sh copies from Maven
  * Central (test/peers/rocketmq-5). Fresh store and ROCKETMQ_HOME (logs too) in a temp dir, free
  * loopback ports, small heaps. Topics are created with RocketMQ's own admin tool (mqadmin updateTopic).
+ * On request (RocketMqSecurity) the proxy checks credentials (ACL 2.0) and speaks TLS only.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -16,10 +17,30 @@ import { scratchDir, type Scope } from './scope';
 const CLUSTER = 'DefaultCluster';
 const BROKER = 'broker-a';
 const START_TIMEOUT_MS = 90_000;
+const AUTHENTICATION_PROVIDER = 'org.apache.rocketmq.auth.authentication.provider.DefaultAuthenticationProvider';
 /** The broker's maxMessageSize. */
 export const MAX_MESSAGE_SIZE = 65_536;
 
 export type TopicType = 'NORMAL' | 'FIFO';
+
+/**
+ * What a server started with security asks of its clients; without, plaintext and no credentials.
+ */
+export interface RocketMqSecurity {
+  /**
+   * ACL 2.0 authentication by the proxy (gRPC) and the broker (remoting): this user is created as
+   * the super user at the broker's first start (initAuthenticationUser), and mqadmin signs its
+   * requests with it (conf/tools.yml). No authorization: an authenticated user may do anything.
+   */
+  readonly user?: { readonly accessKey: string; readonly secretKey: string };
+  /**
+   * TLS only (tls.server.mode=enforcing, which holds for every server port of the proxy's JVM): the
+   * gRPC port with this certificate, the proxy's remoting port and the broker's with a self-signed
+   * one (RocketMQ's TLS test mode); mqadmin speaks TLS without checking the certificate. `caFile`
+   * signed `certFile`: clients reading back trust it.
+   */
+  readonly tls?: { readonly certFile: string; readonly keyFile: string; readonly caFile: string };
+}
 
 export interface Ports {
   namesrv: number;
@@ -38,6 +59,7 @@ export class RocketMqLocal {
     private readonly dir: string,
     private readonly ports: Ports,
     private readonly lib: string,
+    readonly security: RocketMqSecurity,
   ) {}
 
   /** The proxy's gRPC endpoint (pproxy's `namesrvAddrs`). */
@@ -51,9 +73,10 @@ export class RocketMqLocal {
 
   /** Starts both servers and creates `topics`; everything is killed and removed when `scope` ends. */
   static async start<T extends RocketMqLocal>(
-    this: new (dir: string, ports: Ports, lib: string) => T,
+    this: new (dir: string, ports: Ports, lib: string, security: RocketMqSecurity) => T,
     scope: Scope,
     topics: Record<string, TopicType> = {},
+    security: RocketMqSecurity = {},
   ): Promise<T> {
     const lib = peerJars('rocketmq-5', 'Apache RocketMQ');
     const dir = scratchDir(scope, 'pproxy-rmq-');
@@ -64,7 +87,7 @@ export class RocketMqLocal {
       grpc: await freePort(),
       remoting: await freePort(),
     };
-    const server = new this(dir, ports, lib);
+    const server = new this(dir, ports, lib, security);
     scope.after(() => server.kill());
     server.writeConfig();
     await server.run();
@@ -91,6 +114,7 @@ export class RocketMqLocal {
       ['-pm', 'local', '-bc', this.file('broker.conf'), '-pc', this.file('rmq-proxy.json')],
       /rocketmq-proxy startup successfully/,
       '512m',
+      this.security.tls ? ['-Dtls.server.mode=enforcing'] : [],
     );
   }
 
@@ -105,7 +129,8 @@ export class RocketMqLocal {
     const args = ['updateTopic', '-n', this.namesrvAddress, '-c', CLUSTER, '-t', topic, '-r', '4', '-w', '4', '-a', `+message.type=${type}`];
     const deadline = Date.now() + 60_000;
     for (;;) {
-      const result = await run('java', [...this.jvm('128m'), '-XX:TieredStopAtLevel=1', 'org.apache.rocketmq.tools.command.MQAdminStartup', ...args], {
+      const tls = this.security.tls ? ['-Dtls.enable=true'] : [];
+      const result = await run('java', [...this.jvm('128m'), '-XX:TieredStopAtLevel=1', ...tls, 'org.apache.rocketmq.tools.command.MQAdminStartup', ...args], {
         env: this.env(),
         timeoutMs: 60_000,
       });
@@ -121,6 +146,7 @@ export class RocketMqLocal {
   private writeConfig(): void {
     fs.mkdirSync(path.join(this.dir, 'conf'), { recursive: true });
     const store = path.join(this.dir, 'store');
+    const user = this.security.user;
     fs.writeFileSync(this.file('namesrv.properties'), `listenPort=${this.ports.namesrv}\n`);
     fs.writeFileSync(
       this.file('broker.conf'),
@@ -140,13 +166,28 @@ export class RocketMqLocal {
         'mappedFileSizeConsumeQueue=300000',
         // the broker's body limit, below pproxy's and the proxy's: a larger body is the broker's to refuse
         `maxMessageSize=${MAX_MESSAGE_SIZE}`,
+        ...(user
+          ? [
+              'authenticationEnabled=true',
+              `authenticationProvider=${AUTHENTICATION_PROVIDER}`,
+              // the broker keeps its users in a RocksDB under its store; the proxy asks the broker
+              'authenticationMetadataProvider=org.apache.rocketmq.auth.authentication.provider.LocalAuthenticationMetadataProvider',
+              `initAuthenticationUser=${JSON.stringify({ username: user.accessKey, password: user.secretKey })}`,
+            ]
+          : []),
         '',
       ].join('\n'),
     );
-    fs.writeFileSync(
-      this.file('rmq-proxy.json'),
-      JSON.stringify({ rocketMQClusterName: CLUSTER, grpcServerPort: this.ports.grpc, remotingListenPort: this.ports.remoting, namesrvAddr: this.namesrvAddress }),
-    );
+    const proxy = { rocketMQClusterName: CLUSTER, grpcServerPort: this.ports.grpc, remotingListenPort: this.ports.remoting, namesrvAddr: this.namesrvAddress };
+    // the proxy's own AuthConfig is read from this file, not from the broker's
+    const authentication = user
+      ? { authenticationEnabled: true, authenticationProvider: AUTHENTICATION_PROVIDER, authenticationMetadataProvider: 'org.apache.rocketmq.proxy.auth.ProxyAuthenticationMetadataProvider' }
+      : {};
+    // without tlsTestModeEnable false the gRPC port has a self-signed certificate of its own
+    const tls = this.security.tls ? { tlsTestModeEnable: false, tlsCertPath: this.security.tls.certFile, tlsKeyPath: this.security.tls.keyFile } : {};
+    fs.writeFileSync(this.file('rmq-proxy.json'), JSON.stringify({ ...proxy, ...authentication, ...tls }));
+    // mqadmin reads the credentials it signs with from $ROCKETMQ_HOME/conf/tools.yml
+    if (user) fs.writeFileSync(this.file('tools.yml'), `accessKey: ${user.accessKey}\nsecretKey: ${user.secretKey}\n`);
   }
 
   private file(name: string): string {
@@ -163,8 +204,8 @@ export class RocketMqLocal {
   }
 
   /** Spawns one JVM and waits for its `ready` line; kill() ends it from the moment it is spawned. */
-  private async launch(what: 'namesrv' | 'proxy', main: string, args: string[], ready: RegExp, heap: string): Promise<void> {
-    const proc = spawn('java', [...this.jvm(heap), main, ...args], { cwd: this.dir, env: this.env(), stdio: ['ignore', 'pipe', 'pipe'] });
+  private async launch(what: 'namesrv' | 'proxy', main: string, args: string[], ready: RegExp, heap: string, properties: string[] = []): Promise<void> {
+    const proc = spawn('java', [...this.jvm(heap), ...properties, main, ...args], { cwd: this.dir, env: this.env(), stdio: ['ignore', 'pipe', 'pipe'] });
     this[what] = proc;
     await readyLine(proc, `rocketmq ${what}`, ready, START_TIMEOUT_MS);
   }

@@ -1,13 +1,15 @@
 /**
  * The real Apache RocketMQ 5 for a test (name server, proxy in local mode with its broker; the
  * benchmark starts the same one), and reading a topic back with rocketmq-client-nodejs'
- * SimpleConsumer.
+ * SimpleConsumer (with the server's user, and over TLS, when it was started with security).
  */
 import { EventEmitter } from 'node:events';
+import fs from 'node:fs';
+import * as grpc from '@grpc/grpc-js';
 import { SimpleConsumer, type MessageView } from 'rocketmq-client-nodejs';
 import { RocketMqLocal } from '../../bench/peers/rocketmq-server';
 
-export { MAX_MESSAGE_SIZE, type TopicType } from '../../bench/peers/rocketmq-server';
+export { MAX_MESSAGE_SIZE, type RocketMqSecurity, type TopicType } from '../../bench/peers/rocketmq-server';
 
 /** A message read back, with the queue it was stored on. */
 export interface ReadMessage {
@@ -35,7 +37,26 @@ export class RocketMqServer extends RocketMqLocal {
    * arrival order), within `timeoutMs`.
    */
   async readUntil(topic: string, done: (read: ReadMessage[]) => boolean, timeoutMs = 30_000): Promise<ReadMessage[]> {
+    const { user, tls } = this.security;
+    const untrust = tls ? trustInSslChannels(fs.readFileSync(tls.caFile)) : () => undefined;
+    try {
+      return await this.consume(topic, done, timeoutMs, {
+        sslEnabled: tls !== undefined,
+        sessionCredentials: user ? { accessKey: user.accessKey, accessSecret: user.secretKey } : undefined,
+      });
+    } finally {
+      untrust();
+    }
+  }
+
+  private async consume(
+    topic: string,
+    done: (read: ReadMessage[]) => boolean,
+    timeoutMs: number,
+    security: Pick<ConstructorParameters<typeof SimpleConsumer>[0], 'sslEnabled' | 'sessionCredentials'>,
+  ): Promise<ReadMessage[]> {
     const consumer = new SimpleConsumer({
+      ...security,
       endpoints: this.address,
       consumerGroup: `pproxy-test-${topic}-${Date.now()}`,
       subscriptions: new Map([[topic, '*']]),
@@ -117,6 +138,19 @@ function keepTelemetryErrorsHandled(consumer: SimpleConsumer): () => void {
       stream.cancel?.();
     }
     streams.clear();
+  };
+}
+
+/**
+ * rocketmq-client-nodejs' TLS channels trust only Node's CAs (it calls createSsl() with no roots, and
+ * grpc-js reads GRPC_DEFAULT_SSL_ROOTS_FILE_PATH only when it loads): until the returned function is
+ * called, a channel made so trusts `ca` instead. pproxy's channels are made otherwise (channel-security.ts).
+ */
+function trustInSslChannels(ca: Buffer): () => void {
+  const createSsl = grpc.ChannelCredentials.createSsl;
+  grpc.ChannelCredentials.createSsl = (rootCerts, ...rest) => createSsl(rootCerts ?? ca, ...rest);
+  return () => {
+    grpc.ChannelCredentials.createSsl = createSsl;
   };
 }
 
