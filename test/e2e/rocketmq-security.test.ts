@@ -31,8 +31,11 @@ const SECRET_ENV = 'PPROXY_TEST_RMQ_SECRET_KEY';
 const secretFile = path.join(dir, 'rmq-secret-key');
 fs.writeFileSync(secretFile, `${SECRET_KEY}\n`);
 
+const CLUSTERS = ['R_TLS', 'R_SERVERNAME', 'R_BADKEY', 'R_NOUSER', 'R_BADCA', 'R_PLAINTEXT'] as const;
+type Cluster = (typeof CLUSTERS)[number];
+
 /** Cluster -> its settings besides namesrvAddrs; each cluster has a topic of its own. */
-function clusters(caFile: string, otherCaFile: string): Record<string, Record<string, unknown>> {
+function clusters(caFile: string, otherCaFile: string): Record<Cluster, Record<string, unknown>> {
   const fromEnv = { accessKey: ACCESS_KEY, secretKey: `\${env:${SECRET_ENV}}` };
   const fromFile = { accessKey: ACCESS_KEY, secretKey: `\${file:${secretFile}}` };
   return {
@@ -52,7 +55,7 @@ const setup = (async () => {
   const ca = makeCa(dir, 'test-ca');
   const otherCa = makeCa(dir, 'other-ca');
   const certificate = issueServer(ca, 'rocketmq-proxy');
-  const topics = Object.fromEntries(Object.keys(clusters('', '')).map((cluster) => [topicOf(cluster), 'NORMAL' as const]));
+  const topics = Object.fromEntries(CLUSTERS.map((cluster) => [topicOf(cluster), 'NORMAL' as const]));
   const server = await RocketMqServer.start(shared, topics, {
     user: { accessKey: ACCESS_KEY, secretKey: SECRET_KEY },
     tls: { certFile: certificate.cert, keyFile: certificate.key, caFile: ca.cert },
@@ -64,15 +67,14 @@ shared.hold(setup.catch(() => undefined));
 test('RocketMQ 5 over TLS with signed requests: sends stored, refusals answered at once and logged once a second, the secret key shown nowhere', { timeout: 300_000 }, async (t) => {
   const { server, ca, otherCa } = await setup;
   const rmqClusters = clusters(ca.cert, otherCa.cert);
-  const names = Object.keys(rmqClusters);
   const adminPort = await freePort();
   const config = localConfig({
     clusters: {},
     rocketmqClusters: Object.fromEntries(
-      names.map((cluster) => [cluster, { namesrvAddrs: [server.address], protocol: 'grpc', sendMsgTimeout: 5000, ...rmqClusters[cluster] }]),
+      CLUSTERS.map((cluster) => [cluster, { namesrvAddrs: [server.address], protocol: 'grpc', sendMsgTimeout: 5000, ...rmqClusters[cluster] }]),
     ),
     carreraConfiguration: { useRocketmq: true, rocketmqProducers: 1 },
-    topics: names.map((cluster) => ({ topic: topicOf(cluster), clusters: [cluster] })),
+    topics: CLUSTERS.map((cluster) => ({ topic: topicOf(cluster), clusters: [cluster] })),
     extra: { adminPort, logLevel: 'info' },
   });
   process.env[SECRET_ENV] = SECRET_KEY;
