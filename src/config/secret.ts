@@ -8,6 +8,7 @@
  * configuration can be logged, shown on /status or put in an error message without it. JSON keeps a
  * reference as the reference, so what `pproxy zk` writes back is `${env:NAME}`, never the value.
  */
+import { createHmac, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { inspect } from 'node:util';
 import { z } from 'zod';
@@ -63,6 +64,26 @@ export function resolveSecret(text: string, env: NodeJS.ProcessEnv = process.env
 
 export function isSecret(value: unknown): value is Secret {
   return value instanceof SecretValue;
+}
+
+/** This process's key for secretFingerprints: a fingerprint means nothing outside it. */
+const FINGERPRINT_KEY = randomBytes(32);
+
+/**
+ * Where `value` (a parsed configuration) holds secrets, each with a keyed hash of its value. A
+ * cluster whose only change is a secret's value (a new password in ZooKeeper, or the same
+ * `${file:..}` reference to a file that now says something else) serialises as before, `[secret]`
+ * or the reference, yet must be rebuilt; its rebuild key carries these so that it is.
+ */
+export function secretFingerprints(value: unknown): string {
+  const found: string[] = [];
+  const walk = (node: unknown, at: string): void => {
+    if (node instanceof SecretValue) found.push(`${at}=${createHmac('sha256', FINGERPRINT_KEY).update(node.reveal()).digest('base64url')}`);
+    else if (Array.isArray(node)) node.forEach((item, i) => walk(item, `${at}[${i}]`));
+    else if (node !== null && typeof node === 'object') for (const [key, item] of Object.entries(node)) walk(item, `${at}.${key}`);
+  };
+  walk(value, '');
+  return found.join('\n');
 }
 
 /**

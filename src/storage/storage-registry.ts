@@ -8,6 +8,7 @@
 import { z } from 'zod';
 import type { CarreraConfiguration, ClusterType } from '../config/schema';
 import { clusterMapName, configSchemas } from '../config/schema';
+import { secretFingerprints } from '../config/secret';
 import { withStrictness, type Strictness } from '../config/strictness';
 import type { Logger } from '../log';
 import { STORAGE_PLUGIN_API_VERSION, type StorageContext, type StoragePlugin } from './plugin-api';
@@ -115,7 +116,8 @@ export class StorageRegistry {
         specs.push({
           name,
           kind: plugin.kind,
-          key: `${source}\n${rebuildKey(entry, config, context)}`,
+          // a secret's new value rebuilds the cluster, whatever the plugin's own key says
+          key: `${source}\n${rebuildKey(entry, config, context)}\n${secretFingerprints(config)}`,
           exclusive: plugin.exclusiveResource === true,
           create: () => {
             let storage: ClusterStorage;
