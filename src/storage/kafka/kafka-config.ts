@@ -5,15 +5,14 @@
  * (ZooKeeper). DDMQ keys without a kafkajs equivalent are checked as DDMQ checks them and listed in
  * the README.
  */
-import fs from 'node:fs';
 import os from 'node:os';
-import tls from 'node:tls';
 import type { SASLOptions } from './kafkajs';
 import type { z } from 'zod';
 import type { SchemaTools } from '../plugin-api';
+import { tlsClientSchema } from '../tls-client';
 
-export function kafkaClusterSchema({ z, requiredByDdmq, secret }: SchemaTools) {
-  const pemFile = z.string().min(1);
+export function kafkaClusterSchema(tools: SchemaTools) {
+  const { z, requiredByDdmq, secret } = tools;
   return z.object({
   /** host:port list; required. */
   bootstrapServers: z.array(z.string().min(1)).min(1, 'must list at least one broker'),
@@ -48,18 +47,7 @@ export function kafkaClusterSchema({ z, requiredByDdmq, secret }: SchemaTools) {
    * cluster's clients are made; the broker's certificate is checked against `ca` (Node's own CAs
    * when absent) and its name against `servername` (the host of each broker address when absent).
    */
-  ssl: z
-    .object({
-      ca: pemFile.optional(),
-      cert: pemFile.optional(),
-      key: pemFile.optional(),
-      /** Passphrase of an encrypted `key`. */
-      passphrase: secret().optional(),
-      servername: z.string().min(1).optional(),
-      rejectUnauthorized: z.boolean().default(true),
-    })
-    .refine((ssl) => (ssl.cert === undefined) === (ssl.key === undefined), { message: 'cert and key go together (a client certificate needs its key)' })
-    .optional(),
+  ssl: tlsClientSchema(tools).optional(),
   /** pproxy: SASL authentication (Kafka's SASL_PLAINTEXT and SASL_SSL listeners). */
   sasl: z
     .object({
@@ -87,31 +75,6 @@ function refuseIdempotenceConflicts(config: { enableIdempotence: boolean; acks?:
 }
 
 export type KafkaClusterConfig = z.output<ReturnType<typeof kafkaClusterSchema>>;
-
-/** The cluster's TLS options as Node's tls.connect takes them, its PEM files read now. */
-export function kafkaTlsOptions(ssl: NonNullable<KafkaClusterConfig['ssl']>, read: (file: string) => Buffer = fs.readFileSync): tls.ConnectionOptions {
-  return {
-    ca: ssl.ca === undefined ? undefined : read(ssl.ca),
-    cert: ssl.cert === undefined ? undefined : read(ssl.cert),
-    key: ssl.key === undefined ? undefined : read(ssl.key),
-    passphrase: ssl.passphrase?.reveal(),
-    servername: ssl.servername,
-    rejectUnauthorized: ssl.rejectUnauthorized,
-  };
-}
-
-/**
- * Builds the TLS context once, so that a key that does not decrypt with its passphrase, or does not
- * match its certificate, stops the cluster's creation with OpenSSL's reason, instead of failing
- * every connection later as an error kafkajs retries.
- */
-export function checkKafkaTlsOptions(options: tls.ConnectionOptions): void {
-  try {
-    tls.createSecureContext(options);
-  } catch (error) {
-    throw new Error(`ssl: the CA, client certificate or key cannot be used: ${(error as Error).message}`);
-  }
-}
 
 /** The cluster's SASL settings as kafkajs takes them: the one place the password is revealed. */
 export function kafkaSasl(sasl: KafkaClusterConfig['sasl']): SASLOptions | undefined {

@@ -16,7 +16,8 @@ import { choosePartition } from '../../routing/partition';
 import { StorageError, type ClusterStorage, type OutgoingMessage, type SendOutcome } from '../storage';
 import { TopicSends } from '../topic-sends';
 import type { LibraryLoader } from './codec-libraries';
-import { checkKafkaTlsOptions, kafkaAcks, kafkaClientId, kafkaSasl, kafkaTlsOptions, type KafkaClusterConfig } from './kafka-config';
+import { kafkaAcks, kafkaClientId, kafkaSasl, type KafkaClusterConfig } from './kafka-config';
+import { tlsClientContext, tlsClientOptions } from '../tls-client';
 import { Compression, type CompressionCode } from './record-codecs';
 import { isSecurityFailure, toStorageError } from './kafka-errors';
 import { PartitionCounts } from './partition-counts';
@@ -85,8 +86,8 @@ export class KafkaStorage implements ClusterStorage {
     this.clientProblems = new ThrottledWarning(this.logger, 1000);
     this.sends = new TopicSends(`kafka cluster ${cluster}`, (topic, indices, messages, outcomes) => this.sendTopic(topic, indices, messages, outcomes));
     const startedAt = Date.now();
-    const ssl = config.ssl === undefined ? undefined : kafkaTlsOptions(config.ssl);
-    if (ssl !== undefined) checkKafkaTlsOptions(ssl);
+    const ssl = config.ssl === undefined ? undefined : tlsClientOptions(config.ssl);
+    if (ssl !== undefined) tlsClientContext(ssl);
     const sasl = kafkaSasl(config.sasl);
     const client = (index: number) =>
       new Kafka({

@@ -4,8 +4,8 @@
  * carry).
  */
 import fs from 'node:fs';
-import tls from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
+import { tlsClientContext, tlsClientOptions } from '../tls-client';
 import type { RocketmqClusterConfig } from './rocketmq-config';
 
 export interface ChannelSecurity {
@@ -16,12 +16,7 @@ export interface ChannelSecurity {
 /** The cluster's channel security, its PEM files read now (once: every channel of the cluster shares them). */
 export function channelSecurity(ssl: RocketmqClusterConfig['ssl'], read: (file: string) => Buffer = fs.readFileSync): ChannelSecurity {
   if (ssl === undefined) return { credentials: grpc.credentials.createInsecure(), options: {} };
-  const context = tls.createSecureContext({
-    ca: ssl.ca === undefined ? undefined : read(ssl.ca),
-    cert: ssl.cert === undefined ? undefined : read(ssl.cert),
-    key: ssl.key === undefined ? undefined : read(ssl.key),
-    passphrase: ssl.passphrase?.reveal(),
-  });
+  const context = tlsClientContext(tlsClientOptions(ssl, read));
   return {
     credentials: grpc.credentials.createFromSecureContext(context, { rejectUnauthorized: ssl.rejectUnauthorized }),
     // grpc-js sends this name as the TLS server name and checks the certificate against it

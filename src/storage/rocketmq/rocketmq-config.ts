@@ -6,6 +6,7 @@
  */
 import type { z } from 'zod';
 import type { SchemaTools } from '../plugin-api';
+import { tlsClientSchema } from '../tls-client';
 
 const DEFAULT_SEND_MSG_TIMEOUT_MS = 3000;
 
@@ -42,10 +43,6 @@ function refuseAmbiguousAddresses(config: { protocol?: RocketmqProtocol | undefi
   });
 }
 
-/**
- * The rules are those of DDMQ's RocketmqConfiguration.validate; the keys it requires are marked,
- * and the host decides whether a missing one is defaulted (carrera.yaml) or refused (ZooKeeper).
- */
 /** Settings only the gRPC side has: set on a remoting cluster, they would be silently ignored. */
 function refuseGrpcOnlyOnRemoting(config: { protocol?: RocketmqProtocol | undefined; namesrvAddrs: string[]; ssl?: unknown; credentials?: unknown }, ctx: z.RefinementCtx): void {
   if (rocketmqProtocol(config) === 'grpc') return;
@@ -54,8 +51,12 @@ function refuseGrpcOnlyOnRemoting(config: { protocol?: RocketmqProtocol | undefi
   }
 }
 
-export function rocketmqClusterSchema({ z, requiredByDdmq, secret }: SchemaTools) {
-  const pemFile = z.string().min(1);
+/**
+ * The rules are those of DDMQ's RocketmqConfiguration.validate; the keys it requires are marked,
+ * and the host decides whether a missing one is defaulted (carrera.yaml) or refused (ZooKeeper).
+ */
+export function rocketmqClusterSchema(tools: SchemaTools) {
+  const { z, requiredByDdmq, secret } = tools;
   return z.object({
   /**
    * host:port, in failover order: RocketMQ name servers (remoting) or RocketMQ 5 proxy gRPC
@@ -101,18 +102,7 @@ export function rocketmqClusterSchema({ z, requiredByDdmq, secret }: SchemaTools
    * proxy's certificate is checked against `ca` (Node's own CAs when absent) and its name against
    * `servername` (the host of each endpoint address when absent).
    */
-  ssl: z
-    .object({
-      ca: pemFile.optional(),
-      cert: pemFile.optional(),
-      key: pemFile.optional(),
-      /** Passphrase of an encrypted `key`. */
-      passphrase: secret().optional(),
-      servername: z.string().min(1).optional(),
-      rejectUnauthorized: z.boolean().default(true),
-    })
-    .refine((ssl) => (ssl.cert === undefined) === (ssl.key === undefined), { message: 'cert and key go together (a client certificate needs its key)' })
-    .optional(),
+  ssl: tlsClientSchema(tools).optional(),
   /**
    * pproxy, grpc: the access key every request is signed with (RocketMQ 5's ACL: the proxy checks the
    * signature with the user's secret key); a security token, when the server issues temporary ones.

@@ -1,12 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { spawnSync } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { checkKafkaTlsOptions, kafkaClusterSchema, kafkaSasl, kafkaTlsOptions } from '../../../src/storage/kafka/kafka-config';
+import { kafkaClusterSchema, kafkaSasl } from '../../../src/storage/kafka/kafka-config';
 import { schemaTools } from '../../../src/storage/storage-context';
-import { makeCa } from '../../helpers/certificates';
+import { tlsClientOptions } from '../../../src/storage/tls-client';
 
 const base = { bootstrapServers: ['h:9092'] };
 
@@ -41,7 +37,7 @@ test('ssl and sasl: read as kafkajs and tls take them, cert and key together, th
   assert.equal(kafkaSasl(undefined), undefined);
   assert.ok(!JSON.stringify(config).includes('the-password'));
   const read = t.mock.fn((file: string) => Buffer.from(`pem of ${file}`));
-  assert.deepEqual(kafkaTlsOptions(config.ssl!, read), {
+  assert.deepEqual(tlsClientOptions(config.ssl!, read), {
     ca: Buffer.from('pem of /etc/ca.pem'),
     cert: undefined,
     key: undefined,
@@ -54,31 +50,4 @@ test('ssl and sasl: read as kafkajs and tls take them, cert and key together, th
   assert.deepEqual(problems({ sasl: { mechanism: 'plain', username: 'u', password: '${env:PPROXY_KAFKA_CONFIG_TEST_UNSET}' } }), [
     'sasl.password: ${env:PPROXY_KAFKA_CONFIG_TEST_UNSET}: environment variable PPROXY_KAFKA_CONFIG_TEST_UNSET is not set',
   ]);
-});
-
-test('a client key that does not decrypt with its passphrase, or does not match its certificate, is refused with the reason and without the passphrase', (t) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pproxy-kafka-tls-'));
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const ca = makeCa(dir);
-  const client = ca.issue('client', 'pproxy');
-  const other = ca.issue('other', 'other');
-  const encrypted = path.join(dir, 'client-encrypted.pem');
-  const r = spawnSync('openssl', ['pkcs8', '-topk8', '-v2', 'aes-256-cbc', '-in', client.key, '-out', encrypted, '-passout', 'pass:right-passphrase'], { encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
-  const options = (ssl: Record<string, unknown>) => kafkaTlsOptions(kafkaClusterSchema(schemaTools).parse({ ...base, ssl: { ca: ca.cert, ...ssl } }).ssl!);
-
-  checkKafkaTlsOptions(options({ cert: client.cert, key: encrypted, passphrase: 'right-passphrase' }));
-  checkKafkaTlsOptions(options({ cert: client.cert, key: client.key }));
-  for (const [ssl, reason] of [
-    [{ cert: client.cert, key: encrypted, passphrase: 'wrong-passphrase' }, /bad decrypt/],
-    [{ cert: client.cert, key: encrypted }, /passphrase|bad decrypt|read/i],
-    [{ cert: client.cert, key: other.key }, /key values mismatch/],
-  ] as const) {
-    assert.throws(() => checkKafkaTlsOptions(options(ssl)), (error: Error) => {
-      assert.match(error.message, /^ssl: the CA, client certificate or key cannot be used: /);
-      assert.match(error.message, reason);
-      assert.ok(!error.message.includes('passphrase' in ssl ? String(ssl.passphrase) : '\u0000'), error.message);
-      return true;
-    });
-  }
 });
