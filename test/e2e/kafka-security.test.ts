@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { scratchDir } from '../../bench/peers/scope';
 import { run } from '../../bench/peers/run-command';
 import { ProducerClient } from '../../src/client/producer-client';
@@ -67,9 +67,11 @@ function clusters(broker: KafkaBroker, caFile: string, otherCaFile: string): Rec
 
 const topicOf = (cluster: string) => `sec_${cluster.toLowerCase()}`;
 
-test('Kafka over SASL and TLS: sends stored, refusals answered at once and logged once, the password shown nowhere', { timeout: 240_000 }, async (t) => {
-  const { broker, ca, otherCa } = await setup;
-  const kafkaClusters = clusters(broker, ca.cert, otherCa.cert);
+/**
+ * The proxy process serving one topic per cluster of `kafkaClusters` (created on the broker), its
+ * configuration in `file`, with a client connected to it.
+ */
+async function proxyFor(t: TestContext, broker: KafkaBroker, kafkaClusters: Record<string, Record<string, unknown>>, file: string) {
   const names = Object.keys(kafkaClusters);
   for (const cluster of names) await broker.createTopic(topicOf(cluster), 1);
   const adminPort = await freePort();
@@ -80,13 +82,20 @@ test('Kafka over SASL and TLS: sends stored, refusals answered at once and logge
     topics: names.map((cluster) => ({ topic: topicOf(cluster), clusters: [cluster] })),
     extra: { adminPort, logLevel: 'info' },
   });
-  process.env[PASSWORD_ENV] = PASSWORD;
   const started = Date.now();
   // the refused clusters' warm-up must not hold the start up
-  const proxy = await startProxyProcess(t, writeConfig(dir, config));
+  const proxy = await startProxyProcess(t, writeConfig(dir, config, file));
   t.diagnostic(`proxy listening after ${Date.now() - started} ms`);
   const client = await ProducerClient.connect('127.0.0.1', proxy.port);
   t.after(() => client.close());
+  const status = async () => (await fetch(`http://127.0.0.1:${adminPort}/status`)).text();
+  return { proxy, client, started, status };
+}
+
+test('Kafka over SASL and TLS: sends stored, refusals answered at once and logged once, the password shown nowhere', { timeout: 240_000 }, async (t) => {
+  const { broker, ca, otherCa } = await setup;
+  process.env[PASSWORD_ENV] = PASSWORD;
+  const { proxy, client, started, status: statusPage } = await proxyFor(t, broker, clusters(broker, ca.cert, otherCa.cert), 'carrera.yaml');
   const answers: string[] = [];
 
   for (const cluster of ['K_PLAIN', 'K_SCRAM256', 'K_SCRAM512', 'K_SSL']) {
@@ -108,7 +117,7 @@ test('Kafka over SASL and TLS: sends stored, refusals answered at once and logge
 
   // refused: not retriable, so answered at once, not held until the client's timeout
   for (const cluster of ['K_BADPW', 'K_BADCA']) await sendRefused(client, topicOf(cluster), answers);
-  const status = await (await fetch(`http://127.0.0.1:${adminPort}/status`)).text();
+  const status = await statusPage();
   for (const [cluster, cause] of [['K_BADPW', /SASL SCRAM.*authentication failed|Invalid username or password/i], ['K_BADCA', /unable to verify|certificate/i]] as const) {
     t.diagnostic(`${cluster}, the first line: ${assertRefusalsLogged(proxy.output(), cluster, cause, started)}`);
   }
@@ -136,21 +145,8 @@ test('Kafka over mutual TLS: the proxy certificate accepted; a missing or foreig
     // the broker's certificate names localhost and 127.0.0.1, not this
     K_MTLS_WRONGNAME: { ...common, ssl: { ca: ca.cert, cert: ours.cert, key: ours.key, servername: 'kafka.elsewhere.example' } },
   };
-  const names = Object.keys(kafkaClusters);
-  for (const cluster of names) await broker.createTopic(topicOf(cluster), 1);
-  const adminPort = await freePort();
-  const config = localConfig({
-    clusters: {},
-    kafkaClusters,
-    carreraConfiguration: { useKafka: true, kafkaProducers: 1 },
-    topics: names.map((cluster) => ({ topic: topicOf(cluster), clusters: [cluster] })),
-    extra: { adminPort, logLevel: 'info' },
-  });
   process.env[PASSPHRASE_ENV] = PASSPHRASE;
-  const started = Date.now();
-  const proxy = await startProxyProcess(t, writeConfig(dir, config, 'carrera-mtls.yaml'));
-  const client = await ProducerClient.connect('127.0.0.1', proxy.port);
-  t.after(() => client.close());
+  const { proxy, client, started, status: statusPage } = await proxyFor(t, broker, kafkaClusters, 'carrera-mtls.yaml');
   const answers: string[] = [];
 
   for (let i = 0; i < 3; i++) {
@@ -166,7 +162,7 @@ test('Kafka over mutual TLS: the proxy certificate accepted; a missing or foreig
     await sendRefused(client, topicOf(cluster), answers);
     assert.deepEqual(await consumeAll(broker.bootstraps, topicOf(cluster)), [], `${cluster}: nothing stored`);
   }
-  const status = await (await fetch(`http://127.0.0.1:${adminPort}/status`)).text();
+  const status = await statusPage();
   for (const [cluster, cause] of [['K_MTLS_NOCERT', /alert bad certificate/], ['K_MTLS_FOREIGN', /alert certificate unknown/], ['K_MTLS_WRONGNAME', /kafka\.elsewhere\.example/]] as const) {
     t.diagnostic(`${cluster}, the first line: ${assertRefusalsLogged(proxy.output(), cluster, cause, started)}`);
   }
