@@ -1,10 +1,12 @@
 /**
  * One TCP connection to a RocketMQ name server or broker: requests matched to their responses by
- * opaque, each with its own deadline, and oneway requests. Every failure is a RemotingError; when
+ * opaque, each with its own deadline, and oneway requests, each signed on its way out when the
+ * options carry a signer (acl-signature.ts). Every failure is a RemotingError; when
  * the connection ends (close(), a socket error, the peer closing, a bad frame) every request still
  * pending fails with kind 'closed' (or 'protocol' for a bad frame) and the connection is unusable.
  */
 import net from 'node:net';
+import type { RequestSigner } from './acl-signature';
 import { FrameReader } from './frame-reader';
 import { command, DEFAULT_MAX_FRAME_SIZE, encodeCommand, FLAG_ONEWAY, FLAG_RESPONSE, isOneway, isResponse, type RemotingCommand } from './remoting-command';
 import { RemotingError } from './remoting-error';
@@ -12,6 +14,8 @@ import { RemotingError } from './remoting-error';
 export interface ConnectionOptions {
   connectTimeoutMs?: number;
   maxFrameSize?: number;
+  /** Applied to every request and oneway request before it is written: the cluster's ACL signature. */
+  sign?: RequestSigner | undefined;
 }
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 3000;
@@ -34,6 +38,7 @@ export class RemotingConnection {
     readonly address: string,
     private readonly socket: net.Socket,
     maxFrameSize: number,
+    private readonly sign: RequestSigner = (request) => request,
   ) {
     this.reader = new FrameReader(maxFrameSize);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -61,7 +66,7 @@ export class RemotingConnection {
       socket.once('connect', () => {
         clearTimeout(timer);
         socket.off('error', onError);
-        resolve(new RemotingConnection(address, socket, options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE));
+        resolve(new RemotingConnection(address, socket, options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE, options.sign));
       });
     });
   }
@@ -81,14 +86,14 @@ export class RemotingConnection {
         reject(new RemotingError('timeout', `no answer from ${this.address} to request code ${request.code} within ${timeoutMs} ms`));
       }, timeoutMs);
       this.pending.set(opaque, { resolve, reject, timer });
-      this.socket.write(encodeCommand({ ...request, opaque, flag: request.flag & ~(FLAG_RESPONSE | FLAG_ONEWAY) }));
+      this.socket.write(encodeCommand({ ...this.sign(request), opaque, flag: request.flag & ~(FLAG_RESPONSE | FLAG_ONEWAY) }));
     });
   }
 
   /** Sends `request` marked oneway: the server sends no answer. Throws when the connection has ended. */
   oneway(request: RemotingCommand): void {
     if (this.failure) throw this.failure;
-    this.socket.write(encodeCommand({ ...request, opaque: this.takeOpaque(), flag: (request.flag | FLAG_ONEWAY) & ~FLAG_RESPONSE }));
+    this.socket.write(encodeCommand({ ...this.sign(request), opaque: this.takeOpaque(), flag: (request.flag | FLAG_ONEWAY) & ~FLAG_RESPONSE }));
   }
 
   /** Ends the connection; pending requests fail with kind 'closed'. */
