@@ -3,14 +3,17 @@
  * format with our own codec: a name server answering GET_ROUTEINFO_BY_TOPIC with the routes it is
  * given (in the fastjson form real name servers write, integer keys unquoted), and brokers that
  * record every request and answer sends as a script says: stored at the next offset of the queue,
- * a response code, no answer, or the connection closed. It checks nothing a real broker checks: the
- * real RocketMQ 4 (bench/peers/rocketmq4-server.ts) stays the judge of what is accepted.
+ * a response code, no answer, or the connection closed. Given `acl` (access key to secret key), a
+ * server checks every request's signature first and refuses as a 4.9 broker does (SYSTEM_ERROR, the
+ * AclException in the remark). It checks nothing else a real broker checks: the real RocketMQ 4
+ * (bench/peers/rocketmq4-server.ts) stays the judge of what is accepted.
  */
 import net from 'node:net';
 import type { TestContext } from 'node:test';
 import { RequestCode, ResponseCode } from '../../src/storage/rocketmq4/remoting/codes';
 import { FrameReader } from '../../src/storage/rocketmq4/remoting/frame-reader';
 import { command, encodeCommand, FLAG_RESPONSE, isOneway, type RemotingCommand } from '../../src/storage/rocketmq4/remoting/remoting-command';
+import { AclField, aclSignature, signedContent } from '../../src/storage/rocketmq4/remoting/acl-signature';
 
 /** What a broker does with a send: store it (SUCCESS or another stored code), refuse with a code, say nothing, or hang up. */
 export type SendAnswer = { kind: 'store'; code?: number } | { kind: 'code'; code: number; remark?: string } | { kind: 'silent' } | { kind: 'close' };
@@ -24,6 +27,8 @@ abstract class FakeServer {
   private readonly sockets = new Set<net.Socket>();
   private server: net.Server | undefined;
   address = '';
+  /** Access key to secret key: requests are checked against them; absent, nothing is checked. */
+  acl: Map<string, string> | undefined;
 
   protected abstract answer(request: RemotingCommand, socket: net.Socket): RemotingCommand | 'silent' | 'close';
 
@@ -36,7 +41,7 @@ abstract class FakeServer {
       socket.on('data', (chunk) => {
         for (const request of reader.push(chunk)) {
           this.requests.push(request);
-          const answer = this.answer(request, socket);
+          const answer = this.aclRefusal(request) ?? this.answer(request, socket);
           if (answer === 'close') socket.destroy();
           else if (answer !== 'silent' && !isOneway(request)) socket.write(encodeCommand({ ...answer, opaque: request.opaque, flag: FLAG_RESPONSE }));
         }
@@ -46,6 +51,19 @@ abstract class FakeServer {
     this.address = `127.0.0.1:${(this.server.address() as net.AddressInfo).port}`;
     t.after(() => this.stop());
     return this;
+  }
+
+  /** PlainPermissionManager.validate's refusals, as the 4.9 remoting server answers a hook's exception. */
+  private aclRefusal(request: RemotingCommand): RemotingCommand | undefined {
+    if (!this.acl) return undefined;
+    const accessKey = request.extFields[AclField.ACCESS_KEY];
+    const secretKey = accessKey === undefined ? undefined : this.acl.get(accessKey);
+    let reason: string | undefined;
+    if (accessKey === undefined) reason = 'No accessKey is configured';
+    else if (secretKey === undefined) reason = `No acl config for ${accessKey}`;
+    else if (aclSignature(signedContent(request.extFields, request.body), secretKey) !== request.extFields[AclField.SIGNATURE]) reason = `Check signature failed for accessKey=${accessKey}`;
+    if (reason === undefined) return undefined;
+    return { ...command(ResponseCode.SYSTEM_ERROR), remark: `org.apache.rocketmq.acl.common.AclException: ${reason}, org.apache.rocketmq.acl.plain.PlainPermissionManager.validate(PlainPermissionManager.java:683)` };
   }
 
   /** Requests of `code` received so far. */

@@ -43,12 +43,10 @@ function refuseAmbiguousAddresses(config: { protocol?: RocketmqProtocol | undefi
   });
 }
 
-/** Settings only the gRPC side has: set on a remoting cluster, they would be silently ignored. */
-function refuseGrpcOnlyOnRemoting(config: { protocol?: RocketmqProtocol | undefined; namesrvAddrs: string[]; ssl?: unknown; credentials?: unknown }, ctx: z.RefinementCtx): void {
-  if (rocketmqProtocol(config) === 'grpc') return;
-  for (const key of ['ssl', 'credentials'] as const) {
-    if (config[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: `is for RocketMQ 5 proxies (protocol: 'grpc'); these namesrvAddrs are name servers, spoken to over remoting` });
-  }
+/** TLS is spoken to RocketMQ 5 proxies only: set on a remoting cluster, it would be silently ignored. */
+function refuseGrpcOnlyOnRemoting(config: { protocol?: RocketmqProtocol | undefined; namesrvAddrs: string[]; ssl?: unknown }, ctx: z.RefinementCtx): void {
+  if (config.ssl === undefined || rocketmqProtocol(config) === 'grpc') return;
+  ctx.addIssue({ code: 'custom', path: ['ssl'], message: `is for RocketMQ 5 proxies (protocol: 'grpc'); these namesrvAddrs are name servers, spoken to over remoting` });
 }
 
 /**
@@ -104,8 +102,10 @@ export function rocketmqClusterSchema(tools: SchemaTools) {
    */
   ssl: tlsClientSchema(tools).optional(),
   /**
-   * pproxy, grpc: the access key every request is signed with (RocketMQ 5's ACL: the proxy checks the
-   * signature with the user's secret key); a security token, when the server issues temporary ones.
+   * pproxy: the access key every request is signed with, and its secret key; a security token when
+   * the server issues temporary ones. gRPC: RocketMQ 5's authentication (the proxy checks the
+   * signature with the user's secret key, request-signature.ts); remoting: RocketMQ 4's ACL (the
+   * broker checks it against plain_acl.yml, rocketmq4/remoting/acl-signature.ts).
    */
   credentials: z
     .object({

@@ -4,14 +4,28 @@
  * time 12, everything else 10. `retriable` says whether another attempt (here, or the pipeline's
  * extra one before the caller's deadline) can succeed: a connection that failed or a busy broker
  * can, a refusal of the message itself cannot.
+ *
+ * A broker with ACL on refuses a request whose signature, access key or permission does not pass
+ * before any processor sees it: SYSTEM_ERROR, its remark the AclException's text (4.9's remoting
+ * server answers every exception a server hook throws that way). That is not retriable: every broker
+ * of a cluster checks the same credentials, and they fail the same way until the configuration
+ * changes.
  */
 import { StorageError } from '../storage';
 import { ResponseCode } from './remoting/codes';
 import { RemotingError } from './remoting/remoting-error';
 
+const ACL_EXCEPTION = /\bAclException\b/;
+
+/** The broker's ACL (PlainAccessValidator) refused the request: its remark names the AclException. */
+export function isAclRefusal(code: number, remark: string | undefined): boolean {
+  return code === ResponseCode.SYSTEM_ERROR && remark !== undefined && ACL_EXCEPTION.test(remark);
+}
+
 /** A broker's answer to a send that did not store the message. */
 export function brokerRefusal(code: number, remark: string | undefined, where: string): StorageError {
   const message = `${where}: broker answered ${code}${remark ? ` (${remark})` : ''}`;
+  if (isAclRefusal(code, remark)) return new StorageError('UNAVAILABLE', message, false);
   switch (code) {
     case ResponseCode.TOPIC_NOT_EXIST:
       return new StorageError('TOPIC_NOT_FOUND', message, false);

@@ -19,13 +19,20 @@
  * FLUSH_SLAVE_TIMEOUT, SLAVE_NOT_AVAILABLE) answers OK, as in DDMQ, unless
  * `retryAnotherBrokerWhenNotStoreOK` asks for another attempt elsewhere (which may store it twice,
  * as with the 4.x client).
+ *
+ * With `acl`, every request (to name servers and brokers alike, as the 4.x client's RPC hook signs
+ * them all) carries RocketMQ 4's ACL signature. A broker's ACL refusal is answered at once, not
+ * retried, and logged once a second for the cluster with the broker's reason.
  */
 import os from 'node:os';
 import type { RocketmqClusterConfig } from '../rocketmq/rocketmq-config';
 import type { StorageCounter, StorageLogger, StorageMetrics, StorageTimers } from '../plugin-api';
 import { StorageError, type ClusterStorage, type OutgoingMessage, type SendOutcome } from '../storage';
+import { ThrottledWarning } from '../../log';
 import { PARTITION_BY_HASH } from '../../routing/partition';
 import { TopicSends } from '../topic-sends';
+import { requestSigner, type RequestSigner } from './remoting/acl-signature';
+import { ResponseError } from './remoting/codes';
 import { BrokerConnections } from './broker-connections';
 import { firstQueue, retryQueue } from './queue-choice';
 import { sendHeartbeat, unregisterClient } from './remoting/heartbeat';
@@ -33,7 +40,7 @@ import { compressBody, UniqIdGenerator, type OutgoingMessage as RemotingMessage 
 import { NameServerClient } from './remoting/name-server';
 import { parseSendResponse, sendBatchRequest, sendMessageRequest, type BuiltSend, type SendTarget } from './remoting/send-message';
 import type { WriteQueue } from './remoting/topic-route';
-import { brokerRefusal, transportFailure } from './rocketmq4-errors';
+import { brokerRefusal, isAclRefusal, transportFailure } from './rocketmq4-errors';
 import { TopicRoutes, type PublishRoute, type RouteState } from './topic-routes';
 
 /** How long close() lets sends under way finish. */
@@ -84,6 +91,7 @@ export class RocketMq4Storage implements ClusterStorage {
   private heartbeatTimer: unknown;
   private closing: Promise<void> | undefined;
   private readonly tallies: Tallies;
+  private readonly aclRefusals: ThrottledWarning;
 
   constructor(
     readonly cluster: string,
@@ -96,9 +104,11 @@ export class RocketMq4Storage implements ClusterStorage {
   ) {
     this.maxMessageSize = config.maxMessageSize;
     const connectTimeoutMs = Math.min(config.sendMsgTimeout, 3000);
-    this.nameServers = new NameServerClient(config.namesrvAddrs, { connectTimeoutMs });
+    const sign = aclSigner(config.credentials);
+    this.nameServers = new NameServerClient(config.namesrvAddrs, { connectTimeoutMs, sign });
     this.routes = new TopicRoutes(this.nameServers, timers, config.pollNameServerInterval, config.sendMsgTimeout);
-    this.connections = new BrokerConnections({ connectTimeoutMs });
+    this.connections = new BrokerConnections({ connectTimeoutMs, sign });
+    this.aclRefusals = new ThrottledWarning(logger, 1000, () => timers.now(), timers);
     this.sends = new TopicSends(`rocketmq cluster ${cluster}`, (topic, indices, messages, outcomes) => this.sendTopic(topic, indices, messages, outcomes));
     const prefix = `${config.groupPrefix}_${timers.now()}`;
     this.groups = Array.from({ length: Math.max(1, producers) }, (_, i) => `${prefix}${i}`);
@@ -274,6 +284,7 @@ export class RocketMq4Storage implements ClusterStorage {
         }
       }
       failure = brokerRefusal(answer.code, answer.remark, where);
+      if (isAclRefusal(answer.code, answer.remark)) this.warnAclRefusal(failure.message);
       if (notStoredOk) failure = new StorageError('UNAVAILABLE', `${where}: stored but not flushed or replicated in time (${answer.code}); sent again elsewhere (retryAnotherBrokerWhenNotStoreOK)`, true);
       tally.refused.inc();
       if (failure.code === 'TOPIC_NOT_FOUND') void this.routes.refresh(topic).catch(() => undefined);
@@ -317,9 +328,23 @@ export class RocketMq4Storage implements ClusterStorage {
       this.groups.map(async (group) => sendHeartbeat(await this.connections.get(address), this.clientId, group, REGISTRATION_TIMEOUT_MS)),
     );
     const results = await Promise.allSettled(registrations);
-    const failed = results.filter((r) => r.status === 'rejected').length;
-    if (failed > 0) this.logger.debug({ failed, of: results.length }, 'rocketmq heartbeats failed');
+    const failed = results.filter((r) => r.status === 'rejected');
+    if (failed.length > 0) this.logger.debug({ failed: failed.length, of: results.length }, 'rocketmq heartbeats failed');
+    // without traffic the heartbeats are the first to meet credentials a broker refuses
+    const refused = failed.map((r) => r.reason as unknown).find((e): e is ResponseError => e instanceof ResponseError && isAclRefusal(e.code, e.remark));
+    if (refused) this.warnAclRefusal(`rocketmq ${this.cluster}: ${refused.message}`);
   }
+
+  /** One line a second for the cluster: every request fails the same way until the configuration changes. */
+  private warnAclRefusal(reason: string): void {
+    this.aclRefusals.warn('acl', { err: reason }, 'rocketmq broker refused the request: ACL (access key, signature or permission)');
+  }
+}
+
+/** The cluster's request signer: the one place its ACL secret key and security token are revealed. */
+function aclSigner(acl: RocketmqClusterConfig['credentials']): RequestSigner | undefined {
+  if (acl === undefined) return undefined;
+  return requestSigner({ accessKey: acl.accessKey, secretKey: acl.secretKey.reveal(), securityToken: acl.securityToken?.reveal() });
 }
 
 /** A message whose queue its partition or hash hint says. */

@@ -68,7 +68,7 @@ test("DDMQ's RocketMQ keys: namesrvAddrs are required host:port endpoints; the r
   assert.equal(rocketmqClusterSchema(schemaTools).safeParse({}).success, false);
 });
 
-test('ssl and credentials: gRPC only, cert with key, the secret key and token secrets', () => {
+test('ssl is gRPC only, cert with key; credentials for either protocol, the secret key and token secrets', () => {
   const schema = rocketmqClusterSchema(schemaTools);
   const c = schema.parse({
     namesrvAddrs: ['10.0.0.1:8081'],
@@ -85,7 +85,8 @@ test('ssl and credentials: gRPC only, cert with key, the secret key and token se
   };
   assert.match(refused({ ssl: { cert: '/etc/c.pem' } }).join(), /cert and key go together/);
   assert.match(refused({ credentials: { accessKey: 'AK1', secretKey: '' } }).join(), /credentials\.secretKey/);
-  assert.match(refused({ namesrvAddrs: ['10.0.0.1:9876'], credentials: { accessKey: 'AK1', secretKey: 'k' } }).join(), /^credentials: is for RocketMQ 5 proxies/);
+  assert.deepEqual(refused({ namesrvAddrs: ['10.0.0.1:9876'], credentials: { accessKey: 'AK1', secretKey: 'k' } }), [], "credentials over remoting: RocketMQ 4's ACL");
+  assert.match(refused({ namesrvAddrs: ['10.0.0.1:9876'], ssl: {} }).join(), /^ssl: is for RocketMQ 5 proxies/);
   assert.match(refused({ namesrvAddrs: ['10.0.0.1:8082'], protocol: 'remoting', ssl: {} }).join(), /^ssl: is for RocketMQ 5 proxies/);
   assert.deepEqual(refused({ namesrvAddrs: ['10.0.0.1:8082'], protocol: 'grpc', ssl: {} }), []);
 });

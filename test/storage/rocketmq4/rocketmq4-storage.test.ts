@@ -2,8 +2,8 @@
  * RocketMq4Storage against fake name servers and brokers (test/helpers/remoting-fake.ts): DDMQ's
  * queue rule reaching the right broker and queue, batches and compression, the properties sent,
  * retries and their bounds, error mapping, name server failover and polling, heartbeats and
- * unregistration, and the messages refused before sending. Timers are injected where intervals
- * matter; request timeouts are real (the connection's own).
+ * unregistration, the messages refused before sending, and ACL signatures and refusals. Timers are
+ * injected where intervals matter; request timeouts are real (the connection's own).
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -12,7 +12,9 @@ import { test, type TestContext } from 'node:test';
 import zlib from 'node:zlib';
 import { silentLogger } from '../../../src/log';
 import { rocketmqClusterSchema, type RocketmqClusterConfig } from '../../../src/storage/rocketmq/rocketmq-config';
+import type { StorageLogger } from '../../../src/storage/plugin-api';
 import { RocketMq4Storage } from '../../../src/storage/rocketmq4/rocketmq4-storage';
+import { aclSignature, signedContent } from '../../../src/storage/rocketmq4/remoting/acl-signature';
 import { RequestCode, ResponseCode } from '../../../src/storage/rocketmq4/remoting/codes';
 import { decodeProperties } from '../../../src/storage/rocketmq4/remoting/message-codec';
 import type { RemotingCommand } from '../../../src/storage/rocketmq4/remoting/remoting-command';
@@ -36,14 +38,14 @@ interface Setup {
 
 async function setup(
   t: TestContext,
-  options: { brokers?: number; queues?: number; config?: Record<string, unknown>; timers?: Timers; random?: () => number; producers?: number; namesrvAddrs?: string[] } = {},
+  options: { brokers?: number; queues?: number; config?: Record<string, unknown>; timers?: Timers; random?: () => number; producers?: number; namesrvAddrs?: string[]; logger?: StorageLogger } = {},
 ): Promise<Setup> {
   const names = await fakeNameServer(t);
   const brokers = await Promise.all(['broker-a', 'broker-b'].slice(0, options.brokers ?? 2).map((name) => fakeBroker(t, name)));
   names.routes.set(TOPIC, { brokers: brokers.map((b) => ({ name: b.name, address: b.address, queues: options.queues ?? 4 })) });
   const config: RocketmqClusterConfig = rocketmqClusterSchema(schemaTools).parse({ namesrvAddrs: options.namesrvAddrs ?? [names.address], protocol: 'remoting', ...options.config });
   const metrics = new StorageMetricSet(undefined).forCluster('rocketmq', 'R_test', silentLogger());
-  const storage = new RocketMq4Storage('R_test', config, options.producers ?? 1, silentLogger(), options.timers ?? realTimers, metrics, options.random);
+  const storage = new RocketMq4Storage('R_test', config, options.producers ?? 1, options.logger ?? silentLogger(), options.timers ?? realTimers, metrics, options.random);
   await storage.start();
   t.after(() => storage.close());
   return { storage, names, brokers };
@@ -368,4 +370,87 @@ test('illegalMessageReason: topic characters and length, TBW102, property separa
     assert.match(reason({ tags: `t${sep}` }) ?? '', /tags/);
     assert.match(reason({ key: `k${sep}` }) ?? '', /key/);
   }
+});
+
+const ACL = { accessKey: 'ak-test', secretKey: 'secret-key-1', securityToken: 'token-1' };
+
+/** Whether `request` carries ACL's access key and a signature under `secretKey` that verifies. */
+const signedWith = (request: RemotingCommand, secretKey: string) =>
+  request.extFields.AccessKey === ACL.accessKey && request.extFields.Signature === aclSignature(signedContent(request.extFields, request.body), secretKey);
+
+/** The lines logged at warn, with their fields. */
+function warnings(lines: { fields: Record<string, unknown>; message: string }[]): StorageLogger {
+  const noop = () => undefined;
+  const logger: StorageLogger = {
+    trace: noop,
+    debug: noop,
+    info: noop,
+    warn: (fields: unknown, message?: string) => void lines.push({ fields: fields as Record<string, unknown>, message: message ?? '' }),
+    error: noop,
+    isLevelEnabled: () => false,
+    child: () => logger,
+  };
+  return logger;
+}
+
+test('acl: every request is signed, to the name server and the brokers: route lookups, heartbeats, sends, batches, unregistration', async (t) => {
+  const { storage, names, brokers } = await setup(t, { config: { credentials: ACL } });
+  for (const b of brokers) b.acl = new Map([[ACL.accessKey, ACL.secretKey]]);
+  await storage.warmUp([TOPIC]);
+  const outcomes = await storage.send([message({ partitionId: 0 }), message({ partitionId: 0 }), message({ partitionId: 5 })]);
+  assert.deepEqual(outcomes.map((o) => o.ok), [true, true, true]);
+  await storage.close();
+  const requests = [...names.requests, ...brokers.flatMap((b) => b.requests)];
+  assert.deepEqual(
+    [...new Set(requests.map((r) => r.code))].sort((x, y) => x - y),
+    [RequestCode.HEART_BEAT, RequestCode.UNREGISTER_CLIENT, RequestCode.GET_ROUTEINFO_BY_TOPIC, RequestCode.SEND_MESSAGE_V2, RequestCode.SEND_BATCH_MESSAGE],
+  );
+  for (const r of requests) {
+    assert.ok(signedWith(r, ACL.secretKey), `request ${r.code} signed`);
+    assert.equal(r.extFields.SecurityToken, ACL.securityToken);
+  }
+});
+
+test('acl refused by the broker (wrong secret, unknown key): UNAVAILABLE, not retriable, not sent elsewhere, one warning a second with the reason', async (t) => {
+  const lines: { fields: Record<string, unknown>; message: string }[] = [];
+  const { storage, brokers } = await setup(t, { config: { credentials: { accessKey: ACL.accessKey, secretKey: 'a-wrong-secret' }, retryTimesWhenSendFailed: 2 }, logger: warnings(lines) });
+  for (const b of brokers) b.acl = new Map([[ACL.accessKey, ACL.secretKey]]);
+  const started = Date.now();
+  for (let i = 0; i < 5; i++) {
+    const [outcome] = await storage.send([message({ partitionId: i })]);
+    assert.deepEqual(failure(outcome), { code: 'UNAVAILABLE', retriable: false });
+    assert.match(!outcome!.ok ? outcome!.error.message : '', /AclException: Check signature failed for accessKey=ak-test/);
+  }
+  assert.ok(Date.now() - started < 1000, 'answered at once');
+  assert.equal(allSends(brokers).length, 5, 'one attempt a message');
+  const refusals = () => lines.filter((l) => /refused the request: ACL/.test(l.message));
+  assert.equal(refusals().length, 1, 'one line at once');
+  assert.match(String(refusals()[0]!.fields.err), /Check signature failed for accessKey=ak-test/);
+  await eventually(() => (refusals().length >= 2 ? true : undefined), 3000, 'the summary line');
+  assert.equal(refusals().length, 2);
+  assert.equal(refusals()[1]!.fields.count, 4, 'the rest counted into the next line');
+  assert.ok(!JSON.stringify(lines).includes('a-wrong-secret') && !JSON.stringify(lines).includes(ACL.secretKey), 'no secret logged');
+
+  for (const b of brokers) b.acl = new Map([['someone-else', ACL.secretKey]]);
+  const [unknown] = await storage.send([message({ partitionId: 0 })]);
+  assert.deepEqual(failure(unknown), { code: 'UNAVAILABLE', retriable: false });
+  assert.match(!unknown!.ok ? unknown!.error.message : '', /AclException: No acl config for ak-test/);
+});
+
+test('acl refusal of the heartbeats alone (no traffic yet) is logged too', async (t) => {
+  const lines: { fields: Record<string, unknown>; message: string }[] = [];
+  const { storage, brokers } = await setup(t, { config: { credentials: { accessKey: ACL.accessKey, secretKey: 'a-wrong-secret' } }, logger: warnings(lines) });
+  for (const b of brokers) b.acl = new Map([[ACL.accessKey, ACL.secretKey]]);
+  await storage.warmUp([TOPIC]);
+  assert.ok(brokers.every((b) => b.received(RequestCode.HEART_BEAT).length > 0));
+  const logged = lines.filter((l) => /refused the request: ACL/.test(l.message));
+  assert.equal(logged.length, 1);
+  assert.match(String(logged[0]!.fields.err), /heartbeat of .*AclException: Check signature failed/);
+});
+
+test('without acl nothing is signed', async (t) => {
+  const { storage, names, brokers } = await setup(t);
+  await storage.warmUp([TOPIC]);
+  assert.ok((await storage.send([message({ partitionId: 0 })]))[0]!.ok);
+  for (const r of [...names.requests, ...brokers.flatMap((b) => b.requests)]) assert.deepEqual([r.extFields.AccessKey, r.extFields.Signature], [undefined, undefined]);
 });
