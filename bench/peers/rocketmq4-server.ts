@@ -3,11 +3,14 @@
  * brokers (broker-a, broker-b of DefaultCluster), each its own JVM, from the jars
  * scripts/fetch-test-peers.sh copies from Maven Central (test/peers/rocketmq-4). Fresh stores and
  * ROCKETMQ_HOME (logs too) in a temp dir, free loopback ports, small heaps. Topics are created, and
- * queues read back, with RocketMQ's own admin tool (mqadmin).
+ * queues read back, with RocketMQ's own admin tool (mqadmin). With `acl`, the brokers check RocketMQ 4's
+ * ACL (aclEnable, conf/plain_acl.yml) and mqadmin signs as the admin account (conf/tools.yml, which
+ * 4.9's MQAdminStartup reads from ROCKETMQ_HOME).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import YAML from 'yaml';
 import { peerJars } from './peer-jars';
 import { freePort } from './ports';
 import { killNow, readyLine } from './processes';
@@ -54,9 +57,29 @@ export interface TopicSpec {
   order?: boolean;
 }
 
+/** Permissions as plain_acl.yml writes them. */
+export type AclPermission = 'PUB' | 'SUB' | 'PUB|SUB' | 'DENY';
+
+export interface AclAccount {
+  accessKey: string;
+  secretKey: string;
+  /** For topics not in `topicPerms`; RocketMQ's own default is DENY. */
+  defaultTopicPerm?: AclPermission;
+  topicPerms?: Record<string, AclPermission>;
+}
+
+export interface AclOptions {
+  /** The account mqadmin signs with, an admin (topic creation needs one). */
+  admin: { accessKey: string; secretKey: string };
+  /** The other accounts. */
+  accounts: AclAccount[];
+}
+
 export interface ClusterOptions {
   brokers: 1 | 2;
   topics: Record<string, TopicSpec>;
+  /** Brokers with ACL on; without it they check nothing. */
+  acl?: AclOptions;
 }
 
 interface Broker {
@@ -76,6 +99,7 @@ export class RocketMq4Cluster {
     private readonly namesrvPort: number,
     brokers: { name: BrokerName; port: number }[],
     private readonly topics: Record<string, TopicSpec>,
+    private readonly acl: AclOptions | undefined,
   ) {
     this.brokerTable = brokers.map((b) => ({ ...b, proc: undefined }));
   }
@@ -88,7 +112,7 @@ export class RocketMq4Cluster {
     const brokers: { name: BrokerName; port: number }[] = [];
     // a broker listens on its port - 2 too (its VIP channel) and + 1 (replication to slaves)
     for (const name of BROKER_NAMES.slice(0, options.brokers)) brokers.push({ name, port: await freePort([-2, 1]) });
-    const cluster = new RocketMq4Cluster(dir, lib, namesrvPort, brokers, options.topics);
+    const cluster = new RocketMq4Cluster(dir, lib, namesrvPort, brokers, options.topics, options.acl);
     scope.after(() => cluster.kill());
     cluster.writeConfig();
     await cluster.restartNameServer();
@@ -270,10 +294,12 @@ export class RocketMq4Cluster {
           // a send waiting longer in the broker's queue is refused SYSTEM_BUSY: the stock 200 ms is
           // shorter than the pauses of a JVM on two cores shared with its clients
           'waitTimeMillsInSendQueue=1000',
+          ...(this.acl ? ['aclEnable=true'] : []),
           '',
         ].join('\n'),
       );
     }
+    if (this.acl) this.writeAclConfig(this.acl);
     // RocketMQ 4 configures logback from $ROCKETMQ_HOME/conf/logback_<process>.xml and will not start without it
     for (const process of ['namesrv', 'broker', 'tools']) {
       fs.writeFileSync(
@@ -290,6 +316,27 @@ export class RocketMq4Cluster {
         ].join('\n'),
       );
     }
+  }
+
+  /**
+   * conf/plain_acl.yml, which the brokers read from ROCKETMQ_HOME: the admin account and the
+   * others, none white-listed by address (so every request is checked by its signature); and
+   * conf/tools.yml, the credentials mqadmin signs with.
+   */
+  private writeAclConfig(acl: AclOptions): void {
+    const accounts = [
+      { accessKey: acl.admin.accessKey, secretKey: acl.admin.secretKey, admin: true },
+      ...acl.accounts.map((a) => ({
+        accessKey: a.accessKey,
+        secretKey: a.secretKey,
+        admin: false,
+        defaultTopicPerm: a.defaultTopicPerm ?? 'DENY',
+        defaultGroupPerm: 'PUB|SUB',
+        topicPerms: Object.entries(a.topicPerms ?? {}).map(([topic, perm]) => `${topic}=${perm}`),
+      })),
+    ];
+    fs.writeFileSync(this.file('plain_acl.yml'), YAML.stringify({ globalWhiteRemoteAddresses: [], accounts }));
+    fs.writeFileSync(this.file('tools.yml'), YAML.stringify({ accessKey: acl.admin.accessKey, secretKey: acl.admin.secretKey }));
   }
 
   private file(name: string): string {
