@@ -20,7 +20,7 @@
  * `retryAnotherBrokerWhenNotStoreOK` asks for another attempt elsewhere (which may store it twice,
  * as with the 4.x client).
  *
- * With `acl`, every request (to name servers and brokers alike, as the 4.x client's RPC hook signs
+ * With `credentials`, every request (to name servers and brokers alike, as the 4.x client's RPC hook signs
  * them all) carries RocketMQ 4's ACL signature. A broker's ACL refusal is answered at once, not
  * retried, and logged once a second for the cluster with the broker's reason.
  */
@@ -337,14 +337,14 @@ export class RocketMq4Storage implements ClusterStorage {
 
   /** One line a second for the cluster: every request fails the same way until the configuration changes. */
   private warnAclRefusal(reason: string): void {
-    this.aclRefusals.warn('acl', { err: reason }, 'rocketmq broker refused the request: ACL (access key, signature or permission)');
+    this.aclRefusals.warn('acl', { err: reason }, 'rocketmq broker refused the request: authentication or permission failed (ACL)');
   }
 }
 
 /** The cluster's request signer: the one place its ACL secret key and security token are revealed. */
-function aclSigner(acl: RocketmqClusterConfig['credentials']): RequestSigner | undefined {
-  if (acl === undefined) return undefined;
-  return requestSigner({ accessKey: acl.accessKey, secretKey: acl.secretKey.reveal(), securityToken: acl.securityToken?.reveal() });
+function aclSigner(credentials: RocketmqClusterConfig['credentials']): RequestSigner | undefined {
+  if (credentials === undefined) return undefined;
+  return requestSigner({ accessKey: credentials.accessKey, secretKey: credentials.secretKey.reveal(), securityToken: credentials.securityToken?.reveal() });
 }
 
 /** A message whose queue its partition or hash hint says. */

@@ -393,7 +393,7 @@ function warnings(lines: { fields: Record<string, unknown>; message: string }[])
   return logger;
 }
 
-test('acl: every request is signed, to the name server and the brokers: route lookups, heartbeats, sends, batches, unregistration', async (t) => {
+test('credentials: every request is signed, to the name server and the brokers: route lookups, heartbeats, sends, batches, unregistration', async (t) => {
   const { storage, names, brokers } = await setup(t, { config: { credentials: ACL } });
   for (const b of brokers) b.acl = new Map([[ACL.accessKey, ACL.secretKey]]);
   await storage.warmUp([TOPIC]);
@@ -411,7 +411,7 @@ test('acl: every request is signed, to the name server and the brokers: route lo
   }
 });
 
-test('acl refused by the broker (wrong secret, unknown key): UNAVAILABLE, not retriable, not sent elsewhere, one warning a second with the reason', async (t) => {
+test('credentials refused by the broker (wrong secret, unknown key): UNAVAILABLE, not retriable, not sent elsewhere, one warning a second with the reason', async (t) => {
   const lines: { fields: Record<string, unknown>; message: string }[] = [];
   const { storage, brokers } = await setup(t, { config: { credentials: { accessKey: ACL.accessKey, secretKey: 'a-wrong-secret' }, retryTimesWhenSendFailed: 2 }, logger: warnings(lines) });
   for (const b of brokers) b.acl = new Map([[ACL.accessKey, ACL.secretKey]]);
@@ -423,7 +423,7 @@ test('acl refused by the broker (wrong secret, unknown key): UNAVAILABLE, not re
   }
   assert.ok(Date.now() - started < 1000, 'answered at once');
   assert.equal(allSends(brokers).length, 5, 'one attempt a message');
-  const refusals = () => lines.filter((l) => /refused the request: ACL/.test(l.message));
+  const refusals = () => lines.filter((l) => /refused the request: authentication or permission failed \(ACL\)/.test(l.message));
   assert.equal(refusals().length, 1, 'one line at once');
   assert.match(String(refusals()[0]!.fields.err), /Check signature failed for accessKey=ak-test/);
   await eventually(() => (refusals().length >= 2 ? true : undefined), 3000, 'the summary line');
@@ -437,18 +437,18 @@ test('acl refused by the broker (wrong secret, unknown key): UNAVAILABLE, not re
   assert.match(!unknown!.ok ? unknown!.error.message : '', /AclException: No acl config for ak-test/);
 });
 
-test('acl refusal of the heartbeats alone (no traffic yet) is logged too', async (t) => {
+test('an ACL refusal of the heartbeats alone (no traffic yet) is logged too', async (t) => {
   const lines: { fields: Record<string, unknown>; message: string }[] = [];
   const { storage, brokers } = await setup(t, { config: { credentials: { accessKey: ACL.accessKey, secretKey: 'a-wrong-secret' } }, logger: warnings(lines) });
   for (const b of brokers) b.acl = new Map([[ACL.accessKey, ACL.secretKey]]);
   await storage.warmUp([TOPIC]);
   assert.ok(brokers.every((b) => b.received(RequestCode.HEART_BEAT).length > 0));
-  const logged = lines.filter((l) => /refused the request: ACL/.test(l.message));
+  const logged = lines.filter((l) => /refused the request: authentication or permission failed \(ACL\)/.test(l.message));
   assert.equal(logged.length, 1);
   assert.match(String(logged[0]!.fields.err), /heartbeat of .*AclException: Check signature failed/);
 });
 
-test('without acl nothing is signed', async (t) => {
+test('without credentials nothing is signed', async (t) => {
   const { storage, names, brokers } = await setup(t);
   await storage.warmUp([TOPIC]);
   assert.ok((await storage.send([message({ partitionId: 0 })]))[0]!.ok);
