@@ -62,8 +62,11 @@ export function resolveSecret(text: string, env: NodeJS.ProcessEnv = process.env
   }
 }
 
-export function isSecret(value: unknown): value is Secret {
-  return value instanceof SecretValue;
+/** Every secret in `value` (a parsed configuration), with its path (`a.b.0.c`). */
+export function secretsIn(value: unknown, at: readonly string[] = []): [path: string, secret: Secret][] {
+  if (value instanceof SecretValue) return [[at.join('.'), value]];
+  if (value === null || typeof value !== 'object') return [];
+  return Object.entries(value as Record<string, unknown>).flatMap(([key, item]) => secretsIn(item, [...at, key]));
 }
 
 /** This process's key for secretFingerprints: a fingerprint means nothing outside it. */
@@ -76,14 +79,9 @@ const FINGERPRINT_KEY = randomBytes(32);
  * or the reference, yet must be rebuilt; its rebuild key carries these so that it is.
  */
 export function secretFingerprints(value: unknown): string {
-  const found: string[] = [];
-  const walk = (node: unknown, at: string): void => {
-    if (node instanceof SecretValue) found.push(`${at}=${createHmac('sha256', FINGERPRINT_KEY).update(node.reveal()).digest('base64url')}`);
-    else if (Array.isArray(node)) node.forEach((item, i) => walk(item, `${at}[${i}]`));
-    else if (node !== null && typeof node === 'object') for (const [key, item] of Object.entries(node)) walk(item, `${at}.${key}`);
-  };
-  walk(value, '');
-  return found.join('\n');
+  return secretsIn(value)
+    .map(([at, found]) => `${at}=${createHmac('sha256', FINGERPRINT_KEY).update(found.reveal()).digest('base64url')}`)
+    .join('\n');
 }
 
 /**

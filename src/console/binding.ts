@@ -16,7 +16,7 @@ import { CARRERA_ROOT, type ZkClient } from '../config/zookeeper/zk-client';
 import { pproxyConfigProblems } from '../config/problems';
 import { configSchemas, topicSchemas, type CarreraConfiguration, type ClusterType, type PProxyConfig, type TopicConfig } from '../config/schema';
 import { describeIssues } from '../config/load';
-import { isSecret } from '../config/secret';
+import { secretsIn } from '../config/secret';
 
 export interface ClusterDefinition {
   carreraConfiguration: CarreraConfiguration;
@@ -257,10 +257,8 @@ export function normalizeHost(host: string): string {
 
 /** JSON with object keys in alphabetical order and undefined values left out, as fastjson writes it. */
 /** The paths of the secrets given as values, not references: their JSON is `[secret]`, not something to store. */
-function literalSecrets(value: unknown, at: string[] = []): string[] {
-  if (isSecret(value)) return value.reference === undefined ? [at.join('.')] : [];
-  if (value === null || typeof value !== 'object') return [];
-  return Object.entries(value as Record<string, unknown>).flatMap(([key, v]) => literalSecrets(v, [...at, key]));
+function literalSecrets(value: unknown): string[] {
+  return secretsIn(value).flatMap(([at, found]) => (found.reference === undefined ? [at] : []));
 }
 
 export function fastjson(value: unknown): string {

@@ -15,11 +15,11 @@
  */
 import type { Logger } from '../log';
 import { emptyProducerMessage, type DelayMessage, type ProducerMessage } from '../core/message';
-import { ASYNC_REQUEST_TIMEOUT_MS, type PreparedMessage } from '../core/pipeline';
+import { ASYNC_REQUEST_TIMEOUT_MS, mayProduce, type PreparedMessage } from '../core/pipeline';
 import type { RoutingTable, ServedTopic } from '../core/routing-table';
 import { DEFAULT_MAX_MESSAGE_SIZE, illegalMessageReason } from '../core/validate';
 import { ResultCode } from '../protocol/result-codes';
-import { hasIdentity, type Caller } from '../security/caller';
+import type { Caller } from '../security/caller';
 import { javaStringHashCode } from '../core/java-string';
 import { encodeBodyExt } from './body-ext';
 import { DELAY_EXPIRE_SECONDS, DelayAction, DelayType, delayRefusal } from './delay-check';
@@ -67,7 +67,7 @@ export class DelaySender {
     const topic = routing.topics.get(topicName);
     if (body.length > (topic ? topic.maxMessageSize : DEFAULT_MAX_MESSAGE_SIZE)) return refuse(this.illegal(topicName, 'body too large'));
     if (!topic) return refuse(ResultCode.FAIL_TOPIC_NOT_ALLOWED);
-    if (topic.allowedProducers && !hasIdentity(caller, topic.allowedProducers)) return refuse(this.pipeline.unauthorised(topicName, caller));
+    if (!mayProduce(topic, caller)) return refuse(this.pipeline.unauthorised(topicName, caller));
     const prefix = routing.innerTopicPrefix;
     // without a delay configuration there is no inner topic to write to
     if (prefix === undefined) return refuse(ResultCode.FAIL_TOPIC_NOT_ALLOWED);
