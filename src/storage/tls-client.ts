@@ -33,9 +33,20 @@ export function tlsClientOptions(ssl: TlsClientConfig, read: (file: string) => B
     cert: ssl.cert === undefined ? undefined : read(ssl.cert),
     key: ssl.key === undefined ? undefined : read(ssl.key),
     passphrase: ssl.passphrase?.reveal(),
-    servername: ssl.servername,
+    // absent, not undefined: spread over a connection's own default (its host), it must not erase it
+    ...(ssl.servername !== undefined && { servername: ssl.servername }),
     rejectUnauthorized: ssl.rejectUnauthorized,
   };
+}
+
+/**
+ * What each connection of a cluster takes: the TLS context built once, when the cluster is created
+ * (tls.connect would otherwise parse the PEM files and decrypt the key again for every connection),
+ * the name to check when one is set, and whether an unverified server is refused.
+ */
+export function tlsConnectionOptions(ssl: TlsClientConfig, read: (file: string) => Buffer = fs.readFileSync): tls.ConnectionOptions {
+  const { servername, rejectUnauthorized, ...files } = tlsClientOptions(ssl, read);
+  return { secureContext: tlsClientContext(files), rejectUnauthorized, ...(servername !== undefined && { servername }) };
 }
 
 /**

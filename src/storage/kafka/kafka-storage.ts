@@ -17,7 +17,7 @@ import { StorageError, type ClusterStorage, type OutgoingMessage, type SendOutco
 import { TopicSends } from '../topic-sends';
 import type { LibraryLoader } from './codec-libraries';
 import { kafkaAcks, kafkaClientId, kafkaSasl, type KafkaClusterConfig } from './kafka-config';
-import { tlsClientContext, tlsClientOptions } from '../tls-client';
+import { tlsConnectionOptions } from '../tls-client';
 import { Compression, type CompressionCode } from './record-codecs';
 import { isSecurityFailure, toStorageError } from './kafka-errors';
 import { PartitionCounts } from './partition-counts';
@@ -86,8 +86,7 @@ export class KafkaStorage implements ClusterStorage {
     this.clientProblems = new ThrottledWarning(this.logger, 1000);
     this.sends = new TopicSends(`kafka cluster ${cluster}`, (topic, indices, messages, outcomes) => this.sendTopic(topic, indices, messages, outcomes));
     const startedAt = Date.now();
-    const ssl = config.ssl === undefined ? undefined : tlsClientOptions(config.ssl);
-    if (ssl !== undefined) tlsClientContext(ssl);
+    const ssl = config.ssl === undefined ? undefined : tlsConnectionOptions(config.ssl);
     const sasl = kafkaSasl(config.sasl);
     const client = (index: number) =>
       new Kafka({

@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import net from 'node:net';
+import tls from 'node:tls';
 import { test } from 'node:test';
 import { brokerSocketFactory } from '../../../src/storage/kafka/socket-factory';
+import { schemaTools } from '../../../src/storage/storage-context';
+import { tlsClientSchema, tlsConnectionOptions } from '../../../src/storage/tls-client';
+import { issueServer, makeCa } from '../../helpers/certificates';
+import { tempDir } from '../../helpers/config';
 
 /** What kafkajs hands the factory for a cluster without ssl. */
 const NO_TLS = null as never;
@@ -66,4 +72,32 @@ test('a connection to a peer that reads everything is kept, however much is writ
   assert.equal(failed, undefined);
   assert.equal(socket.destroyed, false);
   assert.equal(received, 40 * chunk.length);
+});
+
+test('over TLS the broker is asked for by its host name, or by the ssl servername when one is set', async (t) => {
+  const dir = tempDir(t, 'pproxy-kafka-sni-');
+  const ca = makeCa(dir);
+  const server = issueServer(ca);
+  const names: (string | false)[] = [];
+  let named: () => void = () => undefined;
+  const tlsServer = tls.createServer({ cert: fs.readFileSync(server.cert), key: fs.readFileSync(server.key) }, (s) => {
+    names.push((s as tls.TLSSocket & { servername: string | false }).servername);
+    s.end();
+    named();
+  });
+  await new Promise<void>((resolve) => tlsServer.listen(0, '127.0.0.1', resolve));
+  t.after(() => tlsServer.close());
+  const port = (tlsServer.address() as net.AddressInfo).port;
+  /** Connects as kafkajs would; resolves once the server has seen the handshake's server name. */
+  const connect = (ssl: Record<string, unknown>) =>
+    new Promise<void>((resolve, reject) => {
+      named = resolve;
+      const options = tlsConnectionOptions(tlsClientSchema(schemaTools).parse(ssl));
+      const socket = brokerSocketFactory(30_000)({ host: 'localhost', port, ssl: options as never, onConnect: () => undefined });
+      socket.once('error', reject);
+      t.after(() => socket.destroy());
+    });
+  await connect({ ca: ca.cert });
+  await connect({ ca: ca.cert, servername: 'kafka.example', rejectUnauthorized: false });
+  assert.deepEqual(names, ['localhost', 'kafka.example']);
 });
