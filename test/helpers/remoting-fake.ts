@@ -13,7 +13,7 @@ import type { TestContext } from 'node:test';
 import { RequestCode, ResponseCode } from '../../src/storage/rocketmq4/remoting/codes';
 import { FrameReader } from '../../src/storage/rocketmq4/remoting/frame-reader';
 import { command, encodeCommand, FLAG_RESPONSE, isOneway, type RemotingCommand } from '../../src/storage/rocketmq4/remoting/remoting-command';
-import { AclField, aclSignature, signedContent } from '../../src/storage/rocketmq4/remoting/acl-signature';
+import { AclField, aclSignature } from '../../src/storage/rocketmq4/remoting/acl-signature';
 
 /** What a broker does with a send: store it (SUCCESS or another stored code), refuse with a code, say nothing, or hang up. */
 export type SendAnswer = { kind: 'store'; code?: number } | { kind: 'code'; code: number; remark?: string } | { kind: 'silent' } | { kind: 'close' };
@@ -61,7 +61,7 @@ abstract class FakeServer {
     let reason: string | undefined;
     if (accessKey === undefined) reason = 'No accessKey is configured';
     else if (secretKey === undefined) reason = `No acl config for ${accessKey}`;
-    else if (aclSignature(signedContent(request.extFields, request.body), secretKey) !== request.extFields[AclField.SIGNATURE]) reason = `Check signature failed for accessKey=${accessKey}`;
+    else if (aclSignature(request.extFields, request.body, secretKey) !== request.extFields[AclField.SIGNATURE]) reason = `Check signature failed for accessKey=${accessKey}`;
     if (reason === undefined) return undefined;
     return { ...command(ResponseCode.SYSTEM_ERROR), remark: `org.apache.rocketmq.acl.common.AclException: ${reason}, org.apache.rocketmq.acl.plain.PlainPermissionManager.validate(PlainPermissionManager.java:683)` };
   }

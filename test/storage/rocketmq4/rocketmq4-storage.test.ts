@@ -14,7 +14,7 @@ import { silentLogger } from '../../../src/log';
 import { rocketmqClusterSchema, type RocketmqClusterConfig } from '../../../src/storage/rocketmq/rocketmq-config';
 import type { StorageLogger } from '../../../src/storage/plugin-api';
 import { RocketMq4Storage } from '../../../src/storage/rocketmq4/rocketmq4-storage';
-import { aclSignature, signedContent } from '../../../src/storage/rocketmq4/remoting/acl-signature';
+import { aclSignature } from '../../../src/storage/rocketmq4/remoting/acl-signature';
 import { RequestCode, ResponseCode } from '../../../src/storage/rocketmq4/remoting/codes';
 import { decodeProperties } from '../../../src/storage/rocketmq4/remoting/message-codec';
 import type { RemotingCommand } from '../../../src/storage/rocketmq4/remoting/remoting-command';
@@ -376,7 +376,7 @@ const ACL = { accessKey: 'ak-test', secretKey: 'secret-key-1', securityToken: 't
 
 /** Whether `request` carries ACL's access key and a signature under `secretKey` that verifies. */
 const signedWith = (request: RemotingCommand, secretKey: string) =>
-  request.extFields.AccessKey === ACL.accessKey && request.extFields.Signature === aclSignature(signedContent(request.extFields, request.body), secretKey);
+  request.extFields.AccessKey === ACL.accessKey && request.extFields.Signature === aclSignature(request.extFields, request.body, secretKey);
 
 /** The lines logged at warn, with their fields. */
 function warnings(lines: { fields: Record<string, unknown>; message: string }[]): StorageLogger {

@@ -23,22 +23,17 @@ export interface AclCredentials {
 export type RequestSigner = (request: RemotingCommand) => RemotingCommand;
 
 /**
- * What is signed: the ext fields' values but the signature's, ordered by name as Java's TreeMap
- * orders strings (UTF-16 code units, as Array.sort compares them), then the body. Each value is
- * encoded on its own, as the broker decodes each value to a string before joining them.
+ * Base64 of HmacSHA1(secretKey, content), AclSigner.calSignature. The content is the ext fields'
+ * values but the signature's, ordered by name as Java's TreeMap orders strings (UTF-16 code units,
+ * as Array.sort compares them), each encoded in UTF-8 on its own as the broker decodes each value
+ * before joining them, then the body. It is fed to the HMAC piece by piece: the body (up to a whole
+ * batch) is not copied to be signed.
  */
-export function signedContent(extFields: Readonly<Record<string, string>>, body: Buffer | undefined): Buffer {
-  const names = Object.keys(extFields)
-    .filter((name) => name !== AclField.SIGNATURE)
-    .sort();
-  const parts: Buffer[] = names.map((name) => Buffer.from(extFields[name]!, 'utf8'));
-  if (body) parts.push(body);
-  return Buffer.concat(parts);
-}
-
-/** Base64 of HmacSHA1(secretKey, content): AclSigner.calSignature. */
-export function aclSignature(content: Buffer, secretKey: string): string {
-  return createHmac('sha1', Buffer.from(secretKey, 'utf8')).update(content).digest('base64');
+export function aclSignature(extFields: Readonly<Record<string, string>>, body: Buffer | undefined, secretKey: string | Buffer): string {
+  const hmac = createHmac('sha1', secretKey);
+  for (const name of Object.keys(extFields).sort()) if (name !== AclField.SIGNATURE) hmac.update(extFields[name]!, 'utf8');
+  if (body) hmac.update(body);
+  return hmac.digest('base64');
 }
 
 /**
@@ -46,11 +41,12 @@ export function aclSignature(content: Buffer, secretKey: string): string {
  * prints as a function, never as its keys.
  */
 export function requestSigner(credentials: AclCredentials): RequestSigner {
-  const { accessKey, secretKey, securityToken } = credentials;
+  const { accessKey, securityToken } = credentials;
+  const secretKey = Buffer.from(credentials.secretKey, 'utf8');
   return (request) => {
     const extFields: Record<string, string> = { ...request.extFields, [AclField.ACCESS_KEY]: accessKey };
     if (securityToken !== undefined) extFields[AclField.SECURITY_TOKEN] = securityToken;
-    extFields[AclField.SIGNATURE] = aclSignature(signedContent(extFields, request.body), secretKey);
+    extFields[AclField.SIGNATURE] = aclSignature(extFields, request.body, secretKey);
     return { ...request, extFields };
   };
 }
