@@ -13,7 +13,7 @@ import { createHmac } from 'node:crypto';
 import type * as grpc from '@grpc/grpc-js';
 import type { Secret } from '../plugin-api';
 
-export const SIGNATURE_ALGORITHM = 'MQv2-HMAC-SHA1';
+const SIGNATURE_ALGORITHM = 'MQv2-HMAC-SHA1';
 
 export interface RequestCredentials {
   readonly accessKey: string;
@@ -31,13 +31,24 @@ export function authorization(accessKey: string, secretKey: string, dateTime: st
   return `${SIGNATURE_ALGORITHM} Credential=${accessKey}, SignedHeaders=x-mq-date-time, Signature=${signature(secretKey, dateTime)}`;
 }
 
+/** Adds the signature headers to a request's metadata, given the x-mq-date-time it carries. */
+export type RequestSigner = (metadata: grpc.Metadata, dateTime: string) => void;
+
 /**
- * Adds the signature headers to `metadata`, whose x-mq-date-time is already set: the one place the
- * secret key and the token are revealed.
+ * The cluster's signer: the one place its secret key and token are revealed, once. The date-time
+ * changes once a second, so the header of the last one is kept for the calls made within it.
  */
-export function signRequest(metadata: grpc.Metadata, credentials: RequestCredentials): void {
-  const dateTime = metadata.get('x-mq-date-time')[0];
-  if (typeof dateTime !== 'string') throw new Error('a request is signed after its x-mq-date-time is set');
-  metadata.set('authorization', authorization(credentials.accessKey, credentials.secretKey.reveal(), dateTime));
-  if (credentials.securityToken) metadata.set('x-mq-session-token', credentials.securityToken.reveal());
+export function requestSigner(credentials: RequestCredentials): RequestSigner {
+  const secretKey = credentials.secretKey.reveal();
+  const token = credentials.securityToken?.reveal();
+  let signedAt = '';
+  let header = '';
+  return (metadata, dateTime) => {
+    if (dateTime !== signedAt) {
+      header = authorization(credentials.accessKey, secretKey, dateTime);
+      signedAt = dateTime;
+    }
+    metadata.set('authorization', header);
+    if (token !== undefined) metadata.set('x-mq-session-token', token);
+  };
 }

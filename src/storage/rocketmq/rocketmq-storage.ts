@@ -34,7 +34,7 @@ import { channelSecurity } from './channel-security';
 import { EndpointPool } from './endpoint-pool';
 import type { RocketmqClusterConfig } from './rocketmq-config';
 import { RmqCode, grpcError, isRefusal, isTlsFailure, statusError } from './rocketmq-errors';
-import { signRequest } from './request-signature';
+import { requestSigner, type RequestSigner } from './request-signature';
 import { TelemetrySession } from './telemetry-session';
 import { addToGroup } from '../../util/group-by';
 
@@ -56,10 +56,10 @@ export class RocketMqStorage implements ClusterStorage {
   private readonly telemetry: TelemetrySession;
   private readonly clientId: string;
   private readonly logger: Logger;
-  /** Entries the server refused with a status of no more precise code: a line per message would flood the log. */
+  /** Entries the server refused with a status of no more precise code, refused credentials and certificates: a line per message would flood the log. */
   private readonly refusals: ThrottledWarning;
-  /** Refused credentials, an unverified certificate: every send fails the same way until the configuration changes. */
-  private readonly securityFailures: ThrottledWarning;
+  /** Signs every request, with the cluster's credentials. */
+  private readonly sign: RequestSigner | undefined;
   private readonly routes = new Map<string, Route>();
   private readonly routeFetches = new Map<string, Promise<Route>>();
   /** The body limit the server last published in its Telemetry settings. */
@@ -75,7 +75,7 @@ export class RocketMqStorage implements ClusterStorage {
   ) {
     this.logger = logger;
     this.refusals = new ThrottledWarning(this.logger, 1000, timers.now, timers);
-    this.securityFailures = new ThrottledWarning(this.logger, 1000, timers.now, timers);
+    this.sign = config.credentials && requestSigner(config.credentials);
     this.sends = new TopicSends(`rocketmq cluster ${cluster}`, (topic, indices, messages, outcomes) => this.sendTopic(topic, indices, messages, outcomes));
     this.maxMessageSize = config.maxMessageSize;
     this.clientId = `${config.groupPrefix}@${os.hostname()}@${process.pid}@${Date.now().toString(36)}`;
@@ -240,9 +240,12 @@ export class RocketMqStorage implements ClusterStorage {
     return failure;
   }
 
-  /** One line a second for the cluster, with the server's or Node's cause (never a credential: neither holds one). */
+  /**
+   * One line a second for the cluster, with the server's or Node's cause (never a credential: neither
+   * holds one): every send fails the same way until the configuration changes.
+   */
   private warnSecurityFailure(failure: StorageError): void {
-    this.securityFailures.warn('security', { err: failure.message }, 'rocketmq cluster refused the request: authentication or TLS failed');
+    this.refusals.warn('security', { err: failure.message }, 'rocketmq cluster refused the request: authentication or TLS failed');
   }
 
   /**
@@ -253,11 +256,12 @@ export class RocketMqStorage implements ClusterStorage {
     const metadata = new grpc.Metadata();
     metadata.set('x-mq-protocol', 'v2');
     metadata.set('x-mq-client-id', this.clientId);
-    metadata.set('x-mq-date-time', new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, ''));
+    const dateTime = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+    metadata.set('x-mq-date-time', dateTime);
     metadata.set('x-mq-request-id', randomUUID());
     metadata.set('x-mq-language', 'OTHER');
     metadata.set('x-mq-client-version', CLIENT_VERSION);
-    if (this.config.credentials) signRequest(metadata, this.config.credentials);
+    this.sign?.(metadata, dateTime);
     return metadata;
   }
 }
