@@ -179,7 +179,7 @@ export function formatReport(scenarios: Scenario[], rows: Row[]): string {
     'msgs/s: messages answered OK per second of the measured window (a batch call counts its 50); latency: every answered call',
     '(open loop: from its scheduled time). RSS: peak of the server process; * = of the kafkajs application process (its load loop included).',
     'CPU: user + system time of the server process in the window, per message answered OK.',
-    ...(rows.some((r) => r.plan.baseline) ? ['[b]: the same run of the --baseline build, right after this build\'s.'] : []),
+    ...(rows.some((r) => r.plan.baseline) ? ['[b]: the same run of the --baseline build, in the same settings, after this build\'s (with --side-by-side, at the same time).'] : []),
     ...(rows.some((r) => r.plan.metrics) ? ['[m]: with the proxy\'s metrics on (its admin listener on); the same run without them next to it.'] : []),
     ...(rows.some((r) => r.plan.tls) ? ['[t]: the Thrift port over TLS 1.3 (a P-256 certificate), the load generator\'s connections too; the same run over plain TCP next to it.'] : []),
     `The load generator (one process), the servers, the Kafka mock and the real brokers' JVMs share this machine's ${os.cpus().length} cores.`,

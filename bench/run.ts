@@ -16,7 +16,7 @@
  * --duration S (measured seconds per run, 5; scenario 5 runs twice as long), --warmup S (2),
  * --rate N (scenario 3's calls/s instead of half of 1/d's msgs/s, which then is not measured),
  * --baseline DIR (another checkout, built, with bin/pproxy-server: each pproxy run (c, d, g, j, k) is followed by
- * the same run of that build, in each metrics setting, for a before/after of a change in one run),
+ * the same run of that build, in each metrics and TLS setting, for a before/after of a change in one run),
  * --metrics on,off (pproxy with its metrics on, the admin listener on a free port, and/or off,
  * adminPort 0; default off: each pproxy run is made in each, interleaved), --tls on,off (pproxy's
  * Thrift port with TLS, a certificate made for the run, the load generator connecting over TLS, and/or

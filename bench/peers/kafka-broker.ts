@@ -31,9 +31,6 @@ export function kafkaClusterId(random: (size: number) => Buffer = randomBytes): 
   }
 }
 
-/** SASL mechanisms as Kafka names them. */
-export type KafkaSaslMechanism = 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512';
-
 /**
  * Authenticated listeners beside the PLAINTEXT one (which stays, for the broker's readiness check
  * and the tests' own admin and kcat calls): SASL_PLAINTEXT, SASL_SSL when `tls` is given, and an SSL

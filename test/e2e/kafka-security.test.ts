@@ -7,7 +7,6 @@
  * given as ${env:..} and ${file:..}, are in no log line, not on /status and in no answer.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -22,7 +21,7 @@ import { freePort } from '../helpers/ports';
 import { fileScope } from '../helpers/processes';
 import { startProxyProcess } from '../helpers/proxy';
 import { localConfig, writeConfig } from '../helpers/config';
-import { issueServer, makeCa } from '../helpers/certificates';
+import { encryptKey, issueServer, makeCa } from '../helpers/certificates';
 import { assertRefusalsLogged, assertShownNowhere, sendRefused } from '../helpers/broker-refusals';
 
 const shared = fileScope();
@@ -125,21 +124,13 @@ test('Kafka over SASL and TLS: sends stored, refusals answered at once and logge
   assertShownNowhere([PASSWORD, WRONG_PASSWORD], { output: proxy.output(), status, answers });
 });
 
-/** `pair`'s key encrypted with `passphrase` (PKCS#8, AES-256), as an operator's key file often is. */
-function encryptedKey(pair: { key: string }, passphrase: string): string {
-  const file = pair.key.replace(/\.pem$/, '-encrypted.pem');
-  const r = spawnSync('openssl', ['pkcs8', '-topk8', '-v2', 'aes-256-cbc', '-in', pair.key, '-out', file, '-passout', `pass:${passphrase}`], { encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
-  return file;
-}
-
 test('Kafka over mutual TLS: the proxy certificate accepted; a missing or foreign one, and a broker of another name, refused at once; the key passphrase shown nowhere', { timeout: 240_000 }, async (t) => {
   const { broker, ca, otherCa, clientCa } = await setup;
   const ours = clientCa.issue('pproxy-client', 'pproxy');
   const foreign = otherCa.issue('stranger-client', 'stranger');
   const common = { retries: 2, retryBackoff: 50, requestTimeout: 5000, bootstrapServers: broker.mutualTlsBootstraps };
   const kafkaClusters: Record<string, Record<string, unknown>> = {
-    K_MTLS: { ...common, ssl: { ca: ca.cert, cert: ours.cert, key: encryptedKey(ours, PASSPHRASE), passphrase: `\${env:${PASSPHRASE_ENV}}` } },
+    K_MTLS: { ...common, ssl: { ca: ca.cert, cert: ours.cert, key: encryptKey(ours, PASSPHRASE), passphrase: `\${env:${PASSPHRASE_ENV}}` } },
     K_MTLS_NOCERT: { ...common, ssl: { ca: ca.cert } },
     K_MTLS_FOREIGN: { ...common, ssl: { ca: ca.cert, cert: foreign.cert, key: foreign.key } },
     // the broker's certificate names localhost and 127.0.0.1, not this

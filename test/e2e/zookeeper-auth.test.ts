@@ -15,10 +15,9 @@ import { ZkClient } from '../../src/config/zookeeper/zk-client';
 import { loadNodeConfiguration } from '../../src/node-configuration';
 import { tempDir, writeConfig } from '../helpers/config';
 import { freePort } from '../helpers/ports';
-import { CLI_JS } from '../helpers/proxy';
-import { run } from '../helpers/run';
 import { eventually } from '../helpers/wait';
 import { ZooKeeperServer } from '../helpers/zookeeper';
+import { runZkCli } from '../helpers/zk-cli';
 
 /** A secret setting read from `file`. */
 const fileReference = (file: string) => `\${file:${file}}`;
@@ -26,15 +25,8 @@ const fileReference = (file: string) => `\${file:${file}}`;
 const WRITER = { user: 'console', password: 'pa55:w0rd-never-logged' };
 
 /** `pproxy zk <args>` with PPROXY_ZK_AUTH set to `auth` (none: unset). */
-function zkCli(zk: ZooKeeperServer, auth: string | undefined, ...args: string[]) {
-  const env = { ...process.env };
-  delete env['PPROXY_ZK_AUTH'];
-  if (auth !== undefined) env['PPROXY_ZK_AUTH'] = auth;
-  return run(process.execPath, [CLI_JS, 'zk', '-z', zk.address, ...args], { env });
-}
-
 async function zkCliOk(zk: ZooKeeperServer, auth: string | undefined, ...args: string[]): Promise<void> {
-  const r = await zkCli(zk, auth, ...args);
+  const r = await runZkCli(zk, args, auth);
   assert.equal(r.status, 0, `pproxy zk ${args.join(' ')}:\n${r.stdout}${r.stderr}`);
 }
 
@@ -78,7 +70,7 @@ test('nodes written with credentials are readable by anyone and changeable by th
     assert.equal(await errorCode(client.remove('/topic/events')), zookeeper.Exception.NO_AUTH, `${who}: cannot delete a topic`);
   }
   assert.equal((await anonymous.getData(node))!.toString(), original, 'the node is as the writer left it');
-  const refused = await zkCli(zk, undefined, 'bind', '--topic', 'events', '--host', '10.0.0.9');
+  const refused = await runZkCli(zk, ['bind', '--topic', 'events', '--host', '10.0.0.9']);
   assert.equal(refused.status, 1, 'pproxy zk without credentials fails');
   assert.match(refused.stderr, /NO_AUTH/, 'and says why');
   assert.equal(await errorCode(writer.put('/topic/planted', '{}')), 'no error', 'the writer may');

@@ -18,14 +18,8 @@ import { freePort } from '../helpers/ports';
 import { CLI_JS, REPO_ROOT } from '../helpers/proxy';
 import { run } from '../helpers/run';
 import { ZooKeeperServer } from '../helpers/zookeeper';
+import { zkCli } from '../helpers/zk-cli';
 import { eventually } from '../helpers/wait';
-
-/** Runs `pproxy zk <args>` against the server; fails the test on a non-zero exit. */
-async function zkCli(zk: ZooKeeperServer, ...args: string[]): Promise<string> {
-  const r = await run(process.execPath, [CLI_JS, 'zk', '-z', zk.address, ...args]);
-  assert.equal(r.status, 0, `pproxy zk ${args.join(' ')}:\n${r.stdout}${r.stderr}`);
-  return r.stdout;
-}
 
 async function writeYaml(t: TestContext, content: unknown): Promise<string> {
   return writeConfig(tempDir(t), content, 'input.yaml');

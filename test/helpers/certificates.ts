@@ -6,6 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import type tls from 'node:tls';
 
 export interface KeyPair {
   readonly cert: string;
@@ -48,4 +49,20 @@ export function makeCa(dir: string, name = 'ca'): CertificateAuthority {
 /** The server certificate every TLS test uses: localhost, 127.0.0.1 and ::1. */
 export function issueServer(ca: CertificateAuthority, name = 'server'): KeyPair {
   return ca.issue(name, 'localhost', ['DNS:localhost', 'IP:127.0.0.1', 'IP:::1']);
+}
+
+/** `pair`'s key encrypted with `passphrase` (PKCS#8, AES-256), as an operator's key file often is; its path. */
+export function encryptKey(pair: KeyPair, passphrase: string): string {
+  const file = pair.key.replace(/\.pem$/, '-encrypted.pem');
+  openssl(['pkcs8', '-topk8', '-v2', 'aes-256-cbc', '-in', pair.key, '-out', file, '-passout', `pass:${passphrase}`], path.dirname(file));
+  return file;
+}
+
+/** A client's TLS options toward a server of issueServer's certificate: trusting `ca`, with `pair` for mutual TLS. */
+export function clientTlsOptions(ca: CertificateAuthority, pair?: KeyPair): tls.ConnectionOptions {
+  return {
+    ca: fs.readFileSync(ca.cert),
+    servername: 'localhost',
+    ...(pair ? { cert: fs.readFileSync(pair.cert), key: fs.readFileSync(pair.key) } : {}),
+  };
 }

@@ -9,7 +9,7 @@ import * as grpc from '@grpc/grpc-js';
 import { SimpleConsumer, type MessageView } from 'rocketmq-client-nodejs';
 import { RocketMqLocal } from '../../bench/peers/rocketmq-server';
 
-export { MAX_MESSAGE_SIZE, type RocketMqSecurity, type TopicType } from '../../bench/peers/rocketmq-server';
+export { MAX_MESSAGE_SIZE, type TopicType } from '../../bench/peers/rocketmq-server';
 
 /** A message read back, with the queue it was stored on. */
 export interface ReadMessage {

@@ -4,7 +4,6 @@
  * stock cluster config (test/fixtures/ddmq-console/pproxy-nodes.json, row P_PROXY) with only the
  * name server addresses replaced; no `protocol` key, so the port rule picks remoting.
  */
-import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
@@ -16,9 +15,9 @@ import type { WriteQueue } from '../../src/storage/rocketmq4/queue-choice';
 import type { RocketMq4Cluster, StoredMessage, TopicRoute } from '../../bench/peers/rocketmq4-server';
 import { tempDir, writeConfig } from './config';
 import { freePort } from './ports';
-import { CLI_JS, REPO_ROOT } from './proxy';
-import { run } from './run';
+import { REPO_ROOT } from './proxy';
 import { ZooKeeperServer } from './zookeeper';
+import { zkCli } from './zk-cli';
 
 /** The stock cluster as the console wrote it. */
 export const STOCK_CLUSTER = 'R_default';
@@ -28,7 +27,7 @@ interface ConsoleRow {
 }
 
 /** The console's stock carreraConfiguration (its P_PROXY row). */
-export function stockCarreraConfiguration(): ConsoleRow['node']['carreraConfiguration'] {
+function stockCarreraConfiguration(): ConsoleRow['node']['carreraConfiguration'] {
   const fixture = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'test/fixtures/ddmq-console/pproxy-nodes.json'), 'utf8')) as { rows: ConsoleRow[] };
   return fixture.rows[0]!.node.carreraConfiguration;
 }
@@ -44,15 +43,8 @@ export interface BoundTopic {
 export interface ZkBoundProxy {
   app: ProxyApp;
   client: ProducerClient;
-  port: number;
   /** Another connection to the proxy, closed with the scope. */
   connect(): Promise<ProducerClient>;
-}
-
-async function zkCli(zk: ZooKeeperServer, ...args: string[]): Promise<string> {
-  const r = await run(process.execPath, [CLI_JS, 'zk', '-z', zk.address, ...args]);
-  assert.equal(r.status, 0, `pproxy zk ${args.join(' ')}:\n${r.stdout}${r.stderr}`);
-  return r.stdout;
 }
 
 /**
@@ -89,7 +81,7 @@ export async function startZkBoundProxy(scope: TestContext, clusters: Record<str
     scope.after(() => client.close());
     return client;
   };
-  return { app, client: await connect(), port, connect };
+  return { app, client: await connect(), connect };
 }
 
 /**

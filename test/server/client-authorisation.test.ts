@@ -12,7 +12,7 @@ import pino from 'pino';
 import { ProxyApp } from '../../src/app';
 import { ProducerClient, type ClientOptions } from '../../src/client/producer-client';
 import { loadNodeConfiguration } from '../../src/node-configuration';
-import { makeCa, issueServer, type KeyPair } from '../helpers/certificates';
+import { clientTlsOptions, makeCa, issueServer } from '../helpers/certificates';
 import { localConfig, tempDir, writeConfig, type LocalConfigOptions } from '../helpers/config';
 import { parseExposition, valueOf } from '../helpers/metrics-exposition';
 import { freePort } from '../helpers/ports';
@@ -92,11 +92,10 @@ async function mutualTlsClients(t: TestContext, carreraConfiguration?: Record<st
     },
     { tls: { cert: server.cert, key: server.key, clientCa: ca.cert } },
   );
-  const tlsOf = (pair: KeyPair) => ({ ca: fs.readFileSync(ca.cert), servername: 'localhost', cert: fs.readFileSync(pair.cert), key: fs.readFileSync(pair.key) });
   return {
     proxy,
-    orders: await connect(t, '127.0.0.1', proxy.port, { tls: tlsOf(orders) }),
-    billing: await connect(t, '::1', proxy.port, { tls: tlsOf(billing) }),
+    orders: await connect(t, '127.0.0.1', proxy.port, { tls: clientTlsOptions(ca, orders) }),
+    billing: await connect(t, '::1', proxy.port, { tls: clientTlsOptions(ca, billing) }),
   };
 }
 
@@ -155,10 +154,9 @@ test('delay.trustedSenders by identity: 19 for the identity not listed, 0 for th
   const app = ca.issue('app', 'app');
   const delay = { chronosInnerTopicPrefix: 'R_test_chronos_inner_', innerTopicNum: 1, trustedSenders: ['CN:chronos'] };
   const proxy = await dualStackProxy(t, { topics: [{ topic: 'd', delayTopic: true }], carreraConfiguration: { delay } }, { tls: { cert: server.cert, key: server.key, clientCa: ca.cert } });
-  const tlsOf = (pair: KeyPair) => ({ ca: fs.readFileSync(ca.cert), servername: 'localhost', cert: fs.readFileSync(pair.cert), key: fs.readFileSync(pair.key) });
   const codes = [];
   for (const pair of [app, chronos]) {
-    const client = await connect(t, '127.0.0.1', proxy.port, { tls: tlsOf(pair) });
+    const client = await connect(t, '127.0.0.1', proxy.port, { tls: clientTlsOptions(ca, pair) });
     codes.push((await client.sendSync({ topic: 'd', body: 'x', properties: FROM_CHRONOS })).code);
   }
   assert.deepEqual(codes, [19, 0]);

@@ -5,13 +5,12 @@
  * allowedSubjects closes the connections of certificates it does not list.
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import net from 'node:net';
 import type { TestContext } from 'node:test';
 import { test } from 'node:test';
 import tls from 'node:tls';
 import { ProducerClient } from '../../src/client/producer-client';
-import { makeCa, issueServer, type CertificateAuthority, type KeyPair } from '../helpers/certificates';
+import { clientTlsOptions, makeCa, issueServer, type CertificateAuthority, type KeyPair } from '../helpers/certificates';
 import { tempDir } from '../helpers/config';
 import { parseExposition, valueOf } from '../helpers/metrics-exposition';
 import { freePort } from '../helpers/ports';
@@ -37,14 +36,6 @@ async function tlsProxy(t: TestContext, certs: Certificates, tlsSection: Record<
 }
 
 /** TLS client options trusting the test CA, with a client certificate when given. */
-function clientTls(certs: Certificates, pair?: KeyPair): tls.ConnectionOptions {
-  return {
-    ca: fs.readFileSync(certs.ca.cert),
-    servername: 'localhost',
-    ...(pair ? { cert: fs.readFileSync(pair.cert), key: fs.readFileSync(pair.key) } : {}),
-  };
-}
-
 async function closes(proxy: InProcessProxy, reason: string): Promise<number> {
   return valueOf(parseExposition(await proxy.app.metrics.render()), 'pproxy_server_connections_closed_total', { reason });
 }
@@ -72,7 +63,7 @@ test('TLS: the Node client and the Python client are served; a plain client gets
   const certs = certificates(t);
   const stubs = generatePythonStubs(t);
   const proxy = await tlsProxy(t, certs);
-  const node = await ProducerClient.connect('127.0.0.1', proxy.port, { tls: clientTls(certs) });
+  const node = await ProducerClient.connect('127.0.0.1', proxy.port, { tls: clientTlsOptions(certs.ca) });
   t.after(() => node.close());
   assert.equal((await node.sendSync({ topic: 'test', body: 'over tls' })).code, 0);
   assert.equal((await node.sendSync({ topic: 'unknown', body: 'x' })).code, 13);
@@ -94,7 +85,7 @@ test('a TLS client on the plain port is closed, counted as tls_on_plain_port, an
   const certs = certificates(t);
   const proxy = await startProxy(t, { extra: { adminPort: await freePort() } });
   const failure = await new Promise<string>((resolve) => {
-    const socket = tls.connect({ port: proxy.port, host: '127.0.0.1', ...clientTls(certs) }, () => resolve('connected'));
+    const socket = tls.connect({ port: proxy.port, host: '127.0.0.1', ...clientTlsOptions(certs.ca) }, () => resolve('connected'));
     socket.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
   });
   assert.equal(failure, 'ECONNRESET', 'the server closed before a handshake');
@@ -112,14 +103,14 @@ test('mutual TLS: no certificate and one of another CA fail their handshake; all
   const stubs = generatePythonStubs(t);
   const proxy = await tlsProxy(t, certs, { clientCa: certs.ca.cert, allowedSubjects: ['DNS:orders.example'] });
 
-  const client = await ProducerClient.connect('127.0.0.1', proxy.port, { tls: clientTls(certs, orders) });
+  const client = await ProducerClient.connect('127.0.0.1', proxy.port, { tls: clientTlsOptions(certs.ca, orders) });
   t.after(() => client.close());
   assert.equal((await client.sendSync({ topic: 'test', body: 'mtls' })).code, 0);
 
   // with TLS 1.3 the client learns of its refusal after its own side of the handshake: its first call fails
   const refusedCall = async (pair?: KeyPair) => {
     try {
-      const c = await ProducerClient.connect('127.0.0.1', proxy.port, { tls: clientTls(certs, pair), callTimeoutMs: 3000 });
+      const c = await ProducerClient.connect('127.0.0.1', proxy.port, { tls: clientTlsOptions(certs.ca, pair), callTimeoutMs: 3000 });
       try {
         return (await c.sendSync({ topic: 'test', body: 'x' })).code;
       } finally {

@@ -4,7 +4,6 @@
  * a client certificate, an encrypted key and its passphrase, `servername`, `rejectUnauthorized`.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,7 +15,7 @@ import { channelSecurity } from '../../../src/storage/rocketmq/channel-security'
 import { rocketmqClusterSchema, type RocketmqClusterConfig } from '../../../src/storage/rocketmq/rocketmq-config';
 import { isTlsFailure } from '../../../src/storage/rocketmq/rocketmq-errors';
 import { schemaTools } from '../../../src/storage/storage-context';
-import { issueServer, makeCa } from '../../helpers/certificates';
+import { encryptKey, issueServer, makeCa } from '../../helpers/certificates';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pproxy-rmq-tls-'));
 test.after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -24,9 +23,7 @@ const ca = makeCa(dir, 'ca');
 const server = issueServer(ca, 'server');
 const clientPair = ca.issue('client', 'pproxy');
 const PASSPHRASE = 'pass-phrase-1';
-const encryptedKey = path.join(dir, 'client-key-encrypted.pem');
-const openssl = spawnSync('openssl', ['pkey', '-in', clientPair.key, '-aes256', '-passout', `pass:${PASSPHRASE}`, '-out', encryptedKey], { encoding: 'utf8' });
-assert.equal(openssl.status, 0, openssl.stderr);
+const encryptedKey = encryptKey(clientPair, PASSPHRASE);
 
 /** A server on 127.0.0.1 with the certificate for localhost that wants a client certificate of `ca`. */
 async function mutualTlsServer(): Promise<{ address: string; stop: () => void }> {

@@ -23,6 +23,7 @@ import { StorageMetricSet } from '../../../src/storage/storage-metrics';
 import type { OutgoingMessage, SendOutcome } from '../../../src/storage/storage';
 import { realTimers, type Timers } from '../../../src/time/timers';
 import { FakeTimers } from '../../helpers/fake-timers';
+import { freePort } from '../../helpers/ports';
 import { batchCount, fakeBroker, fakeNameServer, type FakeBroker, type FakeNameServer, type SendAnswer } from '../../helpers/remoting-fake';
 import { eventually } from '../../helpers/wait';
 
@@ -59,15 +60,6 @@ const properties = (request: RemotingCommand) => decodeProperties(request.extFie
 const where = (b: FakeBroker) => b.sends().map((r) => `${b.name}/${r.extFields.e}`);
 const allSends = (brokers: FakeBroker[]) => brokers.flatMap(where);
 const failure = (outcome: SendOutcome | undefined) => (outcome && !outcome.ok ? { code: outcome.error.code, retriable: outcome.error.retriable } : outcome);
-
-/** A port nothing listens on. */
-async function closedPort(): Promise<string> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise((resolve) => server.close(resolve));
-  return `127.0.0.1:${port}`;
-}
 
 test('queue by hint: pid % n, |hashId| % n (negative, Long.MIN_VALUE, MAX), each on its broker and queueId, reported as its index in the route', async (t) => {
   const { storage, brokers } = await setup(t);
@@ -251,7 +243,7 @@ test('broker answers and failures map to storage errors, retriable as the code s
 });
 
 test('name server failover: the first address refuses connections, the second answers', async (t) => {
-  const dead = await closedPort();
+  const dead = `127.0.0.1:${await freePort()}`;
   const names = await fakeNameServer(t);
   const broker = await fakeBroker(t, 'broker-a');
   names.routes.set(TOPIC, { brokers: [{ name: 'broker-a', address: broker.address, queues: 2 }] });
