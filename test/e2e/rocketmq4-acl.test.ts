@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { before, test } from 'node:test';
-import { RocketMq4Cluster, type StoredMessage } from '../../bench/peers/rocketmq4-server';
+import { RocketMq4Cluster } from '../../bench/peers/rocketmq4-server';
 import { scratchDir } from '../../bench/peers/scope';
 import { ProducerClient } from '../../src/client/producer-client';
 import { ResultCode } from '../../src/protocol/result-codes';
@@ -21,7 +21,8 @@ import { localConfig, writeConfig } from '../helpers/config';
 import { freePort } from '../helpers/ports';
 import { fileScope } from '../helpers/processes';
 import { startProxyProcess, type ChildProxy } from '../helpers/proxy';
-import { readAllPatiently } from '../helpers/rocketmq4-zk-proxy';
+import { storedByBody } from '../helpers/rocketmq4-zk-proxy';
+import { sumOf } from '../helpers/metrics-exposition';
 
 const shared = fileScope();
 const dir = scratchDir(shared, 'pproxy-rmq4-acl-');
@@ -82,24 +83,10 @@ before(async () => {
   shared.after(() => client.close());
 }, { timeout: 300_000 });
 
-/** The topic's stored messages by body; a body stored twice fails. */
-async function storedByBody(topic: string): Promise<Map<string, StoredMessage>> {
-  const byBody = new Map<string, StoredMessage>();
-  for (const m of await readAllPatiently(cluster, topic)) {
-    const body = m.body.toString();
-    assert.ok(!byBody.has(body), `${topic}: ${body} stored twice`);
-    byBody.set(body, m);
-  }
-  return byBody;
-}
-
 /** A storage metric's value for a cluster, summed over the series whose labels include `labels`. */
-async function metric(name: string, clusterName: string, labels: string[] = []): Promise<number> {
+async function metric(name: string, clusterName: string, labels: Record<string, string> = {}): Promise<number> {
   const exposition = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
-  return exposition
-    .split('\n')
-    .filter((line) => line.startsWith(`pproxy_storage_rocketmq_${name}{`) && line.includes(`cluster="${clusterName}"`) && labels.every((l) => line.includes(l)))
-    .reduce((sum, line) => sum + Number(line.split(' ').at(-1)), 0);
+  return sumOf(exposition, `pproxy_storage_rocketmq_${name}`, { cluster: clusterName, ...labels });
 }
 
 const aclLines = (clusterName: string) =>
@@ -125,16 +112,16 @@ test('right credentials: sendSync, sendBatchSync and auto-batched sendSync calls
   const singles = await Promise.all(Array.from({ length: 100 }, (_, i) => client.sendSync({ topic: TOPICS.batch, body: `single:${i}`, partitionId: -1, hashId: BigInt(i) }, TIMEOUT_MS)));
   answers.push(...singles.map((s) => JSON.stringify(s)));
   assert.deepEqual([...new Set(singles.map((s) => s.code))], [ResultCode.OK], JSON.stringify(singles.find((s) => s.code !== ResultCode.OK)));
-  const batches = await metric('broker_requests_total', 'R_ACL', ['request="batch"', 'result="ok"']);
+  const batches = await metric('broker_requests_total', 'R_ACL', { request: 'batch', result: 'ok' });
   t.diagnostic(`R_ACL: ${batches} SEND_BATCH_MESSAGE requests stored`);
   assert.ok(batches >= 4, `the batch and the auto-batched singles went as SEND_BATCH_MESSAGE (${batches})`);
 
-  const ok = await storedByBody(TOPICS.ok);
+  const ok = await storedByBody(cluster, TOPICS.ok);
   assert.deepEqual([...ok.keys()].sort(), [...Array.from({ length: 10 }, (_, i) => `ok:${i}`), big].sort());
   assert.equal(ok.get('ok:3')!.tags, 'T');
   assert.deepEqual(ok.get('ok:3')!.keys, ['k3']);
   assert.ok(ok.get(big)!.compressed, 'the large body went compressed');
-  const stored = await storedByBody(TOPICS.batch);
+  const stored = await storedByBody(cluster, TOPICS.batch);
   assert.deepEqual(
     [...stored.keys()].sort(),
     [...batch.map((m) => m.body), ...Array.from({ length: 100 }, (_, i) => `single:${i}`)].sort(),
@@ -150,20 +137,20 @@ test('a topic the account may not publish to: SEND_MESSAGE_V2 refused with 10 at
   // SEND_BATCH_MESSAGE passes on its signature alone, and is stored
   const r = await client.sendBatchSync([0, 1].map((i) => ({ topic: TOPICS.denied, body: `denied-batch:${i}`, partitionId: 0 })));
   assert.equal(r.code, ResultCode.OK, JSON.stringify(r));
-  assert.deepEqual([...(await storedByBody(TOPICS.denied)).keys()].sort(), ['denied-batch:0', 'denied-batch:1']);
+  assert.deepEqual([...(await storedByBody(cluster, TOPICS.denied)).keys()].sort(), ['denied-batch:0', 'denied-batch:1']);
 });
 
 test('a wrong secret key and an unknown access key: 10 within a few seconds, no retry, one log line a second with the cause', { timeout: 120_000 }, async (t) => {
   for (const [topic, clusterName] of [[TOPICS.badSecret, 'R_BAD_SECRET'], [TOPICS.unknownKey, 'R_UNKNOWN_KEY']] as const) {
     t.diagnostic(`${clusterName}: the slowest of 5 answered in ${await sendRefused(client, topic, answers)} ms`);
     // one request per message: refused by the first broker, not sent to the other (retryTimesWhenSendFailed 2)
-    assert.equal(await metric('broker_requests_total', clusterName, ['request="send"', 'result="refused"']), 5, `${clusterName}: refused requests`);
+    assert.equal(await metric('broker_requests_total', clusterName, { request: 'send', result: 'refused' }), 5, `${clusterName}: refused requests`);
     assert.equal(await metric('send_retries_total', clusterName), 0, `${clusterName}: no retries`);
   }
   for (const [clusterName, cause] of [['R_BAD_SECRET', /AclException: Check signature failed for accessKey=pproxy-producer/], ['R_UNKNOWN_KEY', /AclException: No acl config for nobody-at-all/]] as const) {
     t.diagnostic(`${clusterName}, the first line: ${assertRefusalsLogged(proxy.output(), clusterName, cause, started)}`);
   }
-  assert.equal((await storedByBody(TOPICS.badSecret)).size + (await storedByBody(TOPICS.unknownKey)).size, 0, 'nothing stored');
+  assert.equal((await storedByBody(cluster, TOPICS.badSecret)).size + (await storedByBody(cluster, TOPICS.unknownKey)).size, 0, 'nothing stored');
 });
 
 test('the secret key and the security token are in no log line, not on /status and in no answer', async () => {

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import { RocketMq4Cluster } from '../../bench/peers/rocketmq4-server';
 import { fileScope } from '../helpers/processes';
-import { hashQueueIndex, producerQueueOrder, readAllPatiently, startZkBoundProxy, STOCK_CLUSTER, type ZkBoundProxy } from '../helpers/rocketmq4-zk-proxy';
+import { at, hashQueueIndex, producerQueueOrder, readAllPatiently, startZkBoundProxy, STOCK_CLUSTER, type ZkBoundProxy } from '../helpers/rocketmq4-zk-proxy';
 import { eventually } from '../helpers/wait';
 
 const HELD = 'rmq4-out-held';
@@ -21,8 +21,6 @@ const TIMEOUT_MS = 10_000;
  * tried again by the pipeline (on the same queue) until the caller's deadline, and only then answered.
  */
 const ORDERED_TIMEOUT_MS = 3000;
-/** Where a message is (to be) stored, as `broker/queueId`. */
-const at = (m: { brokerName: string; queueId: number }) => `${m.brokerName}/${m.queueId}`;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const scope = fileScope();

@@ -9,10 +9,11 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import { javaStringHashCode } from '../../src/core/java-string';
-import { RocketMq4Cluster, type StoredMessage } from '../../bench/peers/rocketmq4-server';
+import { RocketMq4Cluster } from '../../bench/peers/rocketmq4-server';
 import { freePort } from '../helpers/ports';
 import { fileScope } from '../helpers/processes';
-import { hashQueueIndex, producerQueueOrder, readAllPatiently, startZkBoundProxy, STOCK_CLUSTER, type ZkBoundProxy } from '../helpers/rocketmq4-zk-proxy';
+import { at, hashQueueIndex, producerQueueOrder, readAllPatiently, startZkBoundProxy, storedByBody, STOCK_CLUSTER, type ZkBoundProxy } from '../helpers/rocketmq4-zk-proxy';
+import { sumOf } from '../helpers/metrics-exposition';
 
 const QUEUES = 'rmq4-e2e-queues';
 const BATCH = 'rmq4-e2e-batch';
@@ -41,26 +42,11 @@ before(async () => {
   ]);
 }, { timeout: 240_000 });
 
-/** Where a message is stored, as `broker/queueId`. */
-const at = (m: { brokerName: string; queueId: number }) => `${m.brokerName}/${m.queueId}`;
-
 /** The proxy's RocketMQ 4 requests of a kind (send, batch) the brokers stored, over its clusters. */
 async function storedRequests(request: 'send' | 'batch'): Promise<number> {
-  const exposition = await proxy.app.metrics.render();
-  const samples = exposition.split('\n').filter((line) => line.startsWith('pproxy_storage_rocketmq_broker_requests_total{') && line.includes(`request="${request}"`) && line.includes('result="ok"'));
-  return samples.reduce((sum, line) => sum + Number(line.split(' ').at(-1)), 0);
+  return sumOf(await proxy.app.metrics.render(), 'pproxy_storage_rocketmq_broker_requests_total', { request, result: 'ok' });
 }
 
-/** The topic's stored messages by body (text); a body stored twice fails. */
-async function storedByBody(topic: string): Promise<Map<string, StoredMessage>> {
-  const byBody = new Map<string, StoredMessage>();
-  for (const m of await readAllPatiently(cluster, topic)) {
-    const body = m.body.toString('latin1');
-    assert.ok(!byBody.has(body), `${topic}: ${JSON.stringify(body.slice(0, 40))} stored twice`);
-    byBody.set(body, m);
-  }
-  return byBody;
-}
 
 test('sendSync: explicit partitionId, hashId (negative, -2^63, 2^63-1) and random each on DDMQ\'s queue, tags, keys, properties and body exact', { timeout: 120_000 }, async () => {
   const queues = producerQueueOrder(await cluster.route(QUEUES));
@@ -82,7 +68,7 @@ test('sendSync: explicit partitionId, hashId (negative, -2^63, 2^63-1) and rando
   const big = Buffer.from(Array.from({ length: 20_000 }, (_, i) => (i * 31 + (i >> 7)) & 0xff));
   await send(big, 3, 0n, at(queues[3]!));
 
-  const stored = await storedByBody(QUEUES);
+  const stored = await storedByBody(cluster, QUEUES);
   assert.equal(stored.size, expected.size, 'nothing more, nothing less');
   for (const [body, e] of expected) {
     const m = stored.get(body);
@@ -110,7 +96,7 @@ test('sendBatchSync and 200 concurrent auto-batched sendSync calls: each message
   t.diagnostic(`${batch.length + singles.length} messages in ${sends} SEND_MESSAGE_V2 and ${batches} SEND_BATCH_MESSAGE requests`);
   assert.ok(batches >= 4 && sends + batches < batch.length + singles.length, `several messages per request (${sends} SEND_MESSAGE_V2, ${batches} SEND_BATCH_MESSAGE)`);
 
-  const stored = await storedByBody(BATCH);
+  const stored = await storedByBody(cluster, BATCH);
   assert.equal(stored.size, batch.length + singles.length);
   for (const m of batch) {
     const s = stored.get(m.body)!;
@@ -151,7 +137,7 @@ test('namesrvAddrs with a dead address first: sends go through the second', { ti
     assert.equal(r.code, 0, `df:${i}: ${r.msg}`);
   }
   const queues = producerQueueOrder(await cluster.route(DEAD_FIRST));
-  const stored = await storedByBody(DEAD_FIRST);
+  const stored = await storedByBody(cluster, DEAD_FIRST);
   assert.deepEqual([...stored.keys()].sort(), Array.from({ length: 10 }, (_, i) => `df:${i}`).sort());
   for (const [body, m] of stored) assert.equal(at(m), at(queues[Number(body.split(':')[1]) % queues.length]!), body);
 });

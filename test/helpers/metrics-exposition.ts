@@ -23,6 +23,13 @@ export function valueOf(series: Series, name: string, labels: Readonly<Record<st
   return series.get(seriesKey(name, labels)) ?? 0;
 }
 
+/** The sum of the samples of `name` whose labels include `labels` (others may be there too). */
+export function sumOf(text: string, name: string, labels: Readonly<Record<string, string | number>> = {}): number {
+  return parseSamples(text)
+    .filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === String(v)))
+    .reduce((sum, s) => sum + s.value, 0);
+}
+
 /** The value of the sample `name{labels}` (exactly these labels), or undefined when absent. */
 export function sample(text: string, name: string, labels: Record<string, string | number> = {}): number | undefined {
   return parseExposition(text).get(seriesKey(name, labels));

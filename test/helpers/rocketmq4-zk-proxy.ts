@@ -4,6 +4,7 @@
  * stock cluster config (test/fixtures/ddmq-console/pproxy-nodes.json, row P_PROXY) with only the
  * name server addresses replaced; no `protocol` key, so the port rule picks remoting.
  */
+import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
@@ -82,6 +83,20 @@ export async function startZkBoundProxy(scope: TestContext, clusters: Record<str
     return client;
   };
   return { app, client: await connect(), connect };
+}
+
+/** Where a message is (to be) stored, as `broker/queueId`. */
+export const at = (m: { brokerName: string; queueId: number }) => `${m.brokerName}/${m.queueId}`;
+
+/** The topic's stored messages by body (read as latin1: any bytes); a body stored twice fails. */
+export async function storedByBody(cluster: RocketMq4Cluster, topic: string): Promise<Map<string, StoredMessage>> {
+  const byBody = new Map<string, StoredMessage>();
+  for (const m of await readAllPatiently(cluster, topic)) {
+    const body = m.body.toString('latin1');
+    assert.ok(!byBody.has(body), `${topic}: ${JSON.stringify(body.slice(0, 40))} stored twice`);
+    byBody.set(body, m);
+  }
+  return byBody;
 }
 
 /**
