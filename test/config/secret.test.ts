@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { inspect } from 'node:util';
 import { test } from 'node:test';
@@ -9,6 +8,7 @@ import { resolveSecret, secret, secretsIn } from '../../src/config/secret';
 import { schemaTools } from '../../src/storage/storage-context';
 import { kafkaClusterSchema } from '../../src/storage/kafka/kafka-config';
 import type { Secret } from '../../src/storage/plugin-api';
+import { tempDir } from '../helpers/config';
 
 const VALUE = 's3cr3t-value';
 
@@ -20,8 +20,7 @@ function resolved(text: string, env: NodeJS.ProcessEnv = {}): Secret {
 }
 
 test('a literal, an environment variable and a file (its trailing newline trimmed) resolve to their values', (t) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pproxy-secret-'));
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'pproxy-secret-');
   const file = path.join(dir, 'password');
   fs.writeFileSync(file, `${VALUE}\n`);
   assert.equal(resolved(VALUE).reveal(), VALUE);
@@ -34,8 +33,7 @@ test('a literal, an environment variable and a file (its trailing newline trimme
 });
 
 test('a reference that cannot be resolved says which and why, and never holds a value', (t) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pproxy-secret-'));
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'pproxy-secret-');
   assert.deepEqual(resolveSecret('${env:NOT_SET}', { OTHER: VALUE }), { problem: '${env:NOT_SET}: environment variable NOT_SET is not set' });
   const missing = path.join(dir, 'absent');
   assert.deepEqual(resolveSecret(`\${file:${missing}}`), { problem: `\${file:${missing}}: cannot read ${missing} (ENOENT)` });

@@ -6,11 +6,11 @@
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { readPProxyNode } from '../../src/config/zookeeper/node-reading';
 import { silentLogger } from '../../src/log';
+import { tempDir } from '../helpers/config';
 import { builtinStorages, schemas } from '../helpers/schemas';
 
 const PPROXY_PATH = '/pproxy/127.0.0.1:9613';
@@ -60,8 +60,7 @@ test('a new secret value alone rebuilds the cluster; the same value keeps it; th
 });
 
 test('the same ${file:..} reference to a file that now holds another password rebuilds the cluster', (t) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pproxy-rebuild-key-'));
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'pproxy-rebuild-key-');
   const file = path.join(dir, 'password');
   fs.writeFileSync(file, 'first-password\n');
   const before = keys({ kafka: sasl(`\${file:${file}}`) });
